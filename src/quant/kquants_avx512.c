@@ -1,0 +1,3 @@
+#include "quant/quant_impl.h"
+
+void bb_quant_fill_kquants_avx512(bb_type_traits *t) { (void)t; }
