@@ -28,8 +28,8 @@ typedef struct bb_pretok_def {
 #define BB_RE_CONTRACTIONS "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
 #define BB_RE_LLAMA3                                                                               \
     BB_RE_CONTRACTIONS                                                                             \
-        "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"               \
-        "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+    "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"                   \
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define BB_RE_QWEN2                                                                                \
     BB_RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"     \
                        "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"

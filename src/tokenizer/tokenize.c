@@ -53,18 +53,18 @@ static bool may_match(const bb_vocab *v, bb_token id, bool parse_special) {
     return parse_special || !(v->tokens[id].attr & (BB_ATTR_CONTROL | BB_ATTR_UNKNOWN));
 }
 
-/* Marks which special-cache entries occur anywhere in the text (one pass, candidates looked
- * up by first byte), so the partition below only searches for those. */
+/* Marks which special-cache entries occur anywhere in the text (a walk down the trie from
+ * every position), so the partition below only searches for those. */
 static void find_present(const bb_vocab *v, const char *text, size_t len, bool parse_special,
                          uint8_t *present) {
+    const bb_trie *t = &v->special_trie;
     for (size_t i = 0; i < len; i++) {
-        uint8_t c = (uint8_t)text[i];
-        for (uint32_t k = v->first_start[c]; k < v->first_start[c + 1]; k++) {
-            uint32_t pos = v->by_first[k];
-            bb_token id = v->special_cache[pos];
-            size_t tl = v->tokens[id].text_len;
-            if (present[pos] || tl > len - i || !may_match(v, id, parse_special)) continue;
-            if (memcmp(text + i, bb_vocab_text(v, id), tl) == 0) present[pos] = 1;
+        uint32_t node = 0;
+        for (size_t j = i; j < len; j++) {
+            node = bb_trie_step(t, node, (uint8_t)text[j]);
+            if (node == 0) break;
+            int32_t pos = t->value[node];
+            if (pos >= 0 && may_match(v, v->special_cache[pos], parse_special)) present[pos] = 1;
         }
     }
 }

@@ -46,7 +46,7 @@ void bb_vocab_free(bb_vocab *v) {
     bb_pretok_free(v->pretok);
     free(v->eog);
     free(v->special_cache);
-    free(v->by_first);
+    bb_trie_free(&v->special_trie);
     free(v);
 }
 
@@ -270,21 +270,16 @@ static void build_eog(bb_vocab *v) {
     }
 }
 
-/* Counting sort of the cache positions by first byte (each group stays in cache order). */
-static bb_status index_by_first_byte(bb_vocab *v, bb_error *err) {
-    size_t n = v->n_special_cache;
-    v->by_first = malloc((n ? n : 1) * sizeof *v->by_first);
-    if (!v->by_first) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
-    uint32_t count[256] = {0};
-    for (size_t i = 0; i < n; i++)
-        count[(uint8_t)*bb_vocab_text(v, v->special_cache[i])]++;
-    v->first_start[0] = 0;
-    for (int b = 0; b < 256; b++)
-        v->first_start[b + 1] = v->first_start[b] + count[b];
-    uint32_t fill[256];
-    memcpy(fill, v->first_start, sizeof fill);
-    for (size_t i = 0; i < n; i++) {
-        v->by_first[fill[(uint8_t)*bb_vocab_text(v, v->special_cache[i])]++] = (uint32_t)i;
+static bb_status build_special_trie(bb_vocab *v, bb_error *err) {
+    size_t total = 0;
+    for (size_t i = 0; i < v->n_special_cache; i++) {
+        total += v->tokens[v->special_cache[i]].text_len; /* <= the 4 GiB text table */
+    }
+    bb_status st = bb_trie_init(&v->special_trie, total, err);
+    if (st != BB_OK) return st;
+    for (size_t i = 0; i < v->n_special_cache; i++) {
+        bb_token id = v->special_cache[i];
+        bb_trie_insert(&v->special_trie, bb_vocab_text(v, id), v->tokens[id].text_len, (int32_t)i);
     }
     return BB_OK;
 }
@@ -320,7 +315,7 @@ static bb_status build_special_cache(bb_vocab *v, bb_error *err) {
     for (size_t i = 0; i < n; i++)
         v->special_cache[i] = order[i].id;
     free(order);
-    return index_by_first_byte(v, err);
+    return build_special_trie(v, err);
 }
 
 static void set_attr_by_text(bb_vocab *v, const char *text, uint32_t attr, bool on) {

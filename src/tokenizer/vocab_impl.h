@@ -9,6 +9,7 @@
 #include "beanbag.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/strmap.h"
+#include "tokenizer/trie.h"
 #include "tokenizer/vocab.h"
 
 /* Token attributes as bit flags, as llama.cpp's llama_token_attr: a token found to be an
@@ -65,10 +66,7 @@ struct bb_vocab {
      * unknown), longest text first. */
     bb_token *special_cache;
     size_t n_special_cache;
-    /* The same tokens grouped by their first byte: positions in special_cache of those
-     * starting with byte b are by_first[first_start[b] .. first_start[b + 1]). */
-    uint32_t first_start[257];
-    uint32_t *by_first;
+    bb_trie special_trie; /* their texts; values are positions in special_cache */
 };
 
 static inline const char *bb_vocab_text(const bb_vocab *v, bb_token id) {
