@@ -607,7 +607,7 @@ static void test_hostile_tensors(void) {
     one_tensor(&b, 1, ne4, 99, 0, 64);
     expect_fail(&b, "unknown tensor type", "unknown");
     one_tensor(&b, 1, ne4, 16, 0, 64); /* IQ2_XXS: a ggml type we have no layout for */
-    expect_fail(&b, "IQ2_XXS", "unsupported");
+    expect_fail(&b, "IQ2_XXS", "unsupported ggml type 16 (IQ2_XXS)");
 
     i_header(&b, 3, 2, 0); /* 64 bytes at 0 and 32 bytes at 32 */
     i_tensor(&b, "a", 1, ne16, 0, 0);

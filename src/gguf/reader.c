@@ -37,7 +37,7 @@ typedef struct parser {
     uint64_t size;
     uint64_t pos;
     bb_error *err;
-    char where[96]; /* what is being parsed, prefixed to messages */
+    char where[160]; /* what is being parsed, prefixed to messages */
     gguf_file *f;
 } parser;
 
