@@ -120,7 +120,8 @@ bb_status gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v);
 bb_status gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
 bb_status gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
 bb_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
-/* Any fixed-size scalar type (uint8 ... float64, bool); v points to one host-order value. */
+/* Any fixed-size scalar type (uint8 ... float64, bool); v points to one host value of that
+ * type (a C bool for GGUF_TYPE_BOOL). */
 bb_status gguf_writer_set_scalar(gguf_writer *w, const char *key, uint32_t type, const void *v);
 bb_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, size_t n);
 /* Numeric array; elem_type one of the fixed-size scalar types. */

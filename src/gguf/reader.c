@@ -37,7 +37,7 @@ typedef struct parser {
     uint64_t size;
     uint64_t pos;
     bb_error *err;
-    char where[96]; /* what is being parsed, prefixed to messages */
+    char where[160]; /* what is being parsed, prefixed to messages */
     gguf_file *f;
 } parser;
 
@@ -308,8 +308,10 @@ static bb_status place_tensors(parser *p) {
     if (f->n_tensors == 0) return BB_OK; /* vocab-only files may end before the padding */
     if (f->data_offset > f->size)
         return pfail(p, BB_ERR_FORMAT,
-                     "section starts at byte offset %llu, past the end of file (%llu bytes)",
-                     (unsigned long long)f->data_offset, (unsigned long long)f->size);
+                     "section starts at byte offset %llu (header end %llu aligned to %llu), past "
+                     "the end of file (%llu bytes)",
+                     (unsigned long long)f->data_offset, (unsigned long long)p->pos,
+                     (unsigned long long)f->alignment, (unsigned long long)f->size);
     uint64_t room = f->size - f->data_offset;
     for (int64_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];

@@ -25,6 +25,13 @@ static const ggml_type_layout layouts[] = {
     [28] = {"F64", 1, 8},      [30] = {"BF16", 1, 2},
 };
 
+/* ggml types whose layout this table leaves out (importance-matrix quants), named so that
+ * rejecting them says what they are. */
+static const char *const unsupported_names[] = {
+    [16] = "IQ2_XXS", [17] = "IQ2_XS", [18] = "IQ3_XXS", [19] = "IQ1_S", [20] = "IQ4_NL",
+    [21] = "IQ3_S",   [22] = "IQ2_S",  [23] = "IQ4_XS",  [29] = "IQ1_M",
+};
+
 const char *gguf_ggml_type_info(uint32_t type, uint32_t *block_size, uint32_t *type_size) {
     if (type >= sizeof layouts / sizeof layouts[0] || !layouts[type].name) return NULL;
     if (block_size) *block_size = layouts[type].block_size;
@@ -39,9 +46,13 @@ bb_status gguf_tensor_nbytes(const char *what, uint32_t type, uint32_t n_dims, c
                        GGUF_MAX_DIMS);
     uint32_t block, tsize;
     const char *tname = gguf_ggml_type_info(type, &block, &tsize);
-    if (!tname)
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "%s: unknown or unsupported ggml type %u", what,
-                       type);
+    if (!tname) {
+        bool named = type < sizeof unsupported_names / sizeof unsupported_names[0] &&
+                     unsupported_names[type];
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "%s: %s ggml type %u%s%s%s", what,
+                       named ? "unsupported" : "unknown", type, named ? " (" : "",
+                       named ? unsupported_names[type] : "", named ? ")" : "");
+    }
     uint64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         if (ne[d] == 0) return bb_fail(err, BB_ERR_FORMAT, "%s: dimension %u is 0", what, d);
