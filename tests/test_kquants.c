@@ -96,38 +96,46 @@ static void *quantize_new(int type, const float *x, int64_t n) {
     return q;
 }
 
+/* Where a weight type keeps its fp16 super-block factors d and dmin (SIZE_MAX: no dmin). */
+static void factor_offsets(int type, size_t *d_off, size_t *dmin_off) {
+    *dmin_off = SIZE_MAX;
+    switch (type) {
+    case BB_TYPE_Q2_K:
+        *d_off = offsetof(bb_block_q2_K, d);
+        *dmin_off = offsetof(bb_block_q2_K, dmin);
+        break;
+    case BB_TYPE_Q3_K:
+        *d_off = offsetof(bb_block_q3_K, d);
+        break;
+    case BB_TYPE_Q4_K:
+        *d_off = offsetof(bb_block_q4_K, d);
+        *dmin_off = offsetof(bb_block_q4_K, dmin);
+        break;
+    case BB_TYPE_Q5_K:
+        *d_off = offsetof(bb_block_q5_K, d);
+        *dmin_off = offsetof(bb_block_q5_K, dmin);
+        break;
+    default:
+        *d_off = offsetof(bb_block_q6_K, d);
+        break;
+    }
+}
+
 /* Random bytes for a weight row, with finite fp16 super-block factors, so kernels see every
  * quant, scale and min pattern. */
 static void fill_random_blocks(int type, void *row, int64_t n, uint64_t *st) {
     const bb_type_traits *t = bb_type_get_ref(type);
     uint8_t *p = row;
-    size_t bytes = bb_row_size(type, n);
+    size_t bytes = bb_row_size(type, n), d_off, dmin_off;
+    factor_offsets(type, &d_off, &dmin_off);
     for (size_t i = 0; i < bytes; i++)
         p[i] = (uint8_t)tu_rand_u64(st);
     for (int64_t b = 0; b < n / QK_K; b++) {
         uint8_t *blk = p + b * t->type_size;
         uint16_t d = bb_fp32_to_fp16(tu_rand_uniform(st) * 0.01f);
         uint16_t dmin = bb_fp32_to_fp16(tu_rand_uniform(st) * 0.01f);
-        switch (type) {
-        case BB_TYPE_Q2_K:
-            memcpy(blk + offsetof(bb_block_q2_K, d), &d, 2);
-            memcpy(blk + offsetof(bb_block_q2_K, dmin), &dmin, 2);
-            break;
-        case BB_TYPE_Q3_K:
-            memcpy(blk + offsetof(bb_block_q3_K, d), &d, 2);
-            break;
-        case BB_TYPE_Q4_K:
-            memcpy(blk + offsetof(bb_block_q4_K, d), &d, 2);
-            memcpy(blk + offsetof(bb_block_q4_K, dmin), &dmin, 2);
-            break;
-        case BB_TYPE_Q5_K:
-            memcpy(blk + offsetof(bb_block_q5_K, d), &d, 2);
-            memcpy(blk + offsetof(bb_block_q5_K, dmin), &dmin, 2);
-            break;
-        default:
-            memcpy(blk + offsetof(bb_block_q6_K, d), &d, 2);
-            break;
-        }
+        memcpy(blk + d_off, &d, 2);
+        if (dmin_off != SIZE_MAX) memcpy(blk + dmin_off, &dmin, 2);
     }
 }
 
@@ -152,34 +160,15 @@ static void fill_q8k_blocks(bb_block_q8_K *y, int64_t nb, uint64_t *st, int mode
  * Types without a min just take |d|. */
 static void magnitude_row(int type, void *row, int64_t n) {
     const bb_type_traits *t = bb_type_get_ref(type);
-    size_t d_off, dmin_off = (size_t)-1;
-    switch (type) {
-    case BB_TYPE_Q2_K:
-        d_off = offsetof(bb_block_q2_K, d);
-        dmin_off = offsetof(bb_block_q2_K, dmin);
-        break;
-    case BB_TYPE_Q3_K:
-        d_off = offsetof(bb_block_q3_K, d);
-        break;
-    case BB_TYPE_Q4_K:
-        d_off = offsetof(bb_block_q4_K, d);
-        dmin_off = offsetof(bb_block_q4_K, dmin);
-        break;
-    case BB_TYPE_Q5_K:
-        d_off = offsetof(bb_block_q5_K, d);
-        dmin_off = offsetof(bb_block_q5_K, dmin);
-        break;
-    default:
-        d_off = offsetof(bb_block_q6_K, d);
-        break;
-    }
+    size_t d_off, dmin_off;
+    factor_offsets(type, &d_off, &dmin_off);
     for (int64_t b = 0; b < n / QK_K; b++) {
         uint8_t *blk = (uint8_t *)row + b * t->type_size;
         uint16_t h;
         memcpy(&h, blk + d_off, 2);
         h &= 0x7fff;
         memcpy(blk + d_off, &h, 2);
-        if (dmin_off != (size_t)-1) {
+        if (dmin_off != SIZE_MAX) {
             memcpy(&h, blk + dmin_off, 2);
             h |= 0x8000;
             memcpy(blk + dmin_off, &h, 2);
@@ -319,13 +308,13 @@ static void test_quant_error(void) {
         CHECKF(e < rmse_bound(all[k]), "%s rmse %g", bb_type_get_ref(all[k])->name, e);
     }
     /* more bits, less error, on structured weights too (their x8 outliers widen the
-     * steps of whole blocks, so the bounds are looser: measured Q2_K 0.283, Q3_K 0.153,
+     * steps of whole blocks, so the bounds are 1.6x looser: measured Q2_K 0.283, Q3_K 0.153,
      * Q4_K 0.069, Q5_K 0.035, Q6_K 0.019, Q8_K 0.011) */
     fill_weights(x, ROWS * N, &st);
     double prev = 1e9;
     for (int k = 0; k < 6; k++) {
         double e = rel_rmse(all[k], x, ROWS * N);
-        CHECKF(e < prev && e < rmse_bound(all[k]) * 1.5, "%s structured rmse %g",
+        CHECKF(e < prev && e < rmse_bound(all[k]) * 1.6, "%s structured rmse %g",
                bb_type_get_ref(all[k])->name, e);
         prev = e;
     }
@@ -691,7 +680,7 @@ static void conformance_file(const char *dir, const char *qname, const char *src
     gg_file qf, sf;
     bool okq = gg_open(qpath, &qf), oks = gg_open(spath, &sf);
     CHECKF(okq && oks, "cannot read %s or %s", qname, srcname);
-    int checked = 0, exact = 0;
+    int checked = 0, exact = 0, per_type[5] = {0};
     for (int i = 0; okq && oks && i < qf.n; i++) {
         const gg_tensor *qt = &qf.t[i];
         if (qt->type < BB_TYPE_Q2_K || qt->type > BB_TYPE_Q6_K || !qt->data) continue;
@@ -701,6 +690,7 @@ static void conformance_file(const char *dir, const char *qname, const char *src
         void *q = quantize_new(qt->type, x, qt->n);
         size_t bytes = bb_row_size(qt->type, qt->n);
         checked++;
+        per_type[qt->type - BB_TYPE_Q2_K]++;
         if (memcmp(q, qt->data, bytes) == 0) {
             exact++;
         } else {
@@ -724,8 +714,10 @@ static void conformance_file(const char *dir, const char *qname, const char *src
         free(x);
         free(q);
     }
-    printf("  %s: %d of %d K-quant tensors re-quantized byte-identically from %s\n", qname, exact,
-           checked, srcname);
+    printf("  %s: %d of %d K-quant tensors (Q2_K..Q6_K: %d %d %d %d %d) re-quantized "
+           "byte-identically from %s\n",
+           qname, exact, checked, per_type[0], per_type[1], per_type[2], per_type[3], per_type[4],
+           srcname);
     CHECKF(checked > 0, "%s: no K-quant tensors compared", qname);
     CHECKF(exact == checked, "%s: %d tensors differ from llama-quantize", qname, checked - exact);
     if (okq) gg_close(&qf);

@@ -17,10 +17,12 @@
  * multiply for the wider vectors to win it back (see tests/test_kquants.c BB_QUANT_BENCH).
  * Q8_K quantization stays AVX2 likewise (same speed; it is a small part of a matmul).
  */
-#include "quant/kquants_x86.h"
+#include "quant/blocks_k.h"
 #include "quant/quant_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+
+#include "quant/kquants_x86.h"
 
 #define KQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define KQ_INLINE KQ_AVX512 static inline __attribute__((always_inline))
@@ -93,20 +95,18 @@ KQ_INLINE float dot_q45_K(int64_t n, const void *vx, const bb_block_q8_K *y, boo
     const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
     const __m512i nib_shift = concat256(_mm256_setzero_si256(), _mm256_set1_epi16(4));
     const __m512i to_bit4 = concat256(_mm256_set1_epi16(4), _mm256_set1_epi16(3));
-    const size_t stride = q5 ? sizeof(bb_block_q5_K) : sizeof(bb_block_q4_K);
-    const uint8_t *blk = vx;
+    const bb_block_q4_K *x4 = vx; /* q5 is a constant, so only one of these is used */
+    const bb_block_q5_K *x5 = vx;
     __m512 acc = _mm512_setzero_ps();
     __m256 acc_m = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; i++, blk += stride) {
-        /* Q4_K and Q5_K share d, dmin and scales; Q5_K puts qh before qs */
-        const bb_block_q4_K *x4 = (const bb_block_q4_K *)blk;
-        const uint8_t *qs = q5 ? ((const bb_block_q5_K *)blk)->qs : x4->qs;
-        const float d = y[i].d * half_to_float(x4->d);
-        const float dmin = -y[i].d * half_to_float(x4->dmin);
-        const __m128i sm = unpack_scales_mins(x4->scales);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *qs = q5 ? x5[i].qs : x4[i].qs;
+        const float d = y[i].d * half_to_float(q5 ? x5[i].d : x4[i].d);
+        const float dmin = -y[i].d * half_to_float(q5 ? x5[i].dmin : x4[i].dmin);
+        const __m128i sm = unpack_scales_mins(q5 ? x5[i].scales : x4[i].scales);
         acc_m = mins_term(sm, y[i].bsums, dmin, acc_m);
         const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
-        __m512i hb = q5 ? load_both_halves(((const bb_block_q5_K *)blk)->qh) : m4;
+        __m512i hb = q5 ? load_both_halves(x5[i].qh) : m4;
         __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
