@@ -23,9 +23,6 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 
-static inline AVX512 float h2f(uint16_t h) {
-    return _cvtsh_ss(h);
-}
 /* Same bits as bb_fp32_to_fp16 (round to nearest even), without the call. */
 static inline AVX512 uint16_t f2h(float f) {
     return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
@@ -178,10 +175,10 @@ static inline VNNI __m256i lx_high_bits(const uint8_t qh[4]) {
 #include "quant/legacy_x86_dot.h"
 
 void bb_quant_fill_legacy_avx512(bb_type_traits *t) {
-    /* types.c checks F, BW, VL, AVX2 and FMA; these kernels also use DQ and F16C, which every
-     * CPU with AVX512BW has, but a hypervisor may hide any flag. */
+    /* types.c checks F, BW, VL, AVX2 and FMA; these kernels also use DQ (and F16C, which
+     * every AVX2 CPU has), which every CPU with AVX512BW has, but a hypervisor may hide it. */
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("f16c")) return;
+    if (!__builtin_cpu_supports("avx512dq")) return;
     t[BB_TYPE_F32].vec_dot = f32_vec_dot;
     t[BB_TYPE_F16].vec_dot = f16_vec_dot;
     t[BB_TYPE_F16].to_float = f16_to_float;
