@@ -171,7 +171,7 @@ typedef struct bb_sampler_params {
     int32_t repeat_last_n;   /* window for the penalties; -1: whole history */
     float presence_penalty;  /* 0: off */
     float frequency_penalty; /* 0: off */
-    uint64_t seed;
+    uint64_t seed;           /* UINT64_MAX: a fresh seed from the clock; else deterministic */
     const bb_logit_bias *logit_bias;
     size_t n_logit_bias;
 } bb_sampler_params;
