@@ -14,6 +14,7 @@
 #include "chat/interp.h"
 #include "chat/limits.h"
 #include "chat/print.h"
+#include "chat/strops.h"
 #include "chat/text.h"
 
 /* ------------------------------------------------------------------ errors and budget */
@@ -383,6 +384,15 @@ static bool unsupported(jx_ctx *ctx, op_kind op, jv a, jv b) {
 static bool overflow(jx_ctx *ctx) { return jx_fail(ctx, "integer overflow (beyond 64 bits)"); }
 
 static bool concat(jx_ctx *ctx, jv a, jv b, jv *out) {
+    if (a.type == JV_STR && b.type == JV_STR && jv_is_markup(a) != jv_is_markup(b)) {
+        /* Markup + str (either order) escapes the plain str, as markupsafe does */
+        jv ea = jx_html_escape(a), eb = jx_html_escape(b);
+        bool ok = concat(ctx, ea, eb, out);
+        jv_release(ea);
+        jv_release(eb);
+        if (ok) out->u.s->markup = true;
+        return ok;
+    }
     if (a.type == JV_STR && b.type == JV_STR) {
         size_t n;
         if (__builtin_add_overflow(a.u.s->len, b.u.s->len, &n) || n > JX_MAX_STRING)
@@ -390,6 +400,7 @@ static bool concat(jx_ctx *ctx, jv a, jv b, jv *out) {
         jstr *s = jstr_new(NULL, n);
         memcpy(s->data, a.u.s->data, a.u.s->len);
         memcpy(s->data + a.u.s->len, b.u.s->data, b.u.s->len);
+        s->markup = jv_is_markup(a) && jv_is_markup(b);
         *out = (jv){.type = JV_STR, .u.s = s};
         return true;
     }

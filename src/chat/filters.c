@@ -862,9 +862,18 @@ static bool f_attr(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     return jx_getattr(ctx, v, a[0], out);
 }
 
+/* map, select and friends yield nothing for a falsy value (jinja2 checks `if value:`). */
+static bool iterate_truthy(jx_ctx *ctx, jv v, jv *items) {
+    if (!jv_truthy(v)) {
+        *items = jv_list(0);
+        return true;
+    }
+    return jx_iterate(ctx, v, items);
+}
+
 static bool f_map(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     jv items;
-    if (!jx_iterate(ctx, v, &items)) return false;
+    if (!iterate_truthy(ctx, v, &items)) return false;
     jv attribute = jv_undef(), dflt = jv_undef();
     bool by_attr = args->npos == 0;
     if (by_attr) {
@@ -919,7 +928,7 @@ static bool select_common(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool 
                     .kw_vals = args->kw_vals,
                     .nkw = args->nkw};
     jv items;
-    if (!jx_iterate(ctx, v, &items)) return false;
+    if (!iterate_truthy(ctx, v, &items)) return false;
     jv r = jv_list(0);
     bool ok = true;
     for (size_t i = 0; i < jv_list_len(items) && ok; i++) {

@@ -113,7 +113,7 @@ jstr *jstr_new(const char *s, size_t len) {
     r->ascii = -1;
     r->markup = false;
     r->len = len;
-    if (len) memcpy(r->data, s, len);
+    if (len && s) memcpy(r->data, s, len);
     r->data[len] = '\0';
     return r;
 }
