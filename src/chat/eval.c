@@ -140,7 +140,7 @@ static jv missing_item(jv obj, jv key) {
     jx_buf b;
     jb_init(&b, 256);
     jx_write_repr(&b, key);
-    jv u = jv_undef_hint("'%s' has no element %s", t, b.data ? b.data : "");
+    jv u = jv_undef_hint("%s has no element %s", t, b.data ? b.data : "");
     jb_free(&b);
     return u;
 }
@@ -383,11 +383,11 @@ static bool unsupported(jx_ctx *ctx, op_kind op, jv a, jv b) {
 
 static bool overflow(jx_ctx *ctx) { return jx_fail(ctx, "integer overflow (beyond 64 bits)"); }
 
-static bool concat(jx_ctx *ctx, jv a, jv b, jv *out) {
-    if (a.type == JV_STR && b.type == JV_STR && jv_is_markup(a) != jv_is_markup(b)) {
+static bool concat(jx_ctx *ctx, jv a, jv b, jv *out, bool markup_aware) {
+    if (markup_aware && a.type == JV_STR && b.type == JV_STR && jv_is_markup(a) != jv_is_markup(b)) {
         /* Markup + str (either order) escapes the plain str, as markupsafe does */
         jv ea = jx_html_escape(a), eb = jx_html_escape(b);
-        bool ok = concat(ctx, ea, eb, out);
+        bool ok = concat(ctx, ea, eb, out, true);
         jv_release(ea);
         jv_release(eb);
         if (ok) out->u.s->markup = true;
@@ -400,7 +400,7 @@ static bool concat(jx_ctx *ctx, jv a, jv b, jv *out) {
         jstr *s = jstr_new(NULL, n);
         memcpy(s->data, a.u.s->data, a.u.s->len);
         memcpy(s->data + a.u.s->len, b.u.s->data, b.u.s->len);
-        s->markup = jv_is_markup(a) && jv_is_markup(b);
+        s->markup = markup_aware && jv_is_markup(a) && jv_is_markup(b);
         *out = (jv){.type = JV_STR, .u.s = s};
         return true;
     }
@@ -515,7 +515,8 @@ static bool arith(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
 bool jx_binop(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
     if (op == OP_TILDE) {
         jv sa = jx_to_str(a), sb = jx_to_str(b);
-        bool ok = concat(ctx, sa, sb, out);
+        /* `~` is jinja2's str_join with autoescape off: plain strings, no escaping */
+        bool ok = concat(ctx, sa, sb, out, false);
         jv_release(sa);
         jv_release(sb);
         return ok;
@@ -523,7 +524,7 @@ bool jx_binop(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
     if (a.type == JV_UNDEF) return jx_fail_undefined(ctx, a);
     if (b.type == JV_UNDEF) return jx_fail_undefined(ctx, b);
     if (jv_is_number(a) && jv_is_number(b)) return arith(ctx, op, a, b, out);
-    if (op == OP_ADD) return concat(ctx, a, b, out);
+    if (op == OP_ADD) return concat(ctx, a, b, out, true);
     if (op == OP_MUL) {
         if ((a.type == JV_STR || a.type == JV_LIST) && int_like(b)) return repeat(ctx, a, int_of(b), out);
         if ((b.type == JV_STR || b.type == JV_LIST) && int_like(a)) return repeat(ctx, b, int_of(a), out);

@@ -183,6 +183,7 @@ bool jx_call_loop(jx_ctx *ctx, jloop *loop, const jx_args *args, jv *out) {
 static bool bind_params(jx_ctx *ctx, const jargs_ast *params, const jx_args *args) {
     size_t np = params ? params->nkw : 0;
     jv varargs = jv_list(0), kwargs = jv_dict();
+    varargs.u.l->tuple = true;
     bool *set = jx_calloc(np + 1, sizeof *set);
     bool ok = true;
     for (size_t i = 0; i < args->npos; i++) {

@@ -431,7 +431,6 @@ static bool f_tojson(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     char err[256];
     if (!jx_json_dump(&b, v, &o, err, sizeof err)) {
         jb_free(&b);
-        if (v.type == JV_UNDEF && v.u.s) return jx_fail_undefined(ctx, v);
         return jx_fail(ctx, "%s", err);
     }
     *out = jb_take_str(&b);

@@ -136,7 +136,9 @@ static void write_repr_depth(jx_buf *b, jv v, int depth) {
     case JV_LIST: write_list(b, v, depth); break;
     case JV_DICT: write_dict(b, v, depth); break;
     case JV_FUNC:
-        if (v.u.fn->native) jb_printf(b, "<built-in function %s>", v.u.fn->name);
+        if (v.u.fn->native && v.u.fn->self.type != JV_UNDEF)
+            jb_printf(b, "<built-in method %s of %s object>", v.u.fn->name, jv_type_name(v.u.fn->self));
+        else if (v.u.fn->native) jb_printf(b, "<built-in function %s>", v.u.fn->name);
         else jb_printf(b, "<Macro '%s'>", v.u.fn->name);
         break;
     case JV_LOOP: {

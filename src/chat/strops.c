@@ -86,7 +86,8 @@ jv jx_str_case(jv s, case_mode mode) {
         }
         }
         first = false;
-        jb_put_utf8(&b, r);
+        if (cp == 0xDF && (mode == CASE_UPPER || mode == CASE_SWAP)) jb_puts(&b, "SS"); /* ß */
+        else jb_put_utf8(&b, r);
     }
     return with_markup(jb_take_str(&b), s.u.s->markup);
 }
