@@ -242,6 +242,7 @@ static bool str_char_at(jv s, jv key, jv *out) {
     uint32_t cp;
     size_t len = utf8_next(str->data, str->len, off, &cp);
     *out = jv_str(str->data + off, len);
+    out->u.s->markup = str->markup; /* markupsafe wraps __getitem__ */
     return true;
 }
 
@@ -338,6 +339,7 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
                     : ascii       ? (size_t)stop
                                   : utf8_offset(s, slen, (size_t)stop);
         *out = jv_str(s + from, to - from);
+        out->u.s->markup = obj.u.s->markup;
         return true;
     }
     /* General steps walk code points; collect their offsets first. */

@@ -601,7 +601,27 @@ static bool m_cycle(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     return true;
 }
 
-static const method loop_methods[] = {{"cycle", m_cycle}};
+/* loop.changed(*values): true the first time and whenever the values differ from the
+ * previous call's. */
+static bool m_changed(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
+    (void)ctx;
+    jv now = jv_tuple(args->npos);
+    for (size_t i = 0; i < args->npos; i++)
+        jv_list_set_take(now, i, jv_retain(args->pos[i]));
+    jloop *l = self.u.loop;
+    bool changed = l->last_changed.type == JV_UNDEF || !jv_equal(l->last_changed, now);
+    if (changed) {
+        jv old = l->last_changed;
+        l->last_changed = now;
+        jv_release(old);
+    } else {
+        jv_release(now);
+    }
+    *out = jv_bool(changed);
+    return true;
+}
+
+static const method loop_methods[] = {{"cycle", m_cycle}, {"changed", m_changed}};
 
 /* ------------------------------------------------------------------ dispatch */
 

@@ -397,6 +397,7 @@ typedef struct spec {
     char align; /* 0, '<', '>', '^', '=' */
     char sign;  /* 0, '+', '-', ' ' */
     bool alt, zero;
+    char grouping;            /* 0, ',' or '_' between thousands */
     int64_t width, precision; /* -1 when absent */
     char type;                /* 0 when absent */
 } spec;
@@ -425,7 +426,7 @@ static bool parse_spec(const char *s, size_t n, spec *sp) {
         while (i < n && s[i] >= '0' && s[i] <= '9' && sp->width < 100000)
             sp->width = sp->width * 10 + (s[i++] - '0');
     }
-    if (i < n && s[i] == ',') i++;
+    if (i < n && (s[i] == ',' || s[i] == '_')) sp->grouping = s[i++];
     if (i < n && s[i] == '.') {
         i++;
         sp->precision = 0;
@@ -451,6 +452,24 @@ static void pad_into(jx_buf *b, const char *s, size_t len, const spec *sp, char 
     jb_put(b, s, len);
     for (int64_t i = left; i < marg; i++)
         jb_put(b, fill, fill_len);
+}
+
+/* Inserts `sep` every three digits of the integer part of a formatted number. */
+static void group_thousands(char *num, size_t size, char sep) {
+    char *d = num;
+    while (*d && (*d < '0' || *d > '9'))
+        d++;
+    char *end = d;
+    while (*end >= '0' && *end <= '9')
+        end++;
+    size_t ndig = (size_t)(end - d), nsep = ndig ? (ndig - 1) / 3 : 0;
+    if (!nsep || strlen(num) + nsep + 1 > size) return;
+    memmove(end + nsep, end, strlen(end) + 1);
+    char *w = end + nsep - 1;
+    for (size_t k = 0; k < ndig; k++) {
+        *w-- = end[-1 - (ptrdiff_t)k];
+        if (k % 3 == 2 && k + 1 < ndig) *w-- = sep;
+    }
 }
 
 /* format(value, spec) for str, int, float and bool. */
@@ -534,6 +553,7 @@ static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t
         return jx_fail(ctx, "unknown format code '%c' for a number", type);
     }
     if (v.type == JV_BOOL && !sp.type) snprintf(tmp, sizeof tmp, "%s", v.u.b ? "True" : "False");
+    if (sp.grouping && strchr("dfF%r", type)) group_thousands(tmp, sizeof tmp, sp.grouping);
     pad_into(b, tmp, strlen(tmp), &sp, '>');
     return true;
 }
@@ -568,7 +588,10 @@ static bool format_lookup(jx_ctx *ctx, const char *name, size_t n, const jx_args
         size_t s = ++i;
         while (i < n && name[i] != '.' && name[i] != '[' && name[i] != ']')
             i++;
-        jv key = jv_str(name + s, i - s), r;
+        bool digits = i > s;
+        for (size_t k = s; k < i; k++)
+            digits = digits && name[k] >= '0' && name[k] <= '9';
+        jv key = !dot && digits ? jv_int(strtoll(name + s, NULL, 10)) : jv_str(name + s, i - s), r;
         bool ok = dot ? jx_getattr(ctx, v, key, &r) : jx_getitem(ctx, v, key, &r);
         jv_release(key);
         jv_release(v);
@@ -669,12 +692,17 @@ static bool percent_value(jx_ctx *ctx, jx_buf *b, char type, const char *flags, 
         jb_free(&sb);
         return true;
     }
+    if (type == 'c' && v.type == JV_STR && jx_str_cplen(v) == 1) {
+        jb_put(b, v.u.s->data, v.u.s->len);
+        return true;
+    }
     if (!jv_is_number(v))
         return jx_fail(ctx, "%%%c format: a real number is required, not %s", type,
                        jv_type_name(v));
     if (strchr("diuxXoc", type)) {
         long long x = v.type == JV_FLOAT ? (long long)v.u.f : v.type == JV_BOOL ? v.u.b : v.u.i;
         if (type == 'c') {
+            if (x < 0 || x > 0x10FFFF) return jx_fail(ctx, "%%c arg not in range(0x110000)");
             jb_put_utf8(b, (uint32_t)x);
             return true;
         }

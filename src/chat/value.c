@@ -239,9 +239,11 @@ void jv_container_clear(jv v) {
         break;
     }
     case JV_LOOP: {
-        jv items = v.u.loop->items;
+        jv items = v.u.loop->items, last = v.u.loop->last_changed;
         v.u.loop->items = jv_none();
+        v.u.loop->last_changed = jv_undef();
         jv_release(items);
+        jv_release(last);
         break;
     }
     default:
@@ -547,6 +549,7 @@ jv jv_loop(jv items_take, int depth) {
     link_obj(&l->h, JV_LOOP);
     l->items = items_take;
     l->depth = depth;
+    l->last_changed = jv_undef();
     return (jv){.type = JV_LOOP, .u.loop = l};
 }
 

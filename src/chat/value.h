@@ -109,6 +109,7 @@ typedef struct jloop {
     size_t index0;
     int depth;
     const void *node; /* the recursive for block (a jnode) that loop(items) re-enters */
+    jv last_changed;  /* loop.changed()'s previous arguments (a tuple), or JV_UNDEF */
 } jloop;
 
 /* Per-render allocation accounting and cycle collection (see the file comment). */
