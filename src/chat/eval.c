@@ -261,7 +261,7 @@ bool jx_getitem(jx_ctx *ctx, jv obj, jv key, jv *out) {
         }
         break;
     case JV_LIST:
-        if (index_of(key, jv_list_len(obj), &i)) {
+        if (!obj.u.l->gen && index_of(key, jv_list_len(obj), &i)) {
             *out = jv_retain(jv_list_at(obj, i));
             return true;
         }
@@ -311,7 +311,8 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
     int64_t start = 0, stop = 0, step = 1;
     bool has_start, has_stop, has_step;
     if (!slice_bound(a, &start, &has_start) || !slice_bound(b, &stop, &has_stop) ||
-        !slice_bound(c, &step, &has_step) || (obj.type != JV_LIST && obj.type != JV_STR)) {
+        !slice_bound(c, &step, &has_step) || (obj.type != JV_LIST && obj.type != JV_STR) ||
+        jv_is_gen(obj)) {
         *out = jv_undef_hint("'%s' object cannot be sliced with these bounds", jv_type_name(obj));
         return true;
     }
@@ -371,6 +372,7 @@ bool jx_iterate(jx_ctx *ctx, jv v, jv *list_out) {
         jv copy = jv_list(jv_list_len(v));
         for (size_t i = 0; i < jv_list_len(v); i++)
             jv_list_push_take(copy, jv_retain(jv_list_at(v, i)));
+        if (v.u.l->gen) jv_list_drop_front(v, jv_list_len(v)); /* a generator runs once */
         *list_out = copy;
         return true;
     }
@@ -413,11 +415,14 @@ bool jx_contains(jx_ctx *ctx, jv container, jv item, bool *out) {
         *out = item.u.s->len == 0 ||
                memmem(container.u.s->data, container.u.s->len, item.u.s->data, item.u.s->len);
         return true;
-    case JV_LIST:
+    case JV_LIST: {
+        size_t i = 0;
         *out = false;
-        for (size_t i = 0; i < jv_list_len(container) && !*out; i++)
+        for (; i < jv_list_len(container) && !*out; i++)
             *out = jv_equal(jv_list_at(container, i), item);
+        if (container.u.l->gen) jv_list_drop_front(container, i); /* consumed up to the match */
         return true;
+    }
     case JV_DICT:
         if (container.u.d->ns) break;
         if (!jv_hashable(item)) return jx_fail(ctx, "unhashable type: '%s'", jv_type_name(item));
@@ -469,7 +474,7 @@ static bool concat(jx_ctx *ctx, jv a, jv b, jv *out, bool markup_aware) {
         *out = (jv){.type = JV_STR, .u.s = s};
         return true;
     }
-    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple) {
+    if (jv_is_list(a, true) && jv_is_list(b, true) && a.u.l->tuple == b.u.l->tuple) {
         size_t n = jv_list_len(a) + jv_list_len(b);
         if (n > JX_MAX_LIST) return jx_fail(ctx, "list longer than %zu items", JX_MAX_LIST);
         jv r = jv_list(n);
@@ -609,9 +614,9 @@ bool jx_binop(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
     if (jv_is_number(a) && jv_is_number(b)) return arith(ctx, op, a, b, out);
     if (op == OP_ADD) return concat(ctx, a, b, out, true);
     if (op == OP_MUL) {
-        if ((a.type == JV_STR || a.type == JV_LIST) && int_like(b))
+        if ((a.type == JV_STR || jv_is_list(a, true)) && int_like(b))
             return repeat(ctx, a, int_of(b), out);
-        if ((b.type == JV_STR || b.type == JV_LIST) && int_like(a))
+        if ((b.type == JV_STR || jv_is_list(b, true)) && int_like(a))
             return repeat(ctx, b, int_of(a), out);
     }
     if (op == OP_MOD && a.type == JV_STR) return jx_percent_format(ctx, a, b, out);

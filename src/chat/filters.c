@@ -596,6 +596,7 @@ static bool f_round(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_length(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) return jx_fail(ctx, "object of type 'generator' has no len()");
     switch (v.type) {
     case JV_UNDEF:
         *out = jv_int(0);
@@ -628,6 +629,12 @@ static bool f_list(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_first(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) { /* next(iter(generator)) takes one item */
+        *out = jv_list_len(v) ? jv_retain(jv_list_at(v, 0))
+                              : jv_undef_hint("No first item, sequence was empty.");
+        jv_list_drop_front(v, 1);
+        return true;
+    }
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     *out = jv_list_len(items) ? jv_retain(jv_list_at(items, 0))
@@ -638,6 +645,7 @@ static bool f_first(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_last(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) return jx_fail(ctx, "'generator' object is not reversible");
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     size_t n = jv_list_len(items);
@@ -661,12 +669,15 @@ static bool f_reverse(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
         *out = jb_take_str(&b);
         return true;
     }
+    /* reversed() gives an iterator over sequences and dicts; a generator is listed first */
+    bool reversible = !jv_is_gen(v);
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     jv r = jv_list(jv_list_len(items));
     for (size_t i = jv_list_len(items); i-- > 0;)
         jv_list_push_take(r, jv_retain(jv_list_at(items, i)));
     jv_release(items);
+    r.u.l->gen = reversible;
     *out = r;
     return true;
 }
@@ -930,6 +941,12 @@ static bool f_slice(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 static bool f_attr(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("attr", "name");
     if (a[0].type != JV_STR) return jx_fail(ctx, "attribute name must be a string");
+    /* getattr() only: a dict key is not an attribute */
+    if (v.type == JV_DICT && !v.u.d->ns) {
+        if (!jx_find_method(v, a[0], out))
+            *out = jv_undef_hint("'dict object' has no attribute '%s'", a[0].u.s->data);
+        return true;
+    }
     return jx_getattr(ctx, v, a[0], out);
 }
 
@@ -1044,10 +1061,43 @@ static bool f_rejectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
 
 /* ------------------------------------------------------------------ table */
 
+/* Filters that are generator functions in jinja2 return generators. */
+static bool as_gen(bool ok, jv *out) {
+    if (ok) out->u.l->gen = true;
+    return ok;
+}
+static bool g_map(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_map(c, v, a, o), o);
+}
+static bool g_select(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_select(c, v, a, o), o);
+}
+static bool g_reject(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_reject(c, v, a, o), o);
+}
+static bool g_selectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_selectattr(c, v, a, o), o);
+}
+static bool g_rejectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_rejectattr(c, v, a, o), o);
+}
+static bool g_unique(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_unique(c, v, a, o), o);
+}
+static bool g_items(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_items(c, v, a, o), o);
+}
+static bool g_batch(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_batch(c, v, a, o), o);
+}
+static bool g_slice(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_slice(c, v, a, o), o);
+}
+
 static const filter_entry filters[] = {
     {"abs", f_abs},
     {"attr", f_attr},
-    {"batch", f_batch},
+    {"batch", g_batch},
     {"capitalize", f_capitalize},
     {"center", f_center},
     {"count", f_length},
@@ -1064,26 +1114,26 @@ static const filter_entry filters[] = {
     {"groupby", NULL},
     {"indent", f_indent},
     {"int", f_int},
-    {"items", f_items},
+    {"items", g_items},
     {"join", f_join},
     {"last", f_last},
     {"length", f_length},
     {"list", f_list},
     {"lower", f_lower},
-    {"map", f_map},
+    {"map", g_map},
     {"max", f_max},
     {"min", f_min},
     {"pprint", f_pprint},
     {"random", NULL},
-    {"reject", f_reject},
-    {"rejectattr", f_rejectattr},
+    {"reject", g_reject},
+    {"rejectattr", g_rejectattr},
     {"replace", f_replace},
     {"reverse", f_reverse},
     {"round", f_round},
     {"safe", f_safe},
-    {"select", f_select},
-    {"selectattr", f_selectattr},
-    {"slice", f_slice},
+    {"select", g_select},
+    {"selectattr", g_selectattr},
+    {"slice", g_slice},
     {"sort", f_sort},
     {"string", f_string},
     {"striptags", f_striptags},
@@ -1092,7 +1142,7 @@ static const filter_entry filters[] = {
     {"tojson", f_tojson},
     {"trim", f_trim},
     {"truncate", f_truncate},
-    {"unique", f_unique},
+    {"unique", g_unique},
     {"upper", f_upper},
     {"urlencode", NULL},
     {"urlize", NULL},

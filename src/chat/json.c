@@ -505,6 +505,7 @@ static bool write_dict(writer *w, jv v, int level) {
 
 static bool write_list(writer *w, jv v, int level) {
     jlist *l = v.u.l;
+    if (l->gen) return type_error(w, v);
     if (l->n == 0) {
         jb_puts(w->b, "[]");
         return true;

@@ -103,6 +103,10 @@ static void write_repr_depth(jx_buf *b, jv v, int depth);
 
 static void write_list(jx_buf *b, jv v, int depth) {
     jlist *l = v.u.l;
+    if (l->gen) {
+        jb_puts(b, "<generator object>");
+        return;
+    }
     jb_putc(b, l->tuple ? '(' : '[');
     for (size_t i = 0; i < l->n; i++) {
         if (i) jb_puts(b, ", ");

@@ -81,8 +81,8 @@ static bool t_mapping(jx_ctx *c, jv v, const jx_args *a, bool *o) {
 /* len() and [] both work: str, list, tuple, dict, and jinja2's Undefined. */
 static bool t_sequence(jx_ctx *c, jv v, const jx_args *a, bool *o) {
     (void)c, (void)a;
-    *o = v.type == JV_STR || v.type == JV_LIST || (v.type == JV_DICT && !v.u.d->ns) ||
-         v.type == JV_UNDEF;
+    *o = v.type == JV_STR || (v.type == JV_LIST && !v.u.l->gen) ||
+         (v.type == JV_DICT && !v.u.d->ns) || v.type == JV_UNDEF;
     return true;
 }
 static bool t_iterable(jx_ctx *c, jv v, const jx_args *a, bool *o) {

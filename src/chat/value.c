@@ -319,6 +319,7 @@ jv jv_list(size_t cap) {
     jlist *l = jx_alloc(sizeof *l);
     link_obj(&l->h, JV_LIST);
     l->tuple = false;
+    l->gen = false;
     l->n = 0;
     l->cap = cap;
     l->items = cap ? jx_alloc(cap * sizeof(jv)) : NULL;
@@ -351,7 +352,20 @@ void jv_list_set_take(jv list, size_t i, jv item) {
 }
 
 bool jv_is_list(jv v, bool or_tuple) {
-    return v.type == JV_LIST && (or_tuple || !v.u.l->tuple);
+    return v.type == JV_LIST && !v.u.l->gen && (or_tuple || !v.u.l->tuple);
+}
+
+void jv_list_drop_front(jv list, size_t n) {
+    jlist *l = list.u.l;
+    if (n > l->n) n = l->n;
+    if (!n) return;
+    jv *dropped = jx_alloc((n ? n : 1) * sizeof *dropped);
+    memcpy(dropped, l->items, n * sizeof *dropped);
+    memmove(l->items, l->items + n, (l->n - n) * sizeof *l->items);
+    l->n -= n;
+    for (size_t i = 0; i < n; i++)
+        jv_release(dropped[i]);
+    free(dropped);
 }
 
 /* ------------------------------------------------------------------ dicts */
@@ -399,6 +413,7 @@ static uint64_t hash_value(jv v) {
         return mix64(h);
     }
     case JV_LIST: {
+        if (v.u.l->gen) return mix64((uint64_t)(uintptr_t)v.u.l);
         uint64_t h = 0x345678;
         for (size_t i = 0; i < v.u.l->n; i++)
             h = mix64(h ^ hash_value(v.u.l->items[i]));
@@ -413,6 +428,7 @@ static uint64_t hash_value(jv v) {
 
 bool jv_hashable(jv v) {
     if (v.type == JV_DICT) return false;
+    if (jv_is_gen(v)) return true; /* by identity, as any Python object */
     if (v.type == JV_LIST) {
         if (!v.u.l->tuple) return false;
         for (size_t i = 0; i < v.u.l->n; i++)
@@ -586,7 +602,7 @@ bool jv_truthy(jv v) {
     case JV_STR:
         return v.u.s->len != 0;
     case JV_LIST:
-        return v.u.l->n != 0;
+        return v.u.l->gen || v.u.l->n != 0;
     case JV_DICT:
         return v.u.d->ns || v.u.d->n != 0; /* a Namespace has no __len__ */
     default:
@@ -635,6 +651,7 @@ static bool equal_depth(jv a, jv b, int depth) {
                (a.u.s->len == b.u.s->len && !memcmp(a.u.s->data, b.u.s->data, a.u.s->len));
     case JV_LIST:
         if (a.u.l == b.u.l) return true;
+        if (a.u.l->gen || b.u.l->gen) return false;
         if (a.u.l->tuple != b.u.l->tuple || a.u.l->n != b.u.l->n) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!equal_depth(a.u.l->items[i], b.u.l->items[i], depth + 1)) return false;
@@ -668,7 +685,8 @@ static bool compare_depth(jv a, jv b, int *out, int depth) {
         *out = (c > 0) - (c < 0);
         return true;
     }
-    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple) {
+    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple && !a.u.l->gen &&
+        !b.u.l->gen) {
         size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < n; i++) {
             if (equal_depth(a.u.l->items[i], b.u.l->items[i], depth + 1)) continue;
@@ -699,7 +717,7 @@ const char *jv_type_name(jv v) {
     case JV_STR:
         return v.u.s->markup ? "Markup" : "str";
     case JV_LIST:
-        return v.u.l->tuple ? "tuple" : "list";
+        return v.u.l->gen ? "generator" : v.u.l->tuple ? "tuple" : "list";
     case JV_DICT:
         return v.u.d->ns ? "Namespace" : "dict";
     case JV_FUNC:

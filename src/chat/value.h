@@ -22,7 +22,7 @@ typedef enum jv_type {
     JV_INT,
     JV_FLOAT,
     JV_STR,
-    JV_LIST, /* list, or tuple when jlist.tuple */
+    JV_LIST, /* list; tuple when jlist.tuple; a one-shot iterator when jlist.gen */
     JV_DICT, /* dict, or jinja2 Namespace when jdict.ns */
     JV_FUNC,
     JV_LOOP,
@@ -66,6 +66,9 @@ typedef struct jv {
 typedef struct jlist {
     jobj h;
     bool tuple;
+    /* A generator (what jinja2's map, select, unique, items ... return): always true, no
+     * len(), no indexing, not JSON; iterating it consumes it. */
+    bool gen;
     size_t n, cap;
     jv *items;
 } jlist;
@@ -216,6 +219,11 @@ double jv_num(jv v);     /* of a number */
 bool jv_hashable(jv v);
 const char *jv_type_name(jv v); /* Python's type name: 'str', 'list', 'NoneType' ... */
 bool jv_is_list(jv v, bool or_tuple);
+static inline bool jv_is_gen(jv v) {
+    return v.type == JV_LIST && v.u.l->gen;
+}
+/* Removes the first n items of a list (consuming a generator). */
+void jv_list_drop_front(jv list, size_t n);
 
 /* Frees a container's children (cycle collection and scope teardown). */
 void jv_container_clear(jv v);
