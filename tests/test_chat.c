@@ -205,6 +205,15 @@ static const fixture fixtures[] = {
     {"{{ strftime_now('%Y-%m-%d %H:%M:%S %a %d %b %Y') }}", "2026-01-15 12:00:00 Thu 15 Jan 2026"},
     {"{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ tools is defined }}",
      "<s>|</s>|True|False"},
+    {"{% set g = messages | map(attribute='role') %}{{ g | join(',') }}|{{ g | join(',') }}|{% if "
+     "[] | select %}gen{% endif %}|{{ [1, 2, 3] | select | first }}",
+     "system,user,assistant||gen|1"},
+    {"{% for x in [1, 1, 2, 3, 3] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %} {{ "
+     "'{:,}'.format(1234567) }} {{ '{0[0]}'.format(['a']) }} {{ '%c%c' % (72, 'i') }}",
+     "123 1,234,567 a Hi"},
+    {"{{ messages[1] | attr('role') }}|{{ ('<a>' | safe)[1:] + '<' }}|{{ [1, 2] | reverse | list "
+     "}}|{{ {'a': 1, 'b': 2} | reverse | list }}",
+     "|a>&lt;|[2, 1]|['b', 'a']"},
     {"{{ 'H\303\211LLO' | lower }} {{ '\303\261and\303\272' | upper }} {{ '\303\251clair au "
      "chocolat' | title }} {{ '\316\221\316\222\316\223' | lower }} {{ "
      "'\320\277\321\200\320\270\320\262\320\265\321\202' | upper }} {{ "
