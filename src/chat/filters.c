@@ -228,8 +228,16 @@ static bool f_center(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 /* jinja2's do_indent: every line after the first (or all with first=True) gets the
  * indentation, blank lines only with blank=True. */
+/* indent and truncate work on strings only, as in jinja2 (no str() conversion). */
+static bool need_str(jx_ctx *ctx, jv v, const char *filter) {
+    if (v.type == JV_STR) return true;
+    if (v.type == JV_UNDEF) return jx_fail_undefined(ctx, v);
+    return jx_fail(ctx, "the %s filter needs a string, not %s", filter, jv_type_name(v));
+}
+
 static bool f_indent(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("indent", "width", "first", "blank");
+    if (!need_str(ctx, v, "indent")) return false;
     jv ind;
     if (a[0].type == JV_STR) {
         ind = jv_retain(a[0]);
@@ -320,6 +328,16 @@ static bool f_truncate(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("truncate", "length", "killwords", "end", "leeway");
     int64_t length, leeway;
     if (!opt_int(ctx, a[0], 255, &length) || !opt_int(ctx, a[3], 5, &leeway)) return false;
+    if (v.type != JV_STR) {
+        /* jinja2 returns any short enough sized value as it is */
+        int64_t n = v.type == JV_LIST && !v.u.l->gen  ? (int64_t)jv_list_len(v)
+                    : v.type == JV_DICT && !v.u.d->ns ? (int64_t)jv_dict_len(v)
+                                                      : -1;
+        if (n < 0) return jx_fail(ctx, "object of type '%s' has no len()", jv_type_name(v));
+        if (n > length + leeway) return need_str(ctx, v, "truncate");
+        *out = jv_retain(v);
+        return true;
+    }
     jv end = a[2].type == JV_STR ? jv_retain(a[2]) : jv_str("...", 3);
     int64_t end_len = (int64_t)jx_str_cplen(end);
     if (length < end_len) {

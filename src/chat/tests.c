@@ -4,6 +4,7 @@
 
 #include "chat/builtins.h"
 #include "chat/interp.h"
+#include "chat/print.h"
 #include "chat/strops.h"
 #include "chat/text.h"
 
@@ -102,20 +103,21 @@ static bool t_escaped(jx_ctx *c, jv v, const jx_args *a, bool *o) {
     return true;
 }
 
+/* str(value).islower() / isupper(): some cased character, none of the other case. */
 static bool case_test(jx_ctx *ctx, jv v, bool *o, bool upper) {
     (void)ctx;
-    jv s = jv_is_markup(v) || v.type == JV_STR ? jv_retain(v) : jv_undef();
-    if (s.type != JV_STR) {
-        *o = false;
-        return true;
+    jv s = jx_to_str(v);
+    const char *d = s.u.s->data;
+    size_t n = s.u.s->len;
+    bool any = false, other = false;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += utf8_next(d, n, i, &cp);
+        any = any || (upper ? uni_isupper(cp) : uni_islower(cp));
+        other = other || (upper ? uni_islower(cp) : uni_isupper(cp));
     }
-    jv mapped = jx_str_case(s, upper ? CASE_LOWER : CASE_UPPER);
-    bool has_cased = !jv_equal(mapped, s);
-    jv same = jx_str_case(s, upper ? CASE_UPPER : CASE_LOWER);
-    *o = has_cased && jv_equal(same, s);
-    jv_release(mapped);
-    jv_release(same);
     jv_release(s);
+    *o = any && !other;
     return true;
 }
 static bool t_lower(jx_ctx *c, jv v, const jx_args *a, bool *o) {
@@ -159,7 +161,6 @@ static bool t_divisibleby(jx_ctx *ctx, jv v, const jx_args *a, bool *o) {
 
 static bool cmp_test(jx_ctx *ctx, jv v, const jx_args *a, bool *o, op_kind op, const char *name) {
     if (!need_arg(ctx, a, name)) return false;
-    jv r;
     jv other = arg0(a);
     if (op == OP_EQ || op == OP_NE) {
         *o = jv_equal(v, other) == (op == OP_EQ);
@@ -171,7 +172,6 @@ static bool cmp_test(jx_ctx *ctx, jv v, const jx_args *a, bool *o, op_kind op, c
     if (!jv_compare(v, other, &c))
         return jx_fail(ctx, "'%s' not supported between instances of '%s' and '%s'", jx_op_text(op),
                        jv_type_name(v), jv_type_name(other));
-    (void)r;
     *o = op == OP_LT ? c < 0 : op == OP_LTEQ ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
     return true;
 }
