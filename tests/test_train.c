@@ -1,0 +1,395 @@
+/* Tests of the trainer: every op's backward against central finite differences in float64,
+ * the whole model's gradient likewise, the SIMD matmul against its scalar twin, and (in
+ * the sections below) the optimiser, BPE training, the demo task and a short training run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "train/model.h"
+#include "train/tops.h"
+
+static uint64_t rng_state = 0x5eed;
+
+static void fill(double *x, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) x[i] = scale * tu_rand_uniform(&rng_state);
+}
+
+static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+
+static double dotd(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* A scalar function of the op's inputs: sum(op(inputs) * upstream). */
+typedef double (*loss_fn)(void *ctx);
+
+/* Checks analytic gradient g[0..n) of loss with respect to x[0..n) by central differences. */
+static void check_grad(const char *what, loss_fn f, void *ctx, double *x, const double *g,
+                       size_t n) {
+    const double h = 1e-5;
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double lp = f(ctx);
+        x[i] = keep - h;
+        double lm = f(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2 * h);
+        double e = fabs(num - g[i]) / fmax(1e-6, fabs(num) + fabs(g[i]));
+        if (e > worst) {
+            worst = e;
+            worst_i = i;
+        }
+    }
+    CHECKF(worst < 1e-5, "%s: worst relative error %.3g at %zu", what, worst, worst_i);
+}
+
+/* ---------------------------------------------------------------- linear */
+
+typedef struct lin_ctx {
+    int T, n_in, n_out;
+    double *x, *w, *wt, *y, *up;
+} lin_ctx;
+
+static void transpose(double *dst, const double *src, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
+static double lin_loss(void *p) {
+    lin_ctx *c = p;
+    transpose(c->wt, c->w, c->n_out, c->n_in);
+    tr_linear_fwd_f64(c->y, c->x, c->wt, c->T, c->n_in, c->n_out, false);
+    return dotd(c->y, c->up, (size_t)c->T * c->n_out);
+}
+
+static void test_linear(void) {
+    lin_ctx c = {.T = 5, .n_in = 7, .n_out = 19};
+    size_t nx = (size_t)c.T * c.n_in, nw = (size_t)c.n_in * c.n_out, ny = (size_t)c.T * c.n_out;
+    c.x = dalloc(nx), c.w = dalloc(nw), c.wt = dalloc(nw), c.y = dalloc(ny), c.up = dalloc(ny);
+    double *dx = dalloc(nx), *dw = dalloc(nw);
+    fill(c.x, nx, 1), fill(c.w, nw, 1), fill(c.up, ny, 1);
+    tr_linear_bwd_f64(dx, dw, c.up, c.x, c.w, c.T, c.n_in, c.n_out);
+    check_grad("linear dx", lin_loss, &c, c.x, dx, nx);
+    check_grad("linear dW", lin_loss, &c, c.w, dw, nw);
+    free(c.x), free(c.w), free(c.wt), free(c.y), free(c.up), free(dx), free(dw);
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+typedef struct emb_ctx {
+    int T, d, V;
+    int32_t tok[6];
+    double *emb, *x, *up;
+} emb_ctx;
+
+static double emb_loss(void *p) {
+    emb_ctx *c = p;
+    tr_embed_fwd_f64(c->x, c->emb, c->tok, c->T, c->d);
+    return dotd(c->x, c->up, (size_t)c->T * c->d);
+}
+
+static void test_embedding(void) {
+    emb_ctx c = {.T = 6, .d = 4, .V = 5, .tok = {3, 0, 3, 4, 1, 3}};
+    c.emb = dalloc(20), c.x = dalloc(24), c.up = dalloc(24);
+    double *de = dalloc(20);
+    fill(c.emb, 20, 1), fill(c.up, 24, 1);
+    tr_embed_bwd_f64(de, c.up, c.tok, c.T, c.d);
+    check_grad("embedding", emb_loss, &c, c.emb, de, 20);
+    free(c.emb), free(c.x), free(c.up), free(de);
+}
+
+/* ---------------------------------------------------------------- RMSNorm */
+
+typedef struct norm_ctx {
+    int T, d;
+    double *x, *w, *y, *rstd, *up;
+} norm_ctx;
+
+static double norm_loss(void *p) {
+    norm_ctx *c = p;
+    tr_rmsnorm_fwd_f64(c->y, c->rstd, c->x, c->w, c->T, c->d, 1e-5);
+    return dotd(c->y, c->up, (size_t)c->T * c->d);
+}
+
+static void test_rmsnorm(void) {
+    norm_ctx c = {.T = 3, .d = 10};
+    size_t n = 30;
+    c.x = dalloc(n), c.w = dalloc(10), c.y = dalloc(n), c.rstd = dalloc(3), c.up = dalloc(n);
+    double *dx = dalloc(n), *dw = dalloc(10);
+    fill(c.x, n, 2), fill(c.w, 10, 1), fill(c.up, n, 1);
+    norm_loss(&c);
+    tr_rmsnorm_bwd_f64(dx, dw, c.up, c.x, c.w, c.rstd, c.T, c.d);
+    check_grad("rmsnorm dx", norm_loss, &c, c.x, dx, n);
+    check_grad("rmsnorm dw", norm_loss, &c, c.w, dw, 10);
+    free(c.x), free(c.w), free(c.y), free(c.rstd), free(c.up), free(dx), free(dw);
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+typedef struct rope_ctx {
+    int T, H, hd;
+    double *x, *y, *cs, *up;
+} rope_ctx;
+
+static double rope_loss(void *p) {
+    rope_ctx *c = p;
+    size_t n = (size_t)c->T * c->H * c->hd;
+    memcpy(c->y, c->x, n * sizeof *c->y);
+    tr_rope_fwd_f64(c->y, c->cs, c->T, c->H, c->hd);
+    return dotd(c->y, c->up, n);
+}
+
+static void test_rope(void) {
+    rope_ctx c = {.T = 4, .H = 2, .hd = 6};
+    size_t n = 48;
+    c.x = dalloc(n), c.y = dalloc(n), c.up = dalloc(n), c.cs = dalloc(4 * 6);
+    tr_rope_table_f64(c.cs, 4, 6, 10000.0);
+    fill(c.x, n, 1), fill(c.up, n, 1);
+    double *dx = dalloc(n);
+    memcpy(dx, c.up, n * sizeof *dx);
+    tr_rope_bwd_f64(dx, c.cs, c.T, c.H, c.hd);
+    check_grad("rope", rope_loss, &c, c.x, dx, n);
+    /* The convention itself: position 3, pair 1 of a head of 6 rotates by 3 * 10000^(-2/6). */
+    double th = 3 * pow(10000.0, -2.0 / 6), v[6] = {0, 0, 1, 0, 0, 0};
+    tr_rope_fwd_f64(v, c.cs + 3 * 6, 1, 1, 6);
+    CHECK(fabs(v[2] - cos(th)) < 1e-12 && fabs(v[3] - sin(th)) < 1e-12 && v[0] == 0);
+    free(c.x), free(c.y), free(c.up), free(c.cs), free(dx);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+typedef struct attn_ctx {
+    int T, H, Hkv, hd;
+    double *q, *k, *v, *out, *p, *up;
+} attn_ctx;
+
+static double attn_loss(void *p) {
+    attn_ctx *c = p;
+    tr_attn_fwd_f64(c->out, c->p, c->q, c->k, c->v, c->T, c->H, c->Hkv, c->hd);
+    return dotd(c->out, c->up, (size_t)c->T * c->H * c->hd);
+}
+
+static void test_attention(void) {
+    attn_ctx c = {.T = 5, .H = 4, .Hkv = 2, .hd = 3};
+    size_t nq = 5 * 4 * 3, nk = 5 * 2 * 3;
+    c.q = dalloc(nq), c.k = dalloc(nk), c.v = dalloc(nk), c.out = dalloc(nq), c.up = dalloc(nq);
+    c.p = dalloc(4 * 5 * 5);
+    double *dq = dalloc(nq), *dk = dalloc(nk), *dv = dalloc(nk), scratch[5];
+    fill(c.q, nq, 2), fill(c.k, nk, 2), fill(c.v, nk, 1), fill(c.up, nq, 1);
+    attn_loss(&c);
+    tr_attn_bwd_f64(dq, dk, dv, c.up, c.p, c.q, c.k, c.v, c.T, c.H, c.Hkv, c.hd, scratch);
+    check_grad("attention dq", attn_loss, &c, c.q, dq, nq);
+    check_grad("attention dk", attn_loss, &c, c.k, dk, nk);
+    check_grad("attention dv", attn_loss, &c, c.v, dv, nk);
+    /* Causality: the first row's output is exactly v of token 0 (for its KV head). */
+    CHECK(fabs(c.out[0] - c.v[0]) < 1e-12 && fabs(c.out[2 * 3] - c.v[3]) < 1e-12);
+    free(c.q), free(c.k), free(c.v), free(c.out), free(c.up), free(c.p);
+    free(dq), free(dk), free(dv);
+}
+
+/* ---------------------------------------------------------------- SwiGLU */
+
+typedef struct glu_ctx {
+    size_t n;
+    double *g, *u, *m, *up;
+} glu_ctx;
+
+static double glu_loss(void *p) {
+    glu_ctx *c = p;
+    tr_swiglu_fwd_f64(c->m, c->g, c->u, c->n);
+    return dotd(c->m, c->up, c->n);
+}
+
+static void test_swiglu(void) {
+    glu_ctx c = {.n = 17};
+    c.g = dalloc(17), c.u = dalloc(17), c.m = dalloc(17), c.up = dalloc(17);
+    double *dg = dalloc(17), *du = dalloc(17);
+    fill(c.g, 17, 4), fill(c.u, 17, 2), fill(c.up, 17, 1);
+    tr_swiglu_bwd_f64(dg, du, c.up, c.g, c.u, c.n);
+    check_grad("swiglu dg", glu_loss, &c, c.g, dg, 17);
+    check_grad("swiglu du", glu_loss, &c, c.u, du, 17);
+    free(c.g), free(c.u), free(c.m), free(c.up), free(dg), free(du);
+}
+
+/* ---------------------------------------------------------------- cross-entropy */
+
+typedef struct xent_ctx {
+    int T, V;
+    int32_t tgt[3];
+    double *l, *tmp;
+} xent_ctx;
+
+static double xent_loss(void *p) {
+    xent_ctx *c = p;
+    memcpy(c->tmp, c->l, (size_t)c->T * c->V * sizeof *c->tmp);
+    return 0.5 * tr_xent_f64(c->tmp, c->tgt, c->T, c->V, 0.5);
+}
+
+static void test_xent(void) {
+    xent_ctx c = {.T = 3, .V = 7, .tgt = {6, 0, 3}};
+    c.l = dalloc(21), c.tmp = dalloc(21);
+    fill(c.l, 21, 3);
+    double *g = dalloc(21);
+    memcpy(g, c.l, 21 * sizeof *g);
+    tr_xent_f64(g, c.tgt, c.T, c.V, 0.5);
+    check_grad("cross-entropy", xent_loss, &c, c.l, g, 21);
+    /* Uniform logits: loss is log V per row. */
+    double u[7] = {0};
+    int32_t t0 = 2;
+    CHECK(fabs(tr_xent_f64(u, &t0, 1, 7, 1) - log(7.0)) < 1e-12);
+    free(c.l), free(c.tmp), free(g);
+}
+
+/* ---------------------------------------------------------------- the SIMD matmul */
+
+static void test_gemm_kernel(void) {
+    /* Sizes that hit the 6-row and 16-column blocks and their tails, in both A layouts. */
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {13, 48, 20}, {6, 16, 64}, {40, 130, 17}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], P = shapes[s][2];
+        for (int trans = 0; trans < 2; trans++) {
+            float *A = malloc(sizeof(float) * M * P), *B = malloc(sizeof(float) * P * N);
+            float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+            for (int i = 0; i < M * P; i++) A[i] = tu_rand_uniform(&rng_state);
+            for (int i = 0; i < P * N; i++) B[i] = tu_rand_uniform(&rng_state);
+            for (int i = 0; i < M * N; i++) C1[i] = C2[i] = tu_rand_uniform(&rng_state);
+            size_t sai = trans ? 1 : (size_t)P, sap = trans ? (size_t)M : 1;
+            tr_gemm_f32(M, N, P, A, sai, sap, B, (size_t)N, C1, (size_t)N);
+            tr_gemm_f32_ref(M, N, P, A, sai, sap, B, (size_t)N, C2, (size_t)N);
+            double worst = 0;
+            for (int i = 0; i < M * N; i++) worst = fmax(worst, fabs(C1[i] - C2[i]));
+            CHECKF(worst < 1e-5 * (P + 1), "gemm %dx%dx%d trans %d (%s): diff %g", M, N, P,
+                   trans, tr_gemm_kernel_name(), worst);
+            free(A), free(B), free(C1), free(C2);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- the whole model */
+
+typedef struct model_ctx {
+    tr_layout L;
+    tr_weights_f64 w;
+    tr_acts_f64 *a;
+    double *params;
+    int T, n_sel;
+    int32_t tok[7], sel[7], tgt[7];
+} model_ctx;
+
+static double model_loss(void *p) {
+    model_ctx *c = p;
+    tr_weights_refresh_f64(&c->w, 0, c->L.n_tensors);
+    tr_forward_f64(&c->w, c->a, c->tok, c->T, c->sel, c->n_sel);
+    return tr_loss_f64(c->a, c->tgt, 1.0 / c->n_sel) / c->n_sel;
+}
+
+static void test_model_grad(bool tied) {
+    tr_hparams hp = {.n_vocab = 11, .n_embd = 8, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
+                     .n_ff = 12, .n_ctx = 16, .rope_base = 10000, .norm_eps = 1e-5f,
+                     .tied = tied};
+    model_ctx c = {.T = 7, .n_sel = 4, .tok = {1, 5, 9, 2, 2, 7, 10},
+                   .sel = {1, 2, 4, 6}, .tgt = {9, 2, 7, 3}};
+    bb_error err;
+    CHECK(tr_layout_init(&c.L, &hp, &err) == BB_OK);
+    c.params = dalloc(c.L.n_params);
+    tr_init_params_f64(c.params, &c.L, 7);
+    /* Larger-than-init weights and non-unit norms, so every path carries signal. */
+    for (size_t i = 0; i < c.L.n_params; i++) c.params[i] += 0.3 * tu_rand_uniform(&rng_state);
+    CHECK(tr_weights_init_f64(&c.w, &c.L, c.params, &err) == BB_OK);
+    c.a = tr_acts_new_f64(&c.L, 8);
+    double *grad = dalloc(c.L.n_params);
+    model_loss(&c);
+    tr_backward_f64(&c.w, c.a, grad);
+    check_grad(tied ? "model (tied)" : "model (untied)", model_loss, &c, c.params, grad,
+               c.L.n_params);
+    free(grad), free(c.params);
+    tr_acts_free_f64(c.a);
+    tr_weights_free_f64(&c.w);
+    tr_layout_free(&c.L);
+}
+
+/* The float32 pass (SIMD matmul, float math) agrees with the float64 one. */
+static void test_model_f32_vs_f64(void) {
+    tr_hparams hp = {.n_vocab = 40, .n_embd = 32, .n_layer = 2, .n_head = 4, .n_head_kv = 1,
+                     .n_ff = 48, .n_ctx = 32, .rope_base = 10000, .norm_eps = 1e-5f,
+                     .tied = false};
+    tr_layout L;
+    bb_error err;
+    CHECK(tr_layout_init(&L, &hp, &err) == BB_OK);
+    double *pd = dalloc(L.n_params);
+    float *pf = malloc(L.n_params * sizeof *pf);
+    tr_init_params_f64(pd, &L, 3);
+    for (size_t i = 0; i < L.n_params; i++) pf[i] = (float)(pd[i] *= 5);
+    tr_weights_f64 wd;
+    tr_weights_f32 wf;
+    CHECK(tr_weights_init_f64(&wd, &L, pd, &err) == BB_OK);
+    CHECK(tr_weights_init_f32(&wf, &L, pf, &err) == BB_OK);
+    int32_t tok[20], sel[20], tgt[20];
+    for (int t = 0; t < 20; t++) tok[t] = sel[t] = t, tgt[t] = (t * 7) % 40;
+    tr_acts_f64 *ad = tr_acts_new_f64(&L, 20);
+    tr_acts_f32 *af = tr_acts_new_f32(&L, 20);
+    tr_forward_f64(&wd, ad, tok, 20, sel, 20);
+    tr_forward_f32(&wf, af, tok, 20, sel, 20);
+    double worst = 0;
+    for (int i = 0; i < 20 * 40; i++)
+        worst = fmax(worst, fabs(tr_acts_logits_f64(ad)[i] - tr_acts_logits_f32(af)[i]));
+    CHECKF(worst < 1e-4, "f32 vs f64 logits differ by %g", worst);
+    double *gd = dalloc(L.n_params);
+    float *gf = calloc(L.n_params, sizeof *gf);
+    tr_loss_f64(ad, tgt, 0.05);
+    tr_loss_f32(af, tgt, 0.05f);
+    tr_backward_f64(&wd, ad, gd);
+    tr_backward_f32(&wf, af, gf);
+    double gmax = 0, gdiff = 0;
+    for (size_t i = 0; i < L.n_params; i++) {
+        gmax = fmax(gmax, fabs(gd[i]));
+        gdiff = fmax(gdiff, fabs(gd[i] - gf[i]));
+    }
+    CHECKF(gdiff < 1e-4 * gmax, "f32 vs f64 gradients differ by %g (max %g)", gdiff, gmax);
+    free(pd), free(pf), free(gd), free(gf);
+    tr_acts_free_f64(ad), tr_acts_free_f32(af);
+    tr_weights_free_f64(&wd), tr_weights_free_f32(&wf);
+    tr_layout_free(&L);
+}
+
+static void test_layout_errors(void) {
+    tr_layout L;
+    bb_error err;
+    tr_hparams hp = tr_hparams_default();
+    hp.n_head = 3;
+    CHECK(tr_layout_init(&L, &hp, &err) == BB_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "head count") != NULL);
+    hp = tr_hparams_default();
+    hp.n_head_kv = 3;
+    CHECK(tr_layout_init(&L, &hp, &err) == BB_ERR_INVALID_ARGUMENT);
+    hp = tr_hparams_default();
+    hp.n_embd = 16384, hp.n_ff = 65536, hp.n_layer = 256, hp.n_head = 64, hp.n_head_kv = 64;
+    CHECK(tr_layout_init(&L, &hp, &err) == BB_ERR_INVALID_ARGUMENT);
+    hp = tr_hparams_default();
+    CHECK(tr_layout_init(&L, &hp, &err) == BB_OK);
+    CHECK(tr_layout_find(&L, "blk.3.ffn_down.weight") != NULL);
+    CHECK(tr_layout_find(&L, "output.weight") == NULL); /* tied by default */
+    tr_layout_free(&L);
+}
+
+int main(void) {
+    test_linear();
+    test_embedding();
+    test_rmsnorm();
+    test_rope();
+    test_attention();
+    test_swiglu();
+    test_xent();
+    test_gemm_kernel();
+    test_model_grad(true);
+    test_model_grad(false);
+    test_model_f32_vs_f64();
+    test_layout_errors();
+    return tu_finish("test_train");
+}
