@@ -173,7 +173,8 @@ typedef struct attn_ctx {
 
 static double attn_loss(void *p) {
     attn_ctx *c = p;
-    tr_attn_fwd_f64(c->out, c->p, c->q, c->k, c->v, c->T, c->H, c->Hkv, c->hd);
+    double scratch[TR_ATTN_SCRATCH(5, 3)];
+    tr_attn_fwd_f64(c->out, c->p, c->q, c->k, c->v, c->T, c->H, c->Hkv, c->hd, scratch);
     return dotd(c->out, c->up, (size_t)c->T * c->H * c->hd);
 }
 
@@ -182,7 +183,7 @@ static void test_attention(void) {
     size_t nq = 5 * 4 * 3, nk = 5 * 2 * 3;
     c.q = dalloc(nq), c.k = dalloc(nk), c.v = dalloc(nk), c.out = dalloc(nq), c.up = dalloc(nq);
     c.p = dalloc(4 * 5 * 5);
-    double *dq = dalloc(nq), *dk = dalloc(nk), *dv = dalloc(nk), scratch[5];
+    double *dq = dalloc(nq), *dk = dalloc(nk), *dv = dalloc(nk), scratch[TR_ATTN_SCRATCH(5, 3)];
     fill(c.q, nq, 2), fill(c.k, nk, 2), fill(c.v, nk, 1), fill(c.up, nq, 1);
     attn_loss(&c);
     tr_attn_bwd_f64(dq, dk, dv, c.up, c.p, c.q, c.k, c.v, c.T, c.H, c.Hkv, c.hd, scratch);
@@ -280,14 +281,14 @@ typedef struct model_ctx {
     tr_weights_f64 w;
     tr_acts_f64 *a;
     double *params;
-    int T, n_sel;
-    int32_t tok[7], sel[7], tgt[7];
+    int n_seq, n_sel;
+    int32_t tok[9], start[3], sel[7], tgt[7];
 } model_ctx;
 
 static double model_loss(void *p) {
     model_ctx *c = p;
     tr_weights_refresh_f64(&c->w, 0, c->L.n_tensors);
-    tr_forward_f64(&c->w, c->a, c->tok, c->T, c->sel, c->n_sel);
+    tr_forward_f64(&c->w, c->a, c->tok, c->start, c->n_seq, c->sel, c->n_sel);
     return tr_loss_f64(c->a, c->tgt, 1.0 / c->n_sel) / c->n_sel;
 }
 
@@ -295,8 +296,9 @@ static void test_model_grad(bool tied) {
     tr_hparams hp = {.n_vocab = 11, .n_embd = 8, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
                      .n_ff = 12, .n_ctx = 16, .rope_base = 10000, .norm_eps = 1e-5f,
                      .tied = tied};
-    model_ctx c = {.T = 7, .n_sel = 4, .tok = {1, 5, 9, 2, 2, 7, 10},
-                   .sel = {1, 2, 4, 6}, .tgt = {9, 2, 7, 3}};
+    /* Two sequences packed in one pass: rows 0..6 and 7..8 (positions restart at 0). */
+    model_ctx c = {.n_seq = 2, .n_sel = 6, .tok = {1, 5, 9, 2, 2, 7, 10, 4, 4},
+                   .start = {0, 7, 9}, .sel = {1, 2, 4, 6, 7, 8}, .tgt = {9, 2, 7, 3, 1, 0}};
     bb_error err;
     CHECK(tr_layout_init(&c.L, &hp, &err) == BB_OK);
     c.params = dalloc(c.L.n_params);
@@ -304,7 +306,7 @@ static void test_model_grad(bool tied) {
     /* Larger-than-init weights and non-unit norms, so every path carries signal. */
     for (size_t i = 0; i < c.L.n_params; i++) c.params[i] += 0.3 * tu_rand_uniform(&rng_state);
     CHECK(tr_weights_init_f64(&c.w, &c.L, c.params, &err) == BB_OK);
-    c.a = tr_acts_new_f64(&c.L, 8);
+    c.a = tr_acts_new_f64(&c.L, 9);
     double *grad = dalloc(c.L.n_params);
     model_loss(&c);
     tr_backward_f64(&c.w, c.a, grad);
@@ -336,8 +338,9 @@ static void test_model_f32_vs_f64(void) {
     for (int t = 0; t < 20; t++) tok[t] = sel[t] = t, tgt[t] = (t * 7) % 40;
     tr_acts_f64 *ad = tr_acts_new_f64(&L, 20);
     tr_acts_f32 *af = tr_acts_new_f32(&L, 20);
-    tr_forward_f64(&wd, ad, tok, 20, sel, 20);
-    tr_forward_f32(&wf, af, tok, 20, sel, 20);
+    int32_t se[2] = {0, 20};
+    tr_forward_f64(&wd, ad, tok, se, 1, sel, 20);
+    tr_forward_f32(&wf, af, tok, se, 1, sel, 20);
     double worst = 0;
     for (int i = 0; i < 20 * 40; i++)
         worst = fmax(worst, fabs(tr_acts_logits_f64(ad)[i] - tr_acts_logits_f32(af)[i]));

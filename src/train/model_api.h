@@ -16,15 +16,19 @@ bb_status TR(weights_init)(TR(weights) *w, const tr_layout *L, const R *params, 
 void TR(weights_refresh)(TR(weights) *w, int t0, int t1);
 void TR(weights_free)(TR(weights) *w);
 
-/* Saved activations and backward scratch of one sequence of up to t_max tokens. */
+/* Saved activations and backward scratch of a pack of sequences of up to t_max tokens in
+ * all. Packing several sequences into one pass makes every matrix multiply taller, so the
+ * weights and their gradients are streamed once per pack instead of once per sequence. */
 typedef struct TR(acts) TR(acts);
 TR(acts) *TR(acts_new)(const tr_layout *L, int t_max); /* NULL when out of memory */
 void TR(acts_free)(TR(acts) *a);
 
-/* Forward over tok[0..T) (T <= t_max, T <= n_ctx); computes the logits of the rows
- * sel[0..n_sel) (strictly increasing) only, since a loss rarely needs every row. */
-void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, int T,
-                 const int32_t *sel, int n_sel);
+/* Forward over n_seq sequences packed in tok: sequence s is rows [start[s], start[s+1]),
+ * attends only within itself and has positions 0, 1, ... (each at most n_ctx long,
+ * start[n_seq] <= t_max). Computes the logits of rows sel[0..n_sel) (increasing) only,
+ * since a loss rarely needs every row. */
+void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, const int32_t *start,
+                 int n_seq, const int32_t *sel, int n_sel);
 /* The logits of the last forward: n_sel rows of n_vocab. */
 R *TR(acts_logits)(TR(acts) *a);
 /* Summed cross-entropy of the selected rows against tgt[0..n_sel); replaces the logits by

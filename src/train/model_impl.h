@@ -8,8 +8,8 @@ typedef struct TR(layer_acts) {
 
 struct TR(acts) {
     const tr_layout *L;
-    int t_max, T, n_sel;
-    int32_t *tok, *sel;
+    int t_max, T, n_sel, n_seq;
+    int32_t *tok, *sel, *start;
     R **x; /* n_layer + 1 residual states [T][d] */
     TR(layer_acts) *la;
     R *xs, *hs, *rstds, *logits; /* the selected rows: final input, normed, rstd, logits */
@@ -62,7 +62,8 @@ static size_t TR(acts_layout)(TR(acts) *a, R *block) {
     const tr_layout *L = a->L;
     size_t T = (size_t)a->t_max, d = (size_t)L->hp.n_embd, kv = (size_t)L->kv_dim;
     size_t f = (size_t)L->hp.n_ff, V = (size_t)L->hp.n_vocab, H = (size_t)L->hp.n_head;
-    size_t used = 0;
+    /* A sequence is at most n_ctx long, so its probabilities take at most T * n_ctx. */
+    size_t Ts = T < (size_t)L->hp.n_ctx ? T : (size_t)L->hp.n_ctx, used = 0;
     for (int l = 0; l <= L->hp.n_layer; l++) a->x[l] = TR(carve)(block, &used, T * d);
     for (int l = 0; l < L->hp.n_layer; l++) {
         TR(layer_acts) *la = &a->la[l];
@@ -71,7 +72,7 @@ static size_t TR(acts_layout)(TR(acts) *a, R *block) {
         la->q = TR(carve)(block, &used, T * d);
         la->k = TR(carve)(block, &used, T * kv);
         la->v = TR(carve)(block, &used, T * kv);
-        la->p = TR(carve)(block, &used, H * T * T);
+        la->p = TR(carve)(block, &used, H * T * Ts);
         la->ao = TR(carve)(block, &used, T * d);
         la->xmid = TR(carve)(block, &used, T * d);
         la->h2 = TR(carve)(block, &used, T * d);
@@ -95,7 +96,7 @@ static size_t TR(acts_layout)(TR(acts) *a, R *block) {
     a->du = TR(carve)(block, &used, T * f);
     a->dhs = TR(carve)(block, &used, T * d);
     a->dxs = TR(carve)(block, &used, T * d);
-    a->scratch = TR(carve)(block, &used, T);
+    a->scratch = TR(carve)(block, &used, TR_ATTN_SCRATCH(Ts, L->head_dim));
     return used;
 }
 
@@ -106,9 +107,10 @@ TR(acts) *TR(acts_new)(const tr_layout *L, int t_max) {
     a->t_max = t_max;
     a->tok = malloc((size_t)t_max * sizeof *a->tok);
     a->sel = malloc((size_t)t_max * sizeof *a->sel);
+    a->start = malloc(((size_t)t_max + 1) * sizeof *a->start);
     a->x = calloc((size_t)L->hp.n_layer + 1, sizeof *a->x);
     a->la = calloc((size_t)L->hp.n_layer, sizeof *a->la);
-    if (a->tok && a->sel && a->x && a->la) {
+    if (a->tok && a->sel && a->start && a->x && a->la) {
         size_t n = TR(acts_layout)(a, NULL);
         a->block = malloc(n * sizeof *a->block);
         if (a->block) {
@@ -124,6 +126,7 @@ void TR(acts_free)(TR(acts) *a) {
     if (!a) return;
     free(a->tok);
     free(a->sel);
+    free(a->start);
     free(a->x);
     free(a->la);
     free(a->block);
@@ -134,17 +137,35 @@ R *TR(acts_logits)(TR(acts) *a) { return a->logits; }
 
 static void TR(zero)(R *p, size_t n) { memset(p, 0, n * sizeof *p); }
 
-void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, int T,
-                 const int32_t *sel, int n_sel) {
+/* RoPE and attention run per sequence of the pack (positions restart at 0). */
+static void TR(attend)(const TR(weights) *w, TR(acts) *a, TR(layer_acts) *la) {
+    const tr_layout *L = w->L;
+    int H = L->hp.n_head, Hkv = L->hp.n_head_kv, hd = L->head_dim;
+    size_t qs = (size_t)H * hd, ks = (size_t)L->kv_dim, po = 0;
+    for (int s = 0; s < a->n_seq; s++) {
+        size_t r0 = (size_t)a->start[s];
+        int T = a->start[s + 1] - a->start[s];
+        TR(rope_fwd)(la->q + r0 * qs, w->rope, T, H, hd);
+        TR(rope_fwd)(la->k + r0 * ks, w->rope, T, Hkv, hd);
+        TR(attn_fwd)(la->ao + r0 * qs, la->p + po, la->q + r0 * qs, la->k + r0 * ks,
+                     la->v + r0 * ks, T, H, Hkv, hd, a->scratch);
+        po += (size_t)H * T * T;
+    }
+}
+
+void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, const int32_t *start,
+                 int n_seq, const int32_t *sel, int n_sel) {
     const tr_layout *L = w->L;
     const tr_hparams *hp = &L->hp;
     const R *p = w->p, *wt = w->wt;
-    int d = hp->n_embd, kv = L->kv_dim, f = hp->n_ff, hd = L->head_dim;
+    int T = start[n_seq], d = hp->n_embd, kv = L->kv_dim, f = hp->n_ff;
     size_t Td = (size_t)T * d;
     a->T = T;
     a->n_sel = n_sel;
+    a->n_seq = n_seq;
     memcpy(a->tok, tok, (size_t)T * sizeof *tok);
     memcpy(a->sel, sel, (size_t)n_sel * sizeof *sel);
+    memcpy(a->start, start, ((size_t)n_seq + 1) * sizeof *start);
     TR(embed_fwd)(a->x[0], p + L->embd, tok, T, d);
     for (int l = 0; l < hp->n_layer; l++) {
         const tr_layer_offsets *o = &L->layers[l];
@@ -153,9 +174,7 @@ void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, int T,
         TR(linear_fwd)(la->q, la->h1, wt + o->wq, T, d, d, false);
         TR(linear_fwd)(la->k, la->h1, wt + o->wk, T, d, kv, false);
         TR(linear_fwd)(la->v, la->h1, wt + o->wv, T, d, kv, false);
-        TR(rope_fwd)(la->q, w->rope, T, hp->n_head, hd);
-        TR(rope_fwd)(la->k, w->rope, T, hp->n_head_kv, hd);
-        TR(attn_fwd)(la->ao, la->p, la->q, la->k, la->v, T, hp->n_head, hp->n_head_kv, hd);
+        TR(attend)(w, a, la);
         memcpy(la->xmid, a->x[l], Td * sizeof(R));
         TR(linear_fwd)(la->xmid, la->ao, wt + o->wo, T, d, d, true);
         TR(rmsnorm_fwd)(la->h2, la->rstd2, la->xmid, p + o->ffn_norm, T, d, (R)hp->norm_eps);
@@ -199,10 +218,16 @@ static void TR(backward_layer)(const TR(weights) *w, TR(acts) *a, int l, R *grad
     TR(zero)(a->dq, Td);
     TR(zero)(a->dk, Tkv);
     TR(zero)(a->dv, Tkv);
-    TR(attn_bwd)(a->dq, a->dk, a->dv, a->dao, la->p, la->q, la->k, la->v, T, hp->n_head,
-                 hp->n_head_kv, hd, a->scratch);
-    TR(rope_bwd)(a->dq, w->rope, T, hp->n_head, hd);
-    TR(rope_bwd)(a->dk, w->rope, T, hp->n_head_kv, hd);
+    size_t po = 0;
+    for (int s = 0; s < a->n_seq; s++) {
+        size_t r0 = (size_t)a->start[s], qo = r0 * d, ko = r0 * kv;
+        int Ts = a->start[s + 1] - a->start[s];
+        TR(attn_bwd)(a->dq + qo, a->dk + ko, a->dv + ko, a->dao + qo, la->p + po, la->q + qo,
+                     la->k + ko, la->v + ko, Ts, hp->n_head, hp->n_head_kv, hd, a->scratch);
+        TR(rope_bwd)(a->dq + qo, w->rope, Ts, hp->n_head, hd);
+        TR(rope_bwd)(a->dk + ko, w->rope, Ts, hp->n_head_kv, hd);
+        po += (size_t)hp->n_head * Ts * Ts;
+    }
     TR(zero)(a->dh, Td);
     TR(linear_bwd)(a->dh, grad + o->wq, a->dq, la->h1, p + o->wq, T, d, d);
     TR(linear_bwd)(a->dh, grad + o->wk, a->dk, la->h1, p + o->wk, T, d, kv);

@@ -25,10 +25,13 @@ void TR(rope_bwd)(R *dx, const R *cs, int T, int n_head, int head_dim);
 
 /* Causal softmax attention with grouped KV heads (query head h reads KV head
  * h / (n_head / n_head_kv)), scale 1/sqrt(head_dim). q[T][n_head*hd], k and v
- * [T][n_head_kv*hd], out[T][n_head*hd]; p[n_head][T][T] keeps the probabilities (entries
- * u > t unused). The backward needs `scratch` of T reals. */
+ * [T][n_head_kv*hd], out[T][n_head*hd]; p[n_head][T][T] keeps the probabilities (zero
+ * above the diagonal). Both directions need `scratch` of TR_ATTN_SCRATCH(T, hd) reals. */
+#ifndef TR_ATTN_SCRATCH
+#define TR_ATTN_SCRATCH(T, hd) ((size_t)(T) * (size_t)(T) + (size_t)(T) * (size_t)(hd))
+#endif
 void TR(attn_fwd)(R *out, R *p, const R *q, const R *k, const R *v, int T, int n_head,
-                  int n_head_kv, int head_dim);
+                  int n_head_kv, int head_dim, R *scratch);
 void TR(attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *p, const R *q, const R *k,
                   const R *v, int T, int n_head, int n_head_kv, int head_dim, R *scratch);
 

@@ -90,73 +90,71 @@ void TR(rope_bwd)(R *dx, const R *cs, int T, int n_head, int head_dim) {
     TR(rope_apply)(dx, cs, T, n_head, head_dim, -1);
 }
 
-static R TR(dot)(const R *a, const R *b, int n) {
-    R s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+/* dst[c][t] = src[t * stride + c] for t < T, c < n: one head's rows turned into columns. */
+static void TR(head_transpose)(R *dst, const R *src, size_t stride, int T, int n) {
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < n; c++) dst[(size_t)c * T + t] = src[t * stride + c];
 }
 
-static void TR(axpy)(R *y, R a, const R *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-
+/* Per head: S = Q K^T (one matrix multiply over all rows, the masked upper triangle then
+ * zeroed by the softmax), P = causal softmax(S * scale), O = P V. */
 void TR(attn_fwd)(R *out, R *p, const R *q, const R *k, const R *v, int T, int n_head,
-                  int n_head_kv, int head_dim) {
+                  int n_head_kv, int head_dim, R *scratch) {
     int group = n_head / n_head_kv;
-    size_t qs = (size_t)n_head * head_dim, ks = (size_t)n_head_kv * head_dim;
+    size_t qs = (size_t)n_head * head_dim, ks = (size_t)n_head_kv * head_dim, TT = (size_t)T * T;
     R scale = (R)(1.0 / sqrt((double)head_dim));
+    for (size_t t = 0; t < (size_t)T; t++) memset(out + t * qs, 0, qs * sizeof *out);
     for (int h = 0; h < n_head; h++) {
         int j = h / group;
+        R *ph = p + (size_t)h * TT;
+        if (h % group == 0) TR(head_transpose)(scratch, k + (size_t)j * head_dim, ks, T, head_dim);
+        memset(ph, 0, TT * sizeof *ph);
+        TR(gemm)(T, T, head_dim, q + (size_t)h * head_dim, qs, 1, scratch, (size_t)T, ph,
+                 (size_t)T);
         for (int t = 0; t < T; t++) {
-            const R *qr = q + t * qs + (size_t)h * head_dim;
-            R *pr = p + ((size_t)h * T + t) * T;
-            R mx = -INFINITY;
+            R *pr = ph + (size_t)t * T, mx = -INFINITY, sum = 0;
             for (int u = 0; u <= t; u++) {
-                pr[u] = TR(dot)(qr, k + u * ks + (size_t)j * head_dim, head_dim) * scale;
+                pr[u] *= scale;
                 if (pr[u] > mx) mx = pr[u];
             }
-            R sum = 0;
             for (int u = 0; u <= t; u++) {
                 pr[u] = R_EXP(pr[u] - mx);
                 sum += pr[u];
             }
-            R *o = out + t * qs + (size_t)h * head_dim;
-            memset(o, 0, (size_t)head_dim * sizeof *o);
-            for (int u = 0; u <= t; u++) {
-                pr[u] /= sum;
-                TR(axpy)(o, pr[u], v + u * ks + (size_t)j * head_dim, head_dim);
-            }
+            for (int u = 0; u <= t; u++) pr[u] /= sum;
+            for (int u = t + 1; u < T; u++) pr[u] = 0;
         }
+        TR(gemm)(T, head_dim, T, ph, (size_t)T, 1, v + (size_t)j * head_dim, ks,
+                 out + (size_t)h * head_dim, qs);
     }
 }
 
-/* Softmax backward: ds_u = p_u (dp_u - sum_w p_w dp_w), with dp_u = dout_t . v_u. */
+/* Per head: dP = dO V^T, dV += P^T dO, dS = P * (dP - rowsum(P * dP)) * scale (the softmax
+ * backward), dQ += dS K, dK += dS^T Q. */
 void TR(attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *p, const R *q, const R *k,
                   const R *v, int T, int n_head, int n_head_kv, int head_dim, R *scratch) {
     int group = n_head / n_head_kv;
-    size_t qs = (size_t)n_head * head_dim, ks = (size_t)n_head_kv * head_dim;
+    size_t qs = (size_t)n_head * head_dim, ks = (size_t)n_head_kv * head_dim, TT = (size_t)T * T;
     R scale = (R)(1.0 / sqrt((double)head_dim));
+    R *vt = scratch, *ds = scratch + (size_t)T * head_dim;
     for (int h = 0; h < n_head; h++) {
         int j = h / group;
+        const R *ph = p + (size_t)h * TT, *go = dout + (size_t)h * head_dim;
+        if (h % group == 0) TR(head_transpose)(vt, v + (size_t)j * head_dim, ks, T, head_dim);
+        memset(ds, 0, TT * sizeof *ds);
+        TR(gemm)(T, T, head_dim, go, qs, 1, vt, (size_t)T, ds, (size_t)T);
+        TR(gemm)(T, head_dim, T, ph, 1, (size_t)T, go, qs, dv + (size_t)j * head_dim, ks);
         for (int t = 0; t < T; t++) {
-            const R *pr = p + ((size_t)h * T + t) * T;
-            const R *go = dout + t * qs + (size_t)h * head_dim;
-            const R *qr = q + t * qs + (size_t)h * head_dim;
-            R *dqr = dq + t * qs + (size_t)h * head_dim;
-            R s = 0;
-            for (int u = 0; u <= t; u++) {
-                size_t ko = u * ks + (size_t)j * head_dim;
-                scratch[u] = TR(dot)(go, v + ko, head_dim);
-                s += pr[u] * scratch[u];
-                TR(axpy)(dv + ko, pr[u], go, head_dim);
-            }
-            for (int u = 0; u <= t; u++) {
-                size_t ko = u * ks + (size_t)j * head_dim;
-                R ds = pr[u] * (scratch[u] - s) * scale;
-                TR(axpy)(dqr, ds, k + ko, head_dim);
-                TR(axpy)(dk + ko, ds, qr, head_dim);
-            }
+            const R *pr = ph + (size_t)t * T;
+            R *dr = ds + (size_t)t * T, s = 0;
+            for (int u = 0; u <= t; u++) s += pr[u] * dr[u];
+            for (int u = 0; u <= t; u++) dr[u] = pr[u] * (dr[u] - s) * scale;
+            for (int u = t + 1; u < T; u++) dr[u] = 0;
         }
+        TR(gemm)(T, head_dim, T, ds, (size_t)T, 1, k + (size_t)j * head_dim, ks,
+                 dq + (size_t)h * head_dim, qs);
+        TR(gemm)(T, head_dim, T, ds, 1, (size_t)T, q + (size_t)h * head_dim, qs,
+                 dk + (size_t)j * head_dim, ks);
     }
 }
 

@@ -144,13 +144,20 @@ typedef struct piece {
     float wd;
 } piece;
 
+/* Sequences packed for one forward/backward pass (see model_api.h). */
+typedef struct pack {
+    int32_t *tok, *start, *sel, *tgt; /* pack_max tokens (start: + 1) */
+    int n_seq, n_sel;
+} pack;
+
 typedef struct train_run {
     tr_state *st;
     const tr_dataset *data;
     const tr_options *opt;
     tr_weights_f32 w;
-    tr_acts_f32 **acts; /* per thread */
-    int32_t **sel, **tgt; /* per thread, n_ctx each */
+    tr_acts_f32 **acts; /* per thread, pack_max tokens */
+    pack *packs;        /* per thread */
+    int pack_max;
     float *grads;       /* TR_GRAD_GROUPS x n_params */
     double group_loss[TR_GRAD_GROUPS];
     seq_plan *plans;    /* batch */
@@ -163,21 +170,38 @@ typedef struct train_run {
     int64_t t; /* 1-based optimizer step being taken */
 } train_run;
 
+/* Runs one pack (forward, loss, backward into grad) and empties it. */
+static void run_pack(train_run *r, int thread, float *grad, int g) {
+    pack *k = &r->packs[thread];
+    if (k->n_seq == 0) return;
+    tr_forward_f32(&r->w, r->acts[thread], k->tok, k->start, k->n_seq, k->sel, k->n_sel);
+    r->group_loss[g] += tr_loss_f32(r->acts[thread], k->tgt, r->scale);
+    tr_backward_f32(&r->w, r->acts[thread], grad);
+    k->n_seq = k->n_sel = 0;
+}
+
+/* Group g: its sequences (i = g, g + G, ...) in order, packed up to pack_max tokens. */
 static void task_group(void *ctx, int g, int thread) {
     train_run *r = ctx;
     const tr_layout *L = &r->st->L;
     float *grad = r->grads + (size_t)g * L->n_params;
+    pack *k = &r->packs[thread];
     memset(grad, 0, L->n_params * sizeof *grad);
     r->group_loss[g] = 0;
+    k->n_seq = k->n_sel = 0;
+    k->start[0] = 0;
     for (int i = g; i < r->opt->batch; i += TR_GRAD_GROUPS) {
         const seq_plan *p = &r->plans[i];
         if (p->n_sel == 0) continue;
-        seq_targets(r->data, p, r->sel[thread], r->tgt[thread]);
-        tr_forward_f32(&r->w, r->acts[thread], r->data->tok + p->start, p->T, r->sel[thread],
-                       p->n_sel);
-        r->group_loss[g] += tr_loss_f32(r->acts[thread], r->tgt[thread], r->scale);
-        tr_backward_f32(&r->w, r->acts[thread], grad);
+        if (k->start[k->n_seq] + p->T > r->pack_max) run_pack(r, thread, grad, g);
+        int row0 = k->start[k->n_seq];
+        memcpy(k->tok + row0, r->data->tok + p->start, (size_t)p->T * sizeof *k->tok);
+        seq_targets(r->data, p, k->sel + k->n_sel, k->tgt + k->n_sel);
+        for (int j = 0; j < p->n_sel; j++) k->sel[k->n_sel + j] += row0;
+        k->n_sel += p->n_sel;
+        k->start[++k->n_seq] = row0 + p->T;
     }
+    run_pack(r, thread, grad, g);
 }
 
 static int n_groups_used(const train_run *r) {
@@ -237,15 +261,15 @@ static bool make_pieces(train_run *r) {
 }
 
 static void run_free(train_run *r, int n_threads) {
-    if (r->acts)
-        for (int i = 0; i < n_threads; i++) tr_acts_free_f32(r->acts[i]);
-    if (r->sel)
-        for (int i = 0; i < n_threads; i++) free(r->sel[i]);
-    if (r->tgt)
-        for (int i = 0; i < n_threads; i++) free(r->tgt[i]);
+    for (int i = 0; i < n_threads; i++) {
+        if (r->acts) tr_acts_free_f32(r->acts[i]);
+        if (r->packs) {
+            free(r->packs[i].tok), free(r->packs[i].start);
+            free(r->packs[i].sel), free(r->packs[i].tgt);
+        }
+    }
     free(r->acts);
-    free(r->sel);
-    free(r->tgt);
+    free(r->packs);
     free(r->grads);
     free(r->plans);
     free(r->chunk_sq);
@@ -255,24 +279,29 @@ static void run_free(train_run *r, int n_threads) {
 
 static bb_status run_alloc(train_run *r, int n_threads, bb_error *err) {
     const tr_layout *L = &r->st->L;
-    int n_ctx = L->hp.n_ctx;
     bb_status s = tr_weights_init_f32(&r->w, L, r->st->params, err);
     if (s != BB_OK) return s;
-    size_t gbytes;
+    /* Packs of a group's sequences, but at most 512 tokens (or one full context). */
+    int per_group = (r->opt->batch + TR_GRAD_GROUPS - 1) / TR_GRAD_GROUPS;
+    int64_t want = (int64_t)per_group * L->hp.n_ctx;
+    r->pack_max = (int)(want < 512 ? want : (L->hp.n_ctx > 512 ? L->hp.n_ctx : 512));
+    size_t gbytes, pm = (size_t)r->pack_max;
     r->acts = calloc((size_t)n_threads, sizeof *r->acts);
-    r->sel = calloc((size_t)n_threads, sizeof *r->sel);
-    r->tgt = calloc((size_t)n_threads, sizeof *r->tgt);
+    r->packs = calloc((size_t)n_threads, sizeof *r->packs);
     r->n_chunks = (int)((L->n_params + CHUNK - 1) / CHUNK);
     r->chunk_sq = calloc((size_t)r->n_chunks, sizeof *r->chunk_sq);
     r->plans = calloc((size_t)r->opt->batch, sizeof *r->plans);
     if (bb_mul_size(L->n_params, (size_t)TR_GRAD_GROUPS * sizeof(float), &gbytes))
         r->grads = malloc(gbytes);
-    bool ok = r->acts && r->sel && r->tgt && r->chunk_sq && r->plans && r->grads && make_pieces(r);
+    bool ok = r->acts && r->packs && r->chunk_sq && r->plans && r->grads && make_pieces(r);
     for (int i = 0; ok && i < n_threads; i++) {
-        r->acts[i] = tr_acts_new_f32(L, n_ctx);
-        r->sel[i] = malloc((size_t)n_ctx * sizeof(int32_t));
-        r->tgt[i] = malloc((size_t)n_ctx * sizeof(int32_t));
-        ok = r->acts[i] && r->sel[i] && r->tgt[i];
+        pack *k = &r->packs[i];
+        r->acts[i] = tr_acts_new_f32(L, r->pack_max);
+        k->tok = malloc(pm * sizeof *k->tok);
+        k->start = malloc((pm + 1) * sizeof *k->start);
+        k->sel = malloc(pm * sizeof *k->sel);
+        k->tgt = malloc(pm * sizeof *k->tgt);
+        ok = r->acts[i] && k->tok && k->start && k->sel && k->tgt;
     }
     return ok ? BB_OK : bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for training buffers");
 }
@@ -403,7 +432,8 @@ static void task_eval(void *ctx, int item, int thread) {
             if (d->target[p.start + j]) p.T = (int)j, p.n_sel++;
         if (p.n_sel == 0) continue;
         seq_targets(d, &p, e->sel[thread], e->tgt[thread]);
-        tr_forward_f32(&e->w, e->acts[thread], d->tok + p.start, p.T, e->sel[thread], p.n_sel);
+        int32_t se[2] = {0, p.T};
+        tr_forward_f32(&e->w, e->acts[thread], d->tok + p.start, se, 1, e->sel[thread], p.n_sel);
         e->doc_loss[item] += tr_loss_f32(e->acts[thread], e->tgt[thread], 1.0f);
         e->doc_targets[item] += (size_t)p.n_sel;
     }

@@ -17,7 +17,7 @@
 
 #include "train/model.h"
 
-#define TR_GRAD_GROUPS 16
+#define TR_GRAD_GROUPS 8
 
 /* Tokenized documents. Document i is tok[doc_start[i] .. doc_start[i+1]); target[j] != 0
  * when token j is to be predicted (counted in the loss). */
