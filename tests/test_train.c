@@ -4,9 +4,16 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "train/adamw.h"
+#include "train/bpe.h"
+#include "train/checkpoint.h"
+#include "train/corpus.h"
+#include "train/demo_data.h"
+#include "train/demo_eval.h"
+#include "train/pretok.h"
 #include "train/model.h"
 #include "train/tops.h"
 #include "train/trainer.h"
@@ -495,6 +502,210 @@ static void test_determinism(void) {
     tr_dataset_free(&d);
 }
 
+/* ---------------------------------------------------------------- pre-tokenizer and BPE */
+
+typedef struct pieces {
+    char buf[512];
+    size_t n;
+} pieces;
+
+static void collect(void *ctx, const char *s, size_t n) {
+    pieces *p = ctx;
+    p->n += (size_t)snprintf(p->buf + p->n, sizeof p->buf - p->n, "[%.*s]", (int)n, s);
+}
+
+static void test_pretok(void) {
+    tr_pretok *p;
+    bb_error err;
+    CHECK(tr_pretok_new(&p, &err) == BB_OK);
+    /* llama.cpp "default": punctuation runs split first, numbers apart from their space, then
+     * digits in threes; whitespace before a newline-led word stays apart. */
+    const char *cases[][2] = {
+        {"Hello, world! 12345 abc", "[Hello][,][ world][!][ ][123][45][ abc]"},
+        {"3 + 4 = 7", "[3][ ][+][ ][4][ ][=][ ][7]"},
+        {"a  b\n\nc", "[a][ ][ b][\n][\n][c]"},
+        {"把1620秒换算成分钟。", "[把][162][0][秒换算成分钟][。]"},
+        {"it's x^2", "[it]['][s][ x][^][2]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pieces got = {{0}, 0};
+        CHECK(tr_pretok_split(p, cases[i][0], strlen(cases[i][0]), collect, &got, &err) ==
+              BB_OK);
+        CHECKF(!strcmp(got.buf, cases[i][1]), "pretok '%s' -> %s", cases[i][0], got.buf);
+    }
+    tr_pretok_free(p);
+}
+
+static const char *const k_specials[] = {TR_DEMO_EOT, TR_DEMO_IM_START, TR_DEMO_IM_END};
+
+static void test_bpe(void) {
+    const char *corpus = "the cat sat on the mat. the cat ate 12 rats and 345 bats.\n"
+                         "<|im_start|>user\n猫坐在垫子上。猫吃了老鼠。<|im_end|>\n"
+                         "there the then these those the cat\n";
+    tr_bpe *b;
+    bb_error err;
+    CHECK(tr_bpe_train(corpus, strlen(corpus), 300, k_specials, 3, &b, &err) == BB_OK);
+    int n = tr_bpe_n_tokens(b);
+    CHECK(n > 259 && n <= 300);
+    CHECK(tr_bpe_n_merges(b) == n - 259);
+    CHECK(!strcmp(tr_bpe_token_text(b, ' '), "\xc4\xa0")); /* GPT-2 maps the space to U+0120 */
+    CHECK(!strcmp(tr_bpe_token_text(b, '\n'), "\xc4\x8a"));
+    CHECK(tr_bpe_token_type(b, n - 1) == TR_TOKEN_CONTROL && tr_bpe_token_type(b, 65) == 1);
+    for (int m = 0; m < tr_bpe_n_merges(b); m++) /* digits never merge */
+        CHECKF(!strpbrk(tr_bpe_merge_text(b, m), "0123456789"), "merge %s",
+               tr_bpe_merge_text(b, m));
+    const char *texts[] = {"the cat sat", "<|im_start|>user\n猫吃了 123456<|im_end|>",
+                           "bytes \xff\xfe and \xe4\xbd", "", "  \t\n x"};
+    tr_bpe *b2;
+    const char *tokens[512], *merges[512];
+    for (int i = 0; i < n; i++) tokens[i] = tr_bpe_token_text(b, i);
+    for (int i = 0; i < tr_bpe_n_merges(b); i++) merges[i] = tr_bpe_merge_text(b, i);
+    CHECK(tr_bpe_from_vocab(tokens, n, merges, tr_bpe_n_merges(b), 3, &b2, &err) == BB_OK);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        int32_t *ids, *ids2;
+        size_t k, k2;
+        char *back;
+        CHECK(tr_bpe_encode(b, texts[i], strlen(texts[i]), &ids, &k, &err) == BB_OK);
+        CHECK(tr_bpe_decode(b, ids, k, &back, &err) == BB_OK);
+        CHECKF(!strcmp(back, texts[i]), "round trip of '%s' gave '%s'", texts[i], back);
+        CHECK(tr_bpe_encode(b2, texts[i], strlen(texts[i]), &ids2, &k2, &err) == BB_OK);
+        CHECK(k == k2 && !memcmp(ids, ids2, k * sizeof *ids));
+        if (i == 0) CHECK(k < strlen(texts[i])); /* merges apply */
+        if (i == 1) CHECK(ids[0] == tr_bpe_find_special(b, TR_DEMO_IM_START));
+        free(ids), free(ids2), free(back);
+    }
+    /* A rebuilt vocabulary must match what its merges produce. */
+    tokens[300 - 4] = "nonsense";
+    CHECK(tr_bpe_from_vocab(tokens, n, merges, tr_bpe_n_merges(b), 3, &b2, &err) != BB_OK ||
+          n < 300);
+    tr_bpe_free(b);
+    CHECK(tr_bpe_train(corpus, 10, 100, k_specials, 3, &b, &err) == BB_ERR_INVALID_ARGUMENT);
+}
+
+/* ---------------------------------------------------------------- demo task, corpus, files */
+
+static void test_demo_data(void) {
+    int seen[TR_DEMO_N_CAT] = {0};
+    for (int i = 0; i < 3000; i++) {
+        tr_demo_qa qa, again, held;
+        tr_demo_question(1, TR_DEMO_STREAM_TRAIN, (uint64_t)i, false, &qa);
+        tr_demo_question(1, TR_DEMO_STREAM_TRAIN, (uint64_t)i, false, &again);
+        tr_demo_question(1, TR_DEMO_STREAM_EVAL, (uint64_t)i, true, &held);
+        CHECK(!strcmp(qa.question, again.question) && !strcmp(qa.answer, again.answer));
+        CHECK(held.cat != TR_DEMO_CHAT);
+        seen[qa.cat]++;
+        long a, b, c;
+        char op[8];
+        if (qa.cat <= TR_DEMO_MUL) {
+            CHECKF(sscanf(qa.answer, "%ld %7s %ld = %ld", &a, op, &b, &c) == 4, "%s", qa.answer);
+            long want = qa.cat == TR_DEMO_ADD ? a + b : qa.cat == TR_DEMO_SUB ? a - b : a * b;
+            CHECKF(c == want && c >= 0 && a < 1000 && b < 1000, "%s", qa.answer);
+            CHECKF(qa.cat != TR_DEMO_MUL || a < 10 || b < 10, "%s", qa.answer);
+        } else if (qa.cat == TR_DEMO_COMPARE) {
+            CHECKF(sscanf(qa.answer, "%ld", &a) == 1 && strstr(qa.question, qa.answer) == NULL,
+                   "%s", qa.answer);
+        }
+    }
+    for (int k = 0; k < TR_DEMO_N_CAT; k++) CHECK(seen[k] > 30);
+    tr_demo_qa q1, q2;
+    tr_demo_question(1, TR_DEMO_STREAM_TRAIN, 5, false, &q1);
+    tr_demo_question(1, TR_DEMO_STREAM_EVAL, 5, false, &q2);
+    CHECK(strcmp(q1.question, q2.question) != 0);
+    /* Scoring is exact. */
+    tr_demo_score sc = {{0}, {0}};
+    tr_demo_qa qa = {.cat = TR_DEMO_ADD, .question = "1 + 2?", .answer = "1 + 2 = 3"};
+    tr_demo_score_add(&sc, &qa, "1 + 2 = 3", NULL);
+    tr_demo_score_add(&sc, &qa, "1 + 2 = 3 ", NULL);
+    CHECK(sc.asked[TR_DEMO_ADD] == 2 && sc.correct[TR_DEMO_ADD] == 1);
+    CHECK(fabs(tr_demo_score_arith(&sc) - 50.0) < 1e-9);
+}
+
+static void test_corpus(void) {
+    const char *text = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2 + "
+                       "3?<|im_end|>\n<|im_start|>assistant\n2 + 3 = 5<|im_end|>\n"
+                       "<|endoftext|>\n\n<|endoftext|>\nplain text document";
+    tr_bpe *b;
+    bb_error err;
+    CHECK(tr_bpe_train(text, strlen(text), 270, k_specials, 3, &b, &err) == BB_OK);
+    tr_dataset d;
+    CHECK(tr_corpus_build(b, text, strlen(text), TR_LOSS_ASSISTANT, &d, &err) == BB_OK);
+    CHECK(d.n_docs == 2); /* the empty document is skipped */
+    int32_t tg[64];
+    size_t k = 0;
+    for (size_t i = d.doc_start[0]; i < d.doc_start[1]; i++)
+        if (d.target[i]) tg[k++] = d.tok[i];
+    char *s;
+    CHECK(tr_bpe_decode(b, tg, k, &s, &err) == BB_OK);
+    CHECKF(!strcmp(s, "2 + 3 = 5<|im_end|>"), "assistant targets: '%s'", s);
+    free(s);
+    size_t n2 = 0;
+    for (size_t i = d.doc_start[1]; i < d.doc_start[2]; i++) n2 += d.target[i];
+    CHECK(n2 == 0); /* no assistant turn in the plain document */
+    tr_dataset_free(&d);
+    CHECK(tr_corpus_build(b, text, strlen(text), TR_LOSS_ALL, &d, &err) == BB_OK);
+    CHECK(d.target[0] == 0 && d.target[1] == 1 && d.target[d.doc_start[1]] == 0);
+    tr_dataset_free(&d);
+    tr_bpe_free(b);
+}
+
+static bool tmp_path(char *buf, size_t cap, const char *name) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/bb_test_train_%d_%s", dir ? dir : "/tmp", (int)getpid(), name);
+    return true;
+}
+
+static void test_checkpoint(void) {
+    const char *text = "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+                       "2 + 3 = 5<|im_end|>\n<|endoftext|>\n";
+    tr_bpe *b;
+    bb_error err;
+    CHECK(tr_bpe_train(text, strlen(text), 280, k_specials, 3, &b, &err) == BB_OK);
+    tr_hparams hp = tiny_hparams(tr_bpe_n_tokens(b), 16);
+    tr_state st, back;
+    CHECK(tr_state_init(&st, &hp, 3, &err) == BB_OK);
+    tr_dataset d;
+    CHECK(tr_corpus_build(b, text, strlen(text), TR_LOSS_ASSISTANT, &d, &err) == BB_OK);
+    tr_options o = tr_options_default();
+    o.steps = 4, o.batch = 2, o.warmup = 1;
+    CHECK(tr_train(&st, &d, &o, NULL, &err) == BB_OK);
+    char path[256], side[300];
+    tmp_path(path, sizeof path, "ck.gguf");
+    snprintf(side, sizeof side, "%s.train", path);
+    tr_model_info info = {"test", tr_demo_chat_template(), b};
+    CHECK(tr_checkpoint_save(path, &st, &info, &o, TR_LOSS_ASSISTANT, &err) == BB_OK);
+    tr_bpe *b2;
+    char *tmpl;
+    bb_status s = tr_model_load(path, &back, &b2, &tmpl, &err);
+    CHECKF(s == BB_OK, "%s", err.message);
+    if (s == BB_OK) {
+        CHECK(back.L.n_params == st.L.n_params && back.L.hp.n_head_kv == 1 && !back.L.hp.tied);
+        CHECK(!memcmp(back.params, st.params, st.L.n_params * sizeof(float)));
+        CHECK(tmpl && !strcmp(tmpl, tr_demo_chat_template()));
+        CHECK(tr_bpe_n_tokens(b2) == tr_bpe_n_tokens(b));
+        tr_options o2 = tr_options_default();
+        tr_loss_mode lm = TR_LOSS_ALL;
+        CHECK(tr_optimizer_load(path, &back, &o2, &lm, &err) == BB_OK);
+        CHECK(back.step == 4 && o2.steps == 4 && o2.batch == 2 && lm == TR_LOSS_ASSISTANT);
+        CHECK(!memcmp(back.m, st.m, st.L.n_params * sizeof(float)));
+        CHECK(!memcmp(back.v, st.v, st.L.n_params * sizeof(float)));
+        /* The sidecar is refused for other weights. */
+        back.params[0] += 1;
+        CHECK(tr_optimizer_load(path, &back, &o2, &lm, &err) == BB_ERR_FORMAT);
+        CHECK(strstr(err.message, "belongs to other weights") != NULL);
+        tr_state_free(&back);
+        tr_bpe_free(b2);
+        free(tmpl);
+    }
+    remove(side);
+    CHECK(tr_optimizer_load(path, &st, &o, &(tr_loss_mode){0}, &err) != BB_OK);
+    CHECK(strstr(err.message, "optimizer state") != NULL);
+    remove(path);
+    CHECK(tr_model_load(path, &back, &b2, &tmpl, &err) == BB_ERR_IO);
+    tr_dataset_free(&d);
+    tr_state_free(&st);
+    tr_bpe_free(b);
+}
+
 int main(void) {
     test_linear();
     test_embedding();
@@ -511,5 +722,10 @@ int main(void) {
     test_adamw();
     test_training_run();
     test_determinism();
+    test_pretok();
+    test_bpe();
+    test_demo_data();
+    test_corpus();
+    test_checkpoint();
     return tu_finish("test_train");
 }
