@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beanbag.h"
 #include "testutil.h"
 #include "train/adamw.h"
 #include "train/bpe.h"
@@ -21,14 +22,18 @@
 static uint64_t rng_state = 0x5eed;
 
 static void fill(double *x, size_t n, double scale) {
-    for (size_t i = 0; i < n; i++) x[i] = scale * tu_rand_uniform(&rng_state);
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * tu_rand_uniform(&rng_state);
 }
 
-static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+static double *dalloc(size_t n) {
+    return calloc(n ? n : 1, sizeof(double));
+}
 
 static double dotd(const double *a, const double *b, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -67,7 +72,8 @@ typedef struct lin_ctx {
 
 static void transpose(double *dst, const double *src, int rows, int cols) {
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
 static double lin_loss(void *p) {
@@ -266,16 +272,20 @@ static void test_gemm_kernel(void) {
         for (int trans = 0; trans < 2; trans++) {
             float *A = malloc(sizeof(float) * M * P), *B = malloc(sizeof(float) * P * N);
             float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
-            for (int i = 0; i < M * P; i++) A[i] = tu_rand_uniform(&rng_state);
-            for (int i = 0; i < P * N; i++) B[i] = tu_rand_uniform(&rng_state);
-            for (int i = 0; i < M * N; i++) C1[i] = C2[i] = tu_rand_uniform(&rng_state);
+            for (int i = 0; i < M * P; i++)
+                A[i] = tu_rand_uniform(&rng_state);
+            for (int i = 0; i < P * N; i++)
+                B[i] = tu_rand_uniform(&rng_state);
+            for (int i = 0; i < M * N; i++)
+                C1[i] = C2[i] = tu_rand_uniform(&rng_state);
             size_t sai = trans ? 1 : (size_t)P, sap = trans ? (size_t)M : 1;
             tr_gemm_f32(M, N, P, A, sai, sap, B, (size_t)N, C1, (size_t)N);
             tr_gemm_f32_ref(M, N, P, A, sai, sap, B, (size_t)N, C2, (size_t)N);
             double worst = 0;
-            for (int i = 0; i < M * N; i++) worst = fmax(worst, fabs(C1[i] - C2[i]));
-            CHECKF(worst < 1e-5 * (P + 1), "gemm %dx%dx%d trans %d (%s): diff %g", M, N, P,
-                   trans, tr_gemm_kernel_name(), worst);
+            for (int i = 0; i < M * N; i++)
+                worst = fmax(worst, fabs(C1[i] - C2[i]));
+            CHECKF(worst < 1e-5 * (P + 1), "gemm %dx%dx%d trans %d (%s): diff %g", M, N, P, trans,
+                   tr_gemm_kernel_name(), worst);
             free(A), free(B), free(C1), free(C2);
         }
     }
@@ -300,18 +310,30 @@ static double model_loss(void *p) {
 }
 
 static void test_model_grad(bool tied) {
-    tr_hparams hp = {.n_vocab = 11, .n_embd = 8, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
-                     .n_ff = 12, .n_ctx = 16, .rope_base = 10000, .norm_eps = 1e-5f,
+    tr_hparams hp = {.n_vocab = 11,
+                     .n_embd = 8,
+                     .n_layer = 2,
+                     .n_head = 4,
+                     .n_head_kv = 2,
+                     .n_ff = 12,
+                     .n_ctx = 16,
+                     .rope_base = 10000,
+                     .norm_eps = 1e-5f,
                      .tied = tied};
     /* Two sequences packed in one pass: rows 0..6 and 7..8 (positions restart at 0). */
-    model_ctx c = {.n_seq = 2, .n_sel = 6, .tok = {1, 5, 9, 2, 2, 7, 10, 4, 4},
-                   .start = {0, 7, 9}, .sel = {1, 2, 4, 6, 7, 8}, .tgt = {9, 2, 7, 3, 1, 0}};
+    model_ctx c = {.n_seq = 2,
+                   .n_sel = 6,
+                   .tok = {1, 5, 9, 2, 2, 7, 10, 4, 4},
+                   .start = {0, 7, 9},
+                   .sel = {1, 2, 4, 6, 7, 8},
+                   .tgt = {9, 2, 7, 3, 1, 0}};
     bb_error err;
     CHECK(tr_layout_init(&c.L, &hp, &err) == BB_OK);
     c.params = dalloc(c.L.n_params);
     tr_init_params_f64(c.params, &c.L, 7);
     /* Larger-than-init weights and non-unit norms, so every path carries signal. */
-    for (size_t i = 0; i < c.L.n_params; i++) c.params[i] += 0.3 * tu_rand_uniform(&rng_state);
+    for (size_t i = 0; i < c.L.n_params; i++)
+        c.params[i] += 0.3 * tu_rand_uniform(&rng_state);
     CHECK(tr_weights_init_f64(&c.w, &c.L, c.params, &err) == BB_OK);
     c.a = tr_acts_new_f64(&c.L, 9);
     double *grad = dalloc(c.L.n_params);
@@ -327,8 +349,15 @@ static void test_model_grad(bool tied) {
 
 /* The float32 pass (SIMD matmul, float math) agrees with the float64 one. */
 static void test_model_f32_vs_f64(void) {
-    tr_hparams hp = {.n_vocab = 40, .n_embd = 32, .n_layer = 2, .n_head = 4, .n_head_kv = 1,
-                     .n_ff = 48, .n_ctx = 32, .rope_base = 10000, .norm_eps = 1e-5f,
+    tr_hparams hp = {.n_vocab = 40,
+                     .n_embd = 32,
+                     .n_layer = 2,
+                     .n_head = 4,
+                     .n_head_kv = 1,
+                     .n_ff = 48,
+                     .n_ctx = 32,
+                     .rope_base = 10000,
+                     .norm_eps = 1e-5f,
                      .tied = false};
     tr_layout L;
     bb_error err;
@@ -336,13 +365,15 @@ static void test_model_f32_vs_f64(void) {
     double *pd = dalloc(L.n_params);
     float *pf = malloc(L.n_params * sizeof *pf);
     tr_init_params_f64(pd, &L, 3);
-    for (size_t i = 0; i < L.n_params; i++) pf[i] = (float)(pd[i] *= 5);
+    for (size_t i = 0; i < L.n_params; i++)
+        pf[i] = (float)(pd[i] *= 5);
     tr_weights_f64 wd;
     tr_weights_f32 wf;
     CHECK(tr_weights_init_f64(&wd, &L, pd, &err) == BB_OK);
     CHECK(tr_weights_init_f32(&wf, &L, pf, &err) == BB_OK);
     int32_t tok[20], sel[20], tgt[20];
-    for (int t = 0; t < 20; t++) tok[t] = sel[t] = t, tgt[t] = (t * 7) % 40;
+    for (int t = 0; t < 20; t++)
+        tok[t] = sel[t] = t, tgt[t] = (t * 7) % 40;
     tr_acts_f64 *ad = tr_acts_new_f64(&L, 20);
     tr_acts_f32 *af = tr_acts_new_f32(&L, 20);
     int32_t se[2] = {0, 20};
@@ -420,16 +451,24 @@ static void make_progressions(tr_dataset *d, int V, int n_docs, int len, uint64_
     bb_error err;
     for (int i = 0; i < n_docs; i++) {
         int a = (int)(tu_rand_u64(&seed) % (uint64_t)V), b = 1 + (int)(tu_rand_u64(&seed) % 3);
-        for (int j = 0; j < len; j++) tok[j] = (a + j * b) % V, tgt[j] = j > 0;
+        for (int j = 0; j < len; j++)
+            tok[j] = (a + j * b) % V, tgt[j] = j > 0;
         CHECK(tr_dataset_add(d, tok, tgt, (size_t)len, &err) == BB_OK);
     }
 }
 
 static tr_hparams tiny_hparams(int V, int ctx) {
     bool san = getenv("BB_SANITIZED") != NULL;
-    return (tr_hparams){.n_vocab = V, .n_embd = san ? 16 : 32, .n_layer = 2, .n_head = 2,
-                        .n_head_kv = 1, .n_ff = san ? 32 : 64, .n_ctx = ctx,
-                        .rope_base = 10000, .norm_eps = 1e-5f, .tied = false};
+    return (tr_hparams){.n_vocab = V,
+                        .n_embd = san ? 16 : 32,
+                        .n_layer = 2,
+                        .n_head = 2,
+                        .n_head_kv = 1,
+                        .n_ff = san ? 32 : 64,
+                        .n_ctx = ctx,
+                        .rope_base = 10000,
+                        .norm_eps = 1e-5f,
+                        .tied = false};
 }
 
 static void test_training_run(void) {
@@ -453,10 +492,8 @@ static void test_training_run(void) {
     CHECKF(s == BB_OK, "%s", err.message);
     CHECK(tr_evaluate(&st, &d, 2, &after, &err) == BB_OK);
     double unigram = log((double)V);
-    printf("training run: loss %.3f -> %.3f nats (unigram entropy %.3f)\n", before, after,
-           unigram);
-    CHECKF(after < 0.35 * unigram, "loss %.3f not well below unigram entropy %.3f", after,
-           unigram);
+    printf("training run: loss %.3f -> %.3f nats (unigram entropy %.3f)\n", before, after, unigram);
+    CHECKF(after < 0.35 * unigram, "loss %.3f not well below unigram entropy %.3f", after, unigram);
     tr_state_free(&st);
     tr_dataset_free(&d);
 }
@@ -529,8 +566,7 @@ static void test_pretok(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pieces got = {{0}, 0};
-        CHECK(tr_pretok_split(p, cases[i][0], strlen(cases[i][0]), collect, &got, &err) ==
-              BB_OK);
+        CHECK(tr_pretok_split(p, cases[i][0], strlen(cases[i][0]), collect, &got, &err) == BB_OK);
         CHECKF(!strcmp(got.buf, cases[i][1]), "pretok '%s' -> %s", cases[i][0], got.buf);
     }
     tr_pretok_free(p);
@@ -558,8 +594,10 @@ static void test_bpe(void) {
                            "bytes \xff\xfe and \xe4\xbd", "", "  \t\n x"};
     tr_bpe *b2;
     const char *tokens[512], *merges[512];
-    for (int i = 0; i < n; i++) tokens[i] = tr_bpe_token_text(b, i);
-    for (int i = 0; i < tr_bpe_n_merges(b); i++) merges[i] = tr_bpe_merge_text(b, i);
+    for (int i = 0; i < n; i++)
+        tokens[i] = tr_bpe_token_text(b, i);
+    for (int i = 0; i < tr_bpe_n_merges(b); i++)
+        merges[i] = tr_bpe_merge_text(b, i);
     CHECK(tr_bpe_from_vocab(tokens, n, merges, tr_bpe_n_merges(b), 3, &b2, &err) == BB_OK);
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         int32_t *ids, *ids2;
@@ -606,7 +644,8 @@ static void test_demo_data(void) {
                    "%s", qa.answer);
         }
     }
-    for (int k = 0; k < TR_DEMO_N_CAT; k++) CHECK(seen[k] > 30);
+    for (int k = 0; k < TR_DEMO_N_CAT; k++)
+        CHECK(seen[k] > 30);
     tr_demo_qa q1, q2;
     tr_demo_question(1, TR_DEMO_STREAM_TRAIN, 5, false, &q1);
     tr_demo_question(1, TR_DEMO_STREAM_EVAL, 5, false, &q2);
@@ -639,7 +678,8 @@ static void test_corpus(void) {
     CHECKF(!strcmp(s, "2 + 3 = 5<|im_end|>"), "assistant targets: '%s'", s);
     free(s);
     size_t n2 = 0;
-    for (size_t i = d.doc_start[1]; i < d.doc_start[2]; i++) n2 += d.target[i];
+    for (size_t i = d.doc_start[1]; i < d.doc_start[2]; i++)
+        n2 += d.target[i];
     CHECK(n2 == 0); /* no assistant turn in the plain document */
     tr_dataset_free(&d);
     CHECK(tr_corpus_build(b, text, strlen(text), TR_LOSS_ALL, &d, &err) == BB_OK);
@@ -706,6 +746,119 @@ static void test_checkpoint(void) {
     tr_bpe_free(b);
 }
 
+/* ---------------------------------------------------------------- against the inference path */
+
+/* A trained file loads through the public API; its tokenizer splits text exactly as the
+ * trainer's encoder did, and its forward pass gives the trainer's logits (within the F16
+ * rounding of the KV cache). */
+static void check_inference(bool tied) {
+    tr_bpe *b;
+    bb_error err;
+    char *corpus = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&corpus, &len);
+    CHECK(tr_demo_write_corpus(mem, 400, 9, &err) == BB_OK);
+    fclose(mem);
+    CHECK(tr_bpe_train(corpus, len, 400, k_specials, 3, &b, &err) == BB_OK);
+    tr_hparams hp = {.n_vocab = tr_bpe_n_tokens(b),
+                     .n_embd = 64,
+                     .n_layer = 2,
+                     .n_head = 4,
+                     .n_head_kv = 2,
+                     .n_ff = 96,
+                     .n_ctx = 96,
+                     .rope_base = 10000,
+                     .norm_eps = 1e-5f,
+                     .tied = tied};
+    tr_state st;
+    CHECK(tr_state_init(&st, &hp, 11, &err) == BB_OK);
+    for (size_t i = 0; i < st.L.n_params; i++)
+        st.params[i] *= 2; /* logits with some spread */
+    void *img = NULL;
+    size_t img_size = 0;
+    tr_model_info info = {"agree", tr_demo_chat_template(), b};
+    CHECK(tr_model_save_memory(&st, &info, &img, &img_size, &err) == BB_OK);
+    bb_model *m = NULL;
+    bb_model_params mp = bb_model_default_params();
+    bb_status s = bb_model_load_from_memory(img, img_size, &mp, &m, &err);
+    CHECKF(s == BB_OK, "bb_model_load_from_memory: %s", err.message);
+    if (s != BB_OK) goto done;
+    CHECK(!strcmp(bb_model_arch(m), "llama") && bb_model_n_vocab(m) == hp.n_vocab);
+    CHECK(bb_model_chat_template(m) && !strcmp(bb_model_chat_template(m), tr_demo_chat_template()));
+    const bb_vocab *v = bb_model_vocab(m);
+    CHECK(!bb_vocab_add_bos(v));
+    CHECK(bb_vocab_is_eog(v, tr_bpe_find_special(b, TR_DEMO_IM_END)));
+    CHECK(bb_vocab_is_control(v, tr_bpe_find_special(b, TR_DEMO_IM_START)));
+    /* Tokenization: every document of the corpus, special tokens parsed. */
+    size_t pos = 0, docs = 0, same = 0;
+    while (pos < len && docs < 60) {
+        const char *end = strstr(corpus + pos, TR_DEMO_EOT);
+        size_t n = end ? (size_t)(end - corpus) - pos : len - pos;
+        int32_t *mine;
+        bb_token *theirs;
+        size_t n1, n2;
+        CHECK(tr_bpe_encode(b, corpus + pos, n, &mine, &n1, &err) == BB_OK);
+        CHECK(bb_tokenize(v, corpus + pos, n, false, true, &theirs, &n2, &err) == BB_OK);
+        same += n1 == n2 && !memcmp(mine, theirs, n1 * sizeof *mine);
+        docs++;
+        free(mine);
+        bb_free(theirs);
+        pos += n + strlen(TR_DEMO_EOT) + 1;
+    }
+    CHECKF(same == docs, "tokenizations agree on %zu of %zu documents", same, docs);
+    /* Logits of every position of one dialogue. */
+    const char *text = "<|im_start|>user\nWhat is 347 + 589?<|im_end|>\n<|im_start|>assistant\n"
+                       "347 + 589 = 936<|im_end|>";
+    int32_t *ids;
+    size_t T;
+    CHECK(tr_bpe_encode(b, text, strlen(text), &ids, &T, &err) == BB_OK);
+    bb_context *ctx = NULL;
+    bb_context_params cp = bb_context_default_params();
+    cp.n_ctx = 96, cp.n_batch = 96, cp.n_threads = 1;
+    CHECK(bb_context_new(m, &cp, &ctx, &err) == BB_OK);
+    bb_batch batch = bb_batch_new(96);
+    for (size_t t = 0; t < T; t++)
+        bb_batch_add(&batch, ids[t], (int32_t)t, 0, true);
+    s = ctx ? bb_decode(ctx, &batch, &err) : BB_ERR_INTERNAL;
+    CHECKF(s == BB_OK, "bb_decode: %s", err.message);
+    tr_weights_f32 w;
+    tr_acts_f32 *a = tr_acts_new_f32(&st.L, (int)T);
+    int32_t start[2] = {0, (int32_t)T}, sel[96];
+    for (size_t t = 0; t < T; t++)
+        sel[t] = (int32_t)t;
+    CHECK(tr_weights_init_f32(&w, &st.L, st.params, &err) == BB_OK);
+    tr_forward_f32(&w, a, ids, start, 1, sel, (int)T);
+    double sum = 0, sq = 0, worst = 0;
+    size_t V = (size_t)hp.n_vocab, argmax_same = 0;
+    for (size_t t = 0; s == BB_OK && t < T; t++) {
+        const float *ref = tr_acts_logits_f32(a) + t * V, *got = bb_get_logits(ctx, (int32_t)t);
+        size_t am1 = 0, am2 = 0;
+        for (size_t i = 0; i < V; i++) {
+            sum += ref[i], sq += (double)ref[i] * ref[i];
+            worst = fmax(worst, fabs(ref[i] - got[i]));
+            if (ref[i] > ref[am1]) am1 = i;
+            if (got[i] > got[am2]) am2 = i;
+        }
+        argmax_same += am1 == am2;
+    }
+    double n = (double)(T * V), sd = sqrt(fmax(sq / n - (sum / n) * (sum / n), 1e-30));
+    printf("inference vs trainer (%s): max |diff| %.3g, logit std %.3g, argmax %zu/%zu\n",
+           tied ? "tied" : "untied", worst, sd, argmax_same, T);
+    CHECKF(s == BB_OK && worst / sd < 5e-3, "logits differ by %g (std %g)", worst, sd);
+    CHECK(argmax_same + 1 >= T);
+    tr_weights_free_f32(&w);
+    tr_acts_free_f32(a);
+    bb_batch_free(&batch);
+    bb_context_free(ctx);
+    free(ids);
+done:
+    bb_model_free(m);
+    free(img);
+    free(corpus);
+    tr_state_free(&st);
+    tr_bpe_free(b);
+}
+
 int main(void) {
     test_linear();
     test_embedding();
@@ -727,5 +880,7 @@ int main(void) {
     test_demo_data();
     test_corpus();
     test_checkpoint();
+    check_inference(true);
+    check_inference(false);
     return tu_finish("test_train");
 }

@@ -53,7 +53,7 @@ typedef struct num_opt {
     bool is_float, train; /* train: a training option (re-applied over a resume) */
     double lo, hi;
     void *dst; /* int32_t, int, int64_t, uint64_t or float by kind below */
-    char kind;  /* 'i' int32, 'n' int, 'l' int64, 'u' uint64, 'f' float */
+    char kind; /* 'i' int32, 'n' int, 'l' int64, 'u' uint64, 'f' float */
 } num_opt;
 
 static bool store(const num_opt *o, const char *v) {
@@ -62,11 +62,21 @@ static bool store(const num_opt *o, const char *v) {
     double d = o->is_float ? strtod(v, &end) : (double)strtoll(v, &end, 10);
     if (errno || end == v || *end || !(d >= o->lo && d <= o->hi)) return false;
     switch (o->kind) {
-    case 'i': *(int32_t *)o->dst = (int32_t)d; break;
-    case 'n': *(int *)o->dst = (int)d; break;
-    case 'l': *(int64_t *)o->dst = (int64_t)d; break;
-    case 'u': *(uint64_t *)o->dst = (uint64_t)d; break;
-    default: *(float *)o->dst = (float)d; break;
+    case 'i':
+        *(int32_t *)o->dst = (int32_t)d;
+        break;
+    case 'n':
+        *(int *)o->dst = (int)d;
+        break;
+    case 'l':
+        *(int64_t *)o->dst = (int64_t)d;
+        break;
+    case 'u':
+        *(uint64_t *)o->dst = (uint64_t)d;
+        break;
+    default:
+        *(float *)o->dst = (float)d;
+        break;
     }
     return true;
 }
@@ -119,7 +129,8 @@ static int parse(int argc, char **argv, args *a, bool train_only) {
         }
         const char *v = argv[++i];
         int k = 0;
-        while (k < n && strcmp(t[k].flag, f)) k++;
+        while (k < n && strcmp(t[k].flag, f))
+            k++;
         if (k < n) {
             if (train_only && !t[k].train) continue;
             if (!store(&t[k], v)) {
@@ -175,8 +186,10 @@ static double now_s(void) {
 
 static void fmt_time(char *buf, size_t cap, double s) {
     long t = s > 0 && s < 1e8 ? (long)(s + 0.5) : 0;
-    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
 static void on_progress(void *ctx, const tr_progress *p) {
@@ -194,8 +207,8 @@ static void on_progress(void *ctx, const tr_progress *p) {
     fprintf(stderr,
             "%sstep %*lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %.0f tok/s  elapsed %s  ETA %s%s",
             r->tty ? "\r" : "", w, (long long)p->step, (long long)p->steps,
-            r->loss_n ? r->loss_sum / r->loss_n : p->loss, p->lr, p->grad_norm, p->tokens_per_s,
-            el, eta, r->tty ? "  " : "\n");
+            r->loss_n ? r->loss_sum / r->loss_n : p->loss, p->lr, p->grad_norm, p->tokens_per_s, el,
+            eta, r->tty ? "  " : "\n");
     r->loss_sum = 0;
     r->loss_n = 0;
 }
@@ -249,8 +262,7 @@ static int train_main(args *a, int argc, char **argv) {
         a->opt.stop_after = 0;
         if (parse(argc, argv, a, true) >= 0) goto done;
         if (!a->out) a->out = a->resume;
-        fprintf(stderr, "beanbag train: resuming %s at step %lld\n", a->resume,
-                (long long)st.step);
+        fprintf(stderr, "beanbag train: resuming %s at step %lld\n", a->resume, (long long)st.step);
     }
     if (tr_read_file(a->data, &text, &len, &err) != BB_OK) {
         rc = fail("cannot read the corpus", &err);
@@ -276,16 +288,19 @@ static int train_main(args *a, int argc, char **argv) {
         goto done;
     }
     size_t n_targets = 0;
-    for (size_t i = 0; i < data.n_tok; i++) n_targets += data.target[i] != 0;
+    for (size_t i = 0; i < data.n_tok; i++)
+        n_targets += data.target[i] != 0;
     fprintf(stderr,
             "beanbag train: %zu documents, %zu tokens (%zu targets) in %.1f s\n"
             "beanbag train: %zu parameters (%d layers, dim %d, %d heads, %d KV heads, ffn %d, "
             "vocab %d, ctx %d, %s), kernel %s, %d threads\n",
             data.n_docs, data.n_tok, n_targets, now_s() - t0, st.L.n_params, st.L.hp.n_layer,
             st.L.hp.n_embd, st.L.hp.n_head, st.L.hp.n_head_kv, st.L.hp.n_ff, st.L.hp.n_vocab,
-            st.L.hp.n_ctx, st.L.hp.tied ? "tied" : "untied", tr_gemm_kernel_name(),
-            a->opt.threads);
-    run_ctx r = {.out = a->out, .info = {a->name, tmpl, bpe}, .opt = &a->opt, .loss = a->loss,
+            st.L.hp.n_ctx, st.L.hp.tied ? "tied" : "untied", tr_gemm_kernel_name(), a->opt.threads);
+    run_ctx r = {.out = a->out,
+                 .info = {a->name, tmpl, bpe},
+                 .opt = &a->opt,
+                 .loss = a->loss,
                  .tty = isatty(2)};
     tr_callbacks cb = {on_progress, on_save, &r};
     t0 = now_s();
@@ -309,7 +324,9 @@ done:
 }
 
 int cmd_train(int argc, char **argv) {
-    args a = {.hp = tr_hparams_default(), .opt = tr_options_default(), .loss = TR_LOSS_ALL,
+    args a = {.hp = tr_hparams_default(),
+              .opt = tr_options_default(),
+              .loss = TR_LOSS_ALL,
               .name = "beanbag-trained"};
     a.hp.n_head_kv = 0;
     int rc = parse(argc, argv, &a, false);

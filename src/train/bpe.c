@@ -14,7 +14,8 @@
 static uint64_t hash_bytes(const void *p, size_t n) {
     const unsigned char *s = p; /* FNV-1a */
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -40,7 +41,8 @@ static void u64map_free(u64map *m) {
 static bool u64map_reserve(u64map *m, size_t want) {
     if (want * 2 < m->cap) return true;
     size_t cap = m->cap ? m->cap : 64;
-    while (want * 2 >= cap) cap *= 2;
+    while (want * 2 >= cap)
+        cap *= 2;
     u64map n = {calloc(cap, sizeof(uint64_t)), calloc(cap, sizeof(int64_t)), cap, 0};
     if (!n.keys || !n.vals) {
         u64map_free(&n);
@@ -49,7 +51,8 @@ static bool u64map_reserve(u64map *m, size_t want) {
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
         size_t j = hash_u64(m->keys[i]) & (cap - 1);
-        while (n.keys[j]) j = (j + 1) & (cap - 1);
+        while (n.keys[j])
+            j = (j + 1) & (cap - 1);
         n.keys[j] = m->keys[i];
         n.vals[j] = m->vals[i];
         n.n++;
@@ -63,7 +66,8 @@ static bool u64map_reserve(u64map *m, size_t want) {
 static int64_t *u64map_slot(u64map *m, uint64_t key) {
     if (!u64map_reserve(m, m->n + 1)) return NULL;
     size_t j = hash_u64(key + 1) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != key + 1) j = (j + 1) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != key + 1)
+        j = (j + 1) & (m->cap - 1);
     if (!m->keys[j]) {
         m->keys[j] = key + 1;
         m->vals[j] = 0;
@@ -110,7 +114,8 @@ static bool strmap_rehash(strmap *m, size_t cap) {
     if (!slots) return false;
     for (size_t e = 0; e < m->n; e++) {
         size_t j = hash_bytes(m->arena + m->key_off[e], m->key_len[e]) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
         slots[j] = e + 1;
     }
     free(m->slots);
@@ -156,7 +161,8 @@ static int64_t strmap_add(strmap *m, const char *k, size_t n) {
     if (!bb_add_size(m->arena_n, n, &need)) return -1;
     if (need > m->arena_cap) {
         size_t c = m->arena_cap ? m->arena_cap : 4096;
-        while (c < need) c *= 2;
+        while (c < need)
+            c *= 2;
         char *a = realloc(m->arena, c);
         if (!a) return -1;
         m->arena = a;
@@ -185,9 +191,9 @@ struct tr_bpe {
     int n_tokens, n_merges, n_specials, cap_tokens;
     tok_info *tok;
     char **merge_text;
-    u64map rank;     /* (left << 32 | right) -> merge rank */
-    strmap by_text;  /* mapped text -> id */
-    strmap cache;    /* word bytes -> offset into cache_ids (value: offset << 16 | count) */
+    u64map rank;    /* (left << 32 | right) -> merge rank */
+    strmap by_text; /* mapped text -> id */
+    strmap cache;   /* word bytes -> offset into cache_ids (value: offset << 16 | count) */
     int32_t *cache_ids;
     size_t cache_n, cache_cap;
     tr_pretok *pre;
@@ -232,7 +238,8 @@ static bool add_token(tr_bpe *b, const unsigned char *bytes, size_t len, const c
     t->len = len;
     t->type = type;
     t->digit = false;
-    for (size_t i = 0; i < len; i++) t->digit |= bytes[i] >= '0' && bytes[i] <= '9';
+    for (size_t i = 0; i < len; i++)
+        t->digit |= bytes[i] >= '0' && bytes[i] <= '9';
     int64_t e = strmap_add(&b->by_text, text, strlen(text));
     if (e < 0) return false;
     b->by_text.vals[e] = b->n_tokens++;
@@ -300,7 +307,8 @@ void tr_bpe_free(tr_bpe *b) {
         free(b->tok[i].bytes);
         free(b->tok[i].text);
     }
-    for (int i = 0; i < b->n_merges; i++) free(b->merge_text[i]);
+    for (int i = 0; i < b->n_merges; i++)
+        free(b->merge_text[i]);
     free(b->tok);
     free(b->merge_text);
     u64map_free(&b->rank);
@@ -311,11 +319,21 @@ void tr_bpe_free(tr_bpe *b) {
     free(b);
 }
 
-int tr_bpe_n_tokens(const tr_bpe *b) { return b->n_tokens; }
-int tr_bpe_n_merges(const tr_bpe *b) { return b->n_merges; }
-const char *tr_bpe_token_text(const tr_bpe *b, int id) { return b->tok[id].text; }
-const char *tr_bpe_merge_text(const tr_bpe *b, int rank) { return b->merge_text[rank]; }
-int tr_bpe_token_type(const tr_bpe *b, int id) { return b->tok[id].type; }
+int tr_bpe_n_tokens(const tr_bpe *b) {
+    return b->n_tokens;
+}
+int tr_bpe_n_merges(const tr_bpe *b) {
+    return b->n_merges;
+}
+const char *tr_bpe_token_text(const tr_bpe *b, int id) {
+    return b->tok[id].text;
+}
+const char *tr_bpe_merge_text(const tr_bpe *b, int rank) {
+    return b->merge_text[rank];
+}
+int tr_bpe_token_type(const tr_bpe *b, int id) {
+    return b->tok[id].type;
+}
 
 int tr_bpe_find_special(const tr_bpe *b, const char *text) {
     for (int i = b->n_tokens - b->n_specials; i < b->n_tokens; i++)
@@ -332,8 +350,8 @@ const unsigned char *tr_bpe_token_bytes(const tr_bpe *b, int id, size_t *len) {
 
 /* Earliest occurrence at or after pos of any of the n texts: its position (len when none)
  * and which one in *which (longest on ties). */
-static size_t next_special(const char *text, size_t len, size_t pos, const char *const *sp,
-                           int n, int *which) {
+static size_t next_special(const char *text, size_t len, size_t pos, const char *const *sp, int n,
+                           int *which) {
     size_t best = len;
     *which = -1;
     for (int i = 0; i < n; i++) {
@@ -360,12 +378,14 @@ typedef struct word_count {
 static void count_word(void *ctx, const char *s, size_t n) {
     word_count *wc = ctx;
     int64_t e = strmap_add(&wc->words, s, n);
-    if (e < 0) wc->oom = true;
-    else wc->words.vals[e]++;
+    if (e < 0)
+        wc->oom = true;
+    else
+        wc->words.vals[e]++;
 }
 
 typedef struct word_set {
-    int32_t *sym;    /* all words' symbols, word w at sym[off[w] .. off[w] + len[w]) */
+    int32_t *sym; /* all words' symbols, word w at sym[off[w] .. off[w] + len[w]) */
     size_t *off, *len;
     int64_t *count;
     size_t n;
@@ -518,8 +538,7 @@ bb_status tr_bpe_from_vocab(const char *const *tokens, int n_tokens, const char 
             r = strmap_get(&b->by_text, sp + 1, strlen(sp + 1));
         }
         if (l < 0 || r < 0) {
-            s = bb_fail(err, BB_ERR_FORMAT, "merge %d (\"%s\") names unknown tokens", k,
-                        merges[k]);
+            s = bb_fail(err, BB_ERR_FORMAT, "merge %d (\"%s\") names unknown tokens", k, merges[k]);
         } else if (!add_merge(b, (int)b->by_text.vals[l], (int)b->by_text.vals[r])) {
             s = bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory adding merges");
         } else if (strcmp(b->tok[b->n_tokens - 1].text, tokens[256 + k])) {
@@ -588,11 +607,13 @@ static void encode_word(void *ctx, const char *w, size_t n) {
     int64_t c = strmap_get(&b->cache, w, n);
     if (c >= 0) {
         int64_t v = b->cache.vals[c];
-        for (int64_t i = 0; i < (v & 0xffff); i++) ids_push(e->out, b->cache_ids[(v >> 16) + i]);
+        for (int64_t i = 0; i < (v & 0xffff); i++)
+            ids_push(e->out, b->cache_ids[(v >> 16) + i]);
         return;
     }
     size_t start = e->out->n;
-    for (size_t i = 0; i < n; i++) ids_push(e->out, (unsigned char)w[i]);
+    for (size_t i = 0; i < n; i++)
+        ids_push(e->out, (unsigned char)w[i]);
     if (e->out->oom) return;
     size_t m = n;
     merge_word(b, e->out->v + start, &m);
@@ -602,7 +623,8 @@ static void encode_word(void *ctx, const char *w, size_t n) {
     if (m >= 0x10000 || !bb_add_size(b->cache_n, m, &need)) return;
     if (need > b->cache_cap) {
         size_t cap = b->cache_cap ? b->cache_cap * 2 : 4096;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         int32_t *v = realloc(b->cache_ids, cap * sizeof *v);
         if (!v) return;
         b->cache_ids = v;
@@ -619,7 +641,8 @@ bb_status tr_bpe_encode(tr_bpe *b, const char *text, size_t len, int32_t **out, 
                         bb_error *err) {
     const char *sp[64];
     int n_sp = b->n_specials;
-    for (int i = 0; i < n_sp; i++) sp[i] = b->tok[b->n_tokens - n_sp + i].text;
+    for (int i = 0; i < n_sp; i++)
+        sp[i] = b->tok[b->n_tokens - n_sp + i].text;
     ids o = {0};
     enc_ctx e = {b, &o};
     size_t pos = 0;
@@ -643,8 +666,7 @@ bb_status tr_bpe_encode(tr_bpe *b, const char *text, size_t len, int32_t **out, 
     return *out ? BB_OK : bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory while encoding");
 }
 
-bb_status tr_bpe_decode(const tr_bpe *b, const int32_t *idv, size_t n, char **out,
-                        bb_error *err) {
+bb_status tr_bpe_decode(const tr_bpe *b, const int32_t *idv, size_t n, char **out, bb_error *err) {
     size_t total = 1;
     for (size_t i = 0; i < n; i++) {
         if (idv[i] < 0 || idv[i] >= b->n_tokens)

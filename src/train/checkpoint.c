@@ -14,7 +14,8 @@
 static uint64_t params_hash(const tr_state *st) {
     const unsigned char *p = (const unsigned char *)st->params;
     uint64_t h = 1469598103934665603ULL; /* FNV-1a over the bytes */
-    for (size_t i = 0; i < st->L.n_params * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < st->L.n_params * sizeof(float); i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -47,17 +48,20 @@ static bb_status set_tokenizer(gguf_writer *w, const tr_model_info *info) {
         tokens[i] = tr_bpe_token_text(b, i);
         types[i] = tr_bpe_token_type(b, i);
     }
-    for (int i = 0; !s && i < nm; i++) merges[i] = tr_bpe_merge_text(b, i);
+    for (int i = 0; !s && i < nm; i++)
+        merges[i] = tr_bpe_merge_text(b, i);
     int bos = tr_bpe_find_special(b, "<|endoftext|>"), eos = tr_bpe_find_special(b, "<|im_end|>");
     if (eos < 0) eos = bos;
     if (!s) s = gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
     if (!s) s = gguf_writer_set_str(w, "tokenizer.ggml.pre", "default");
     if (!s) s = gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, (size_t)n);
-    if (!s) s = gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)n);
+    if (!s)
+        s = gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)n);
     if (!s) s = gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, (size_t)nm);
     if (!s && bos >= 0) s = gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
     if (!s && eos >= 0) s = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
-    if (!s && bos >= 0) s = gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)bos);
+    if (!s && bos >= 0)
+        s = gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)bos);
     if (!s) s = gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
     if (!s) s = gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", false);
     if (!s && info->chat_template)
@@ -116,7 +120,8 @@ static bb_status save_optimizer(const char *path, const tr_state *st, const tr_o
     if (!s) s = gguf_writer_set_f32(w, "train.beta2", o->beta2);
     if (!s) s = gguf_writer_set_u64(w, "train.seed", o->seed);
     if (!s) s = gguf_writer_set_u64(w, "train.save_every", (uint64_t)o->save_every);
-    if (!s) s = gguf_writer_set_str(w, "train.loss", loss == TR_LOSS_ASSISTANT ? "assistant" : "all");
+    if (!s)
+        s = gguf_writer_set_str(w, "train.loss", loss == TR_LOSS_ASSISTANT ? "assistant" : "all");
     if (s != BB_OK) s = bb_fail(err, s, "could not set the optimizer metadata");
     if (!s) s = gguf_writer_add_tensor(w, "adam.m", BB_TYPE_F32, 1, ne, st->m, bytes, err);
     if (!s) s = gguf_writer_add_tensor(w, "adam.v", BB_TYPE_F32, 1, ne, st->v, bytes, err);
@@ -171,20 +176,25 @@ static bb_status read_hparams(const gguf_file *f, tr_hparams *hp, bb_error *err)
         return bb_fail(err, BB_ERR_UNSUPPORTED, "architecture '%.*s' is not llama",
                        (int)(arch.len > 64 ? 64 : arch.len), arch.data);
     uint32_t v[7];
-    const char *keys[7] = {"llama.vocab_size",        "llama.embedding_length",
-                           "llama.block_count",       "llama.attention.head_count",
-                           "llama.attention.head_count_kv", "llama.feed_forward_length",
-                           "llama.context_length"};
+    const char *keys[7] = {
+        "llama.vocab_size",           "llama.embedding_length",        "llama.block_count",
+        "llama.attention.head_count", "llama.attention.head_count_kv", "llama.feed_forward_length",
+        "llama.context_length"};
     for (int i = 0; i < 7 && !s; i++) {
         s = gguf_get_u32(f, keys[i], true, &v[i], err);
         if (!s && v[i] > (1u << 20))
             s = bb_fail(err, BB_ERR_FORMAT, "%s = %u is out of range", keys[i], v[i]);
     }
     if (s != BB_OK) return s;
-    *hp = (tr_hparams){.n_vocab = (int32_t)v[0], .n_embd = (int32_t)v[1],
-                       .n_layer = (int32_t)v[2], .n_head = (int32_t)v[3],
-                       .n_head_kv = (int32_t)v[4], .n_ff = (int32_t)v[5],
-                       .n_ctx = (int32_t)v[6], .rope_base = 10000.0f, .norm_eps = 1e-5f};
+    *hp = (tr_hparams){.n_vocab = (int32_t)v[0],
+                       .n_embd = (int32_t)v[1],
+                       .n_layer = (int32_t)v[2],
+                       .n_head = (int32_t)v[3],
+                       .n_head_kv = (int32_t)v[4],
+                       .n_ff = (int32_t)v[5],
+                       .n_ctx = (int32_t)v[6],
+                       .rope_base = 10000.0f,
+                       .norm_eps = 1e-5f};
     s = gguf_get_f32(f, "llama.rope.freq_base", false, &hp->rope_base, err);
     if (!s) s = gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", true, &hp->norm_eps, err);
     hp->tied = gguf_find_tensor(f, "output.weight") == NULL;
@@ -229,7 +239,8 @@ static bb_status read_strings(const gguf_file *f, const char *key, char ***out, 
     if (!v) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory reading %s", key);
     for (uint64_t j = 0; j < cnt; j++)
         if (!(v[j] = dup_gguf_string(gguf_arr_str(f, idx, j)))) {
-            for (uint64_t k = 0; k < j; k++) free(v[k]);
+            for (uint64_t k = 0; k < j; k++)
+                free(v[k]);
             free(v);
             return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory reading %s", key);
         }
@@ -239,7 +250,8 @@ static bb_status read_strings(const gguf_file *f, const char *key, char ***out, 
 }
 
 static void free_strings(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -248,14 +260,16 @@ static bb_status read_tokenizer(const gguf_file *f, tr_bpe **bpe, bb_error *err)
     bb_status s = gguf_get_str(f, "tokenizer.ggml.model", true, &model, err);
     if (s != BB_OK) return s;
     if (model.len != 4 || memcmp(model.data, "gpt2", 4))
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "only gpt2 (byte-level BPE) vocabularies can "
-                                                "be trained further");
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "only gpt2 (byte-level BPE) vocabularies can "
+                       "be trained further");
     char **tokens = NULL, **merges = NULL;
     int n_tok = 0, n_merge = 0, n_special = 0;
     int64_t types_idx;
     s = read_strings(f, "tokenizer.ggml.tokens", &tokens, &n_tok, err);
     if (!s) s = read_strings(f, "tokenizer.ggml.merges", &merges, &n_merge, err);
-    if (!s) s = gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, true, &types_idx, err);
+    if (!s)
+        s = gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, true, &types_idx, err);
     if (!s && gguf_arr_n(f, types_idx) != (uint64_t)n_tok)
         s = bb_fail(err, BB_ERR_FORMAT, "token_type has %llu entries for %d tokens",
                     (unsigned long long)gguf_arr_n(f, types_idx), n_tok);
@@ -321,7 +335,8 @@ static bb_status read_options(const gguf_file *f, tr_options *o, tr_loss_mode *l
     for (int k = 0; k < 4 && !s; k++) {
         if ((i = gguf_find_key(f, u64_keys[k])) < 0 || gguf_kv_type(f, i) != GGUF_TYPE_UINT64)
             s = bb_fail(err, BB_ERR_FORMAT, "missing uint64 key %s", u64_keys[k]);
-        else u64v[k] = gguf_kv_u64(f, i);
+        else
+            u64v[k] = gguf_kv_u64(f, i);
     }
     if (s != BB_OK) return s;
     if (u64v[0] > INT64_MAX || u64v[1] > INT64_MAX || u64v[3] > INT64_MAX)
@@ -352,11 +367,13 @@ bb_status tr_optimizer_load(const char *path, tr_state *st, tr_options *opt, tr_
     uint64_t step = 0, hash = 0;
     if ((i = gguf_find_key(f, "train.step")) >= 0 && gguf_kv_type(f, i) == GGUF_TYPE_UINT64)
         step = gguf_kv_u64(f, i);
-    else s = bb_fail(err, BB_ERR_FORMAT, "%s: missing train.step", side);
+    else
+        s = bb_fail(err, BB_ERR_FORMAT, "%s: missing train.step", side);
     if (!s && (i = gguf_find_key(f, "train.params_hash")) >= 0 &&
         gguf_kv_type(f, i) == GGUF_TYPE_UINT64)
         hash = gguf_kv_u64(f, i);
-    else if (!s) s = bb_fail(err, BB_ERR_FORMAT, "%s: missing train.params_hash", side);
+    else if (!s)
+        s = bb_fail(err, BB_ERR_FORMAT, "%s: missing train.params_hash", side);
     if (!s && hash != params_hash(st))
         s = bb_fail(err, BB_ERR_FORMAT, "%s belongs to other weights than %s", side, path);
     if (!s && step > INT64_MAX) s = bb_fail(err, BB_ERR_FORMAT, "%s: bad step", side);
@@ -368,7 +385,8 @@ bb_status tr_optimizer_load(const char *path, tr_state *st, tr_options *opt, tr_
         if (!t || t->type != BB_TYPE_F32 || t->ne[0] != st->L.n_params || t->n_dims != 1)
             s = bb_fail(err, BB_ERR_FORMAT, "%s: tensor %s missing or of the wrong shape", side,
                         names[k]);
-        else memcpy(dst[k], t->data, st->L.n_params * sizeof(float));
+        else
+            memcpy(dst[k], t->data, st->L.n_params * sizeof(float));
     }
     if (!s) st->step = (int64_t)step;
     gguf_close(f);

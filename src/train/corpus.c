@@ -64,7 +64,8 @@ static size_t turn_header(const tr_bpe *b, const int32_t *ids, size_t i, size_t 
 static void mark_targets(const tr_bpe *b, const int32_t *ids, uint8_t *tgt, size_t n,
                          tr_loss_mode mode) {
     if (mode == TR_LOSS_ALL) {
-        for (size_t i = 0; i < n; i++) tgt[i] = i > 0;
+        for (size_t i = 0; i < n; i++)
+            tgt[i] = i > 0;
         return;
     }
     int im_start = tr_bpe_find_special(b, TR_DEMO_IM_START);
@@ -101,8 +102,10 @@ bb_status tr_corpus_build(tr_bpe *bpe, const char *text, size_t len, tr_loss_mod
         if (end > pos) s = tr_bpe_encode(bpe, text + pos, end - pos, &ids, &n, err);
         if (s == BB_OK && n > tgt_cap) {
             uint8_t *t = realloc(tgt, n);
-            if (!t) s = bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for the dataset");
-            else tgt = t, tgt_cap = n;
+            if (!t)
+                s = bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for the dataset");
+            else
+                tgt = t, tgt_cap = n;
         }
         if (s == BB_OK && n > 1) {
             mark_targets(bpe, ids, tgt, n, mode);

@@ -16,7 +16,9 @@ static const char k_template[] =
     "{{- '<|im_start|>assistant\\n' }}\n"
     "{%- endif %}\n";
 
-const char *tr_demo_chat_template(void) { return k_template; }
+const char *tr_demo_chat_template(void) {
+    return k_template;
+}
 
 const char *tr_demo_cat_name(tr_demo_cat cat) {
     static const char *const names[TR_DEMO_N_CAT] = {"add",     "sub",     "mul",
@@ -43,7 +45,8 @@ static int number(tr_rng *r, int max_digits) {
     static const int weights[4][4] = {{1, 0, 0, 0}, {1, 3, 0, 0}, {1, 3, 8, 0}, {1, 2, 4, 8}};
     const int *w = weights[max_digits - 1];
     int total = 0, digits = 1;
-    for (int i = 0; i < max_digits; i++) total += w[i];
+    for (int i = 0; i < max_digits; i++)
+        total += w[i];
     int x = (int)tr_rng_below(r, (uint64_t)total);
     for (int i = 0; i < max_digits; i++) {
         if (x < w[i]) {
@@ -61,21 +64,21 @@ static int number(tr_rng *r, int max_digits) {
 
 /* Question formats take the two operands in order (%1$d, %2$d). */
 static const char *const k_add_en[] = {
-    "What is %d + %d?",          "%d + %d = ?",        "Calculate %d + %d.",
-    "What's %d plus %d?",        "Add %d and %d.",     "What is the sum of %d and %d?",
-    "%d plus %d?",               "Compute %d+%d",      "How much is %d + %d?",
+    "What is %d + %d?",   "%d + %d = ?",    "Calculate %d + %d.",
+    "What's %d plus %d?", "Add %d and %d.", "What is the sum of %d and %d?",
+    "%d plus %d?",        "Compute %d+%d",  "How much is %d + %d?",
 };
 static const char *const k_add_zh[] = {
     "%d + %d 等于多少？", "%d加%d等于几？", "计算 %d + %d。",
     "%d 加 %d 是多少？",  "请算一下 %d+%d", "%d与%d的和是多少？",
 };
 static const char *const k_sub_en[] = {
-    "What is %d - %d?",       "%d − %d = ?",       "What's %d minus %d?",
-    "Calculate %d - %d.",     "Compute %d-%d",     "What is the difference between %d and %d?",
+    "What is %d - %d?",         "%d − %d = ?",   "What's %d minus %d?",
+    "Calculate %d - %d.",       "Compute %d-%d", "What is the difference between %d and %d?",
     "How much is %d minus %d?",
 };
 static const char *const k_sub_zh[] = {
-    "%d - %d 等于多少？", "%d减%d等于几？",     "计算 %d − %d。",
+    "%d - %d 等于多少？",  "%d减%d等于几？",     "计算 %d − %d。",
     "%d 减去 %d 是多少？", "%d与%d的差是多少？", "请算一下 %d-%d",
 };
 static const char *const k_mul_en[] = {
@@ -84,7 +87,7 @@ static const char *const k_mul_en[] = {
     "Compute %d*%d",
 };
 static const char *const k_mul_zh[] = {
-    "%d × %d 等于多少？", "%d乘%d等于几？",     "计算 %d * %d。",
+    "%d × %d 等于多少？",  "%d乘%d等于几？",     "计算 %d * %d。",
     "%d 乘以 %d 是多少？", "%d与%d的积是多少？", "请算一下 %d×%d",
 };
 
@@ -137,12 +140,13 @@ static const conversion k_conv[] = {
 
 /* Formats take (value, from-unit, to-unit). */
 static const char *const k_conv_en[] = {
-    "How many %3$s are in %1$d %2$s?", "Convert %1$d %2$s to %3$s.",
-    "%1$d %2$s is how many %3$s?",     "What is %1$d %2$s in %3$s?",
-    "How many %3$s is %1$d %2$s?",
+    "How many %3$s are in %1$d %2$s?", "Convert %1$d %2$s to %3$s.",  "%1$d %2$s is how many %3$s?",
+    "What is %1$d %2$s in %3$s?",      "How many %3$s is %1$d %2$s?",
 };
 static const char *const k_conv_zh[] = {
-    "%1$d%2$s等于多少%3$s？", "%1$d %2$s是多少%3$s？", "把%1$d%2$s换算成%3$s。",
+    "%1$d%2$s等于多少%3$s？",
+    "%1$d %2$s是多少%3$s？",
+    "把%1$d%2$s换算成%3$s。",
     "%1$d%2$s合多少%3$s？",
 };
 
@@ -168,16 +172,18 @@ static void convert(tr_rng *r, bool zh, tr_demo_qa *qa) {
 /* ---------------------------------------------------------------- comparison */
 
 static const char *const k_larger_en[] = {
-    "Which is larger, %d or %d?", "Which number is bigger: %d or %d?",
-    "Is %d or %d greater?",       "Which is greater, %d or %d?",
+    "Which is larger, %d or %d?",
+    "Which number is bigger: %d or %d?",
+    "Is %d or %d greater?",
+    "Which is greater, %d or %d?",
 };
 static const char *const k_smaller_en[] = {
     "Which is smaller, %d or %d?",
     "Which number is less: %d or %d?",
     "Which is less, %d or %d?",
 };
-static const char *const k_larger_zh[] = {
-    "%d 和 %d 哪个大？", "%d和%d哪个更大？", "比较 %d 和 %d，哪个大？", "%d与%d哪个更大？"};
+static const char *const k_larger_zh[] = {"%d 和 %d 哪个大？", "%d和%d哪个更大？",
+                                          "比较 %d 和 %d，哪个大？", "%d与%d哪个更大？"};
 static const char *const k_smaller_zh[] = {"%d 和 %d 哪个小？", "%d与%d哪个更小？",
                                            "比较 %d 和 %d，哪个小？"};
 
@@ -186,11 +192,14 @@ static void compare(tr_rng *r, bool zh, tr_demo_qa *qa) {
     if (a >= 10 && tr_rng_below(r, 2)) {
         /* Same length and a shared leading digit: the comparison must read further. */
         int p = 10;
-        while (p * 10 <= a) p *= 10;
-        do b = a / p * p + (int)tr_rng_below(r, (uint64_t)p);
+        while (p * 10 <= a)
+            p *= 10;
+        do
+            b = a / p * p + (int)tr_rng_below(r, (uint64_t)p);
         while (b == a);
     } else {
-        do b = number(r, 4);
+        do
+            b = number(r, 4);
         while (b == a);
     }
     bool larger = tr_rng_below(r, 2) != 0;
@@ -201,14 +210,16 @@ static void compare(tr_rng *r, bool zh, tr_demo_qa *qa) {
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf(qa->question, sizeof qa->question, fmt, a, b);
 #pragma GCC diagnostic pop
-    if (zh) put(qa->answer, "%d %s", pickd, larger ? "更大。" : "更小。");
-    else put(qa->answer, "%d is %s.", pickd, larger ? "larger" : "smaller");
+    if (zh)
+        put(qa->answer, "%d %s", pickd, larger ? "更大。" : "更小。");
+    else
+        put(qa->answer, "%d is %s.", pickd, larger ? "larger" : "smaller");
 }
 
 /* ---------------------------------------------------------------- chat */
 
-static const char *const k_hello_en[] = {"Hello", "Hi!", "hello", "Who are you?",
-                                         "What can you do?", "Help", "Hey there"};
+static const char *const k_hello_en[] = {
+    "Hello", "Hi!", "hello", "Who are you?", "What can you do?", "Help", "Hey there"};
 static const char *const k_hello_zh[] = {"你好", "你好！", "你是谁？", "你能做什么？", "帮助"};
 
 static void chat(tr_rng *r, bool zh, tr_demo_qa *qa) {
@@ -228,16 +239,26 @@ void tr_demo_question(uint64_t seed, uint64_t stream, uint64_t index, bool score
     static const int weights[TR_DEMO_N_CAT] = {250, 230, 200, 140, 140, 40};
     tr_rng r = {tr_rand_at(seed, stream, index)};
     int total = 0;
-    for (int c = 0; c < TR_DEMO_N_CAT - (scored_only ? 1 : 0); c++) total += weights[c];
+    for (int c = 0; c < TR_DEMO_N_CAT - (scored_only ? 1 : 0); c++)
+        total += weights[c];
     int x = (int)tr_rng_below(&r, (uint64_t)total), cat = 0;
-    while (x >= weights[cat]) x -= weights[cat++];
+    while (x >= weights[cat])
+        x -= weights[cat++];
     bool zh = tr_rng_below(&r, 10) < 4;
     qa->cat = (tr_demo_cat)cat;
     switch (qa->cat) {
-    case TR_DEMO_CONVERT: convert(&r, zh, qa); break;
-    case TR_DEMO_COMPARE: compare(&r, zh, qa); break;
-    case TR_DEMO_CHAT: chat(&r, zh, qa); break;
-    default: arithmetic(&r, qa->cat, zh, qa); break;
+    case TR_DEMO_CONVERT:
+        convert(&r, zh, qa);
+        break;
+    case TR_DEMO_COMPARE:
+        compare(&r, zh, qa);
+        break;
+    case TR_DEMO_CHAT:
+        chat(&r, zh, qa);
+        break;
+    default:
+        arithmetic(&r, qa->cat, zh, qa);
+        break;
     }
 }
 
@@ -265,14 +286,12 @@ bb_status tr_demo_write_corpus(FILE *f, int64_t n, uint64_t seed, bb_error *err)
         int turns = tr_rng_below(&r, 6) == 0 ? 2 : 1;
         for (int t = 0; t < turns; t++) {
             tr_demo_qa qa;
-            tr_demo_question(seed, TR_DEMO_STREAM_TRAIN, (uint64_t)i * 2 + (uint64_t)t, false,
-                             &qa);
+            tr_demo_question(seed, TR_DEMO_STREAM_TRAIN, (uint64_t)i * 2 + (uint64_t)t, false, &qa);
             turn(f, "user", qa.question);
             turn(f, "assistant", qa.answer);
         }
         fputs(TR_DEMO_EOT "\n", f);
     }
-    if (fflush(f) != 0 || ferror(f))
-        return bb_fail(err, BB_ERR_IO, "could not write the corpus");
+    if (fflush(f) != 0 || ferror(f)) return bb_fail(err, BB_ERR_IO, "could not write the corpus");
     return BB_OK;
 }

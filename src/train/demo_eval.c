@@ -18,11 +18,14 @@ void tr_demo_score_add(tr_demo_score *s, const tr_demo_qa *qa, const char *reply
                 qa->question, reply, qa->answer);
 }
 
-static double ratio(int c, int n) { return n ? 100.0 * c / n : 0.0; }
+static double ratio(int c, int n) {
+    return n ? 100.0 * c / n : 0.0;
+}
 
 double tr_demo_score_arith(const tr_demo_score *s) {
     int c = 0, n = 0;
-    for (int k = TR_DEMO_ADD; k <= TR_DEMO_MUL; k++) c += s->correct[k], n += s->asked[k];
+    for (int k = TR_DEMO_ADD; k <= TR_DEMO_MUL; k++)
+        c += s->correct[k], n += s->asked[k];
     return ratio(c, n);
 }
 
@@ -36,13 +39,15 @@ void tr_demo_score_print(const tr_demo_score *s, FILE *f) {
         c += s->correct[k], n += s->asked[k];
     }
     int ac = 0, an = 0;
-    for (int k = TR_DEMO_ADD; k <= TR_DEMO_MUL; k++) ac += s->correct[k], an += s->asked[k];
+    for (int k = TR_DEMO_ADD; k <= TR_DEMO_MUL; k++)
+        ac += s->correct[k], an += s->asked[k];
     fprintf(f, "%-10s %6d %8d %8.1f%%\n", "arithmetic", an, ac, ratio(ac, an));
     fprintf(f, "%-10s %6d %8d %8.1f%%\n", "all", n, c, ratio(c, n));
 }
 
 void tr_demo_prompt(const tr_demo_qa *qa, char *buf, size_t cap) {
-    snprintf(buf, cap, TR_DEMO_IM_START "user\n%s" TR_DEMO_IM_END "\n" TR_DEMO_IM_START "assistant\n",
+    snprintf(buf, cap,
+             TR_DEMO_IM_START "user\n%s" TR_DEMO_IM_END "\n" TR_DEMO_IM_START "assistant\n",
              qa->question);
 }
 
@@ -81,8 +86,7 @@ static void task_generate(void *ctx, int item, int thread) {
     }
 }
 
-static bb_status prepare_jobs(gen_run *g, tr_bpe *bpe, const tr_demo_qa *qa, int n,
-                              bb_error *err) {
+static bb_status prepare_jobs(gen_run *g, tr_bpe *bpe, const tr_demo_qa *qa, int n, bb_error *err) {
     int n_ctx = g->st->L.hp.n_ctx;
     for (int i = 0; i < n; i++) {
         char prompt[512];
@@ -105,14 +109,15 @@ static bb_status prepare_jobs(gen_run *g, tr_bpe *bpe, const tr_demo_qa *qa, int
     return BB_OK;
 }
 
-bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t seed,
-                               int threads, tr_demo_score *score, FILE *misses, bb_error *err) {
+bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t seed, int threads,
+                               tr_demo_score *score, FILE *misses, bb_error *err) {
     if (n < 1 || n > 1000000)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "question count %d out of range", n);
     tr_pool *pool;
     bb_status s = tr_pool_new(threads, &pool, err);
     if (s != BB_OK) return s;
-    gen_run g = {.st = st, .stop1 = tr_bpe_find_special(bpe, TR_DEMO_IM_END),
+    gen_run g = {.st = st,
+                 .stop1 = tr_bpe_find_special(bpe, TR_DEMO_IM_END),
                  .stop2 = tr_bpe_find_special(bpe, TR_DEMO_EOT)};
     tr_demo_qa *qa = calloc((size_t)n, sizeof *qa);
     g.jobs = calloc((size_t)n, sizeof *g.jobs);
@@ -134,10 +139,73 @@ bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t 
         if (!s) tr_demo_score_add(score, &qa[i], reply, misses);
         if (!s) free(reply);
     }
-    for (int i = 0; g.jobs && i < n; i++) free(g.jobs[i].tok);
-    for (int i = 0; g.acts && i < threads; i++) tr_acts_free_f32(g.acts[i]);
+    for (int i = 0; g.jobs && i < n; i++)
+        free(g.jobs[i].tok);
+    for (int i = 0; g.acts && i < threads; i++)
+        tr_acts_free_f32(g.acts[i]);
     free(g.jobs), free(g.acts), free(qa);
     tr_weights_free_f32(&g.w);
     tr_pool_free(pool);
+    return s;
+}
+
+/* ---------------------------------------------------------------- beanbag's inference path */
+
+/* Greedy reply to one prompt on sequence 0 of ctx (the cache is cleared first). */
+static bb_status answer_api(bb_context *ctx, const bb_vocab *v, bb_sampler *smp, bb_batch *batch,
+                            const char *prompt, char **reply, bb_error *err) {
+    bb_token *ids = NULL, out[MAX_REPLY_TOKENS];
+    size_t n_ids = 0, n_out = 0;
+    bb_status s = bb_kv_seq_rm(ctx, 0, 0, -1, err);
+    if (!s) s = bb_tokenize(v, prompt, strlen(prompt), true, true, &ids, &n_ids, err);
+    if (!s && (n_ids == 0 || n_ids >= (size_t)batch->capacity))
+        s = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "prompt of %zu tokens", n_ids);
+    bb_batch_clear(batch);
+    for (size_t i = 0; !s && i < n_ids; i++)
+        bb_batch_add(batch, ids[i], (int32_t)i, 0, i + 1 == n_ids);
+    bb_sampler_reset(smp);
+    int32_t pos = (int32_t)n_ids;
+    while (!s && (s = bb_decode(ctx, batch, err)) == BB_OK) {
+        bb_token t = bb_sampler_sample(smp, bb_get_logits(ctx, batch->n_tokens - 1));
+        bb_sampler_accept(smp, t);
+        if (bb_vocab_is_eog(v, t) || n_out == MAX_REPLY_TOKENS ||
+            (uint32_t)pos >= bb_context_n_ctx(ctx))
+            break;
+        out[n_out++] = t;
+        bb_batch_clear(batch);
+        bb_batch_add(batch, t, pos++, 0, true);
+    }
+    bb_free(ids);
+    if (!s) s = bb_detokenize(v, out, n_out, false, reply, err);
+    return s;
+}
+
+bb_status tr_demo_eval_api(bb_model *model, int n, uint64_t seed, int threads, tr_demo_score *score,
+                           FILE *misses, bb_error *err) {
+    if (n < 1 || n > 1000000)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "question count %d out of range", n);
+    bb_context_params cp = bb_context_default_params();
+    cp.n_ctx = 256, cp.n_batch = 256, cp.n_seq_max = 1, cp.n_threads = threads;
+    bb_sampler_params sp = bb_sampler_default_params();
+    sp.temperature = 0;
+    bb_context *ctx = NULL;
+    bb_sampler *smp = NULL;
+    bb_batch batch = bb_batch_new((int32_t)cp.n_batch);
+    bb_status s = batch.capacity ? BB_OK : bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!s) s = bb_context_new(model, &cp, &ctx, err);
+    if (!s) s = bb_sampler_new(&sp, bb_model_n_vocab(model), &smp, err);
+    memset(score, 0, sizeof *score);
+    for (int i = 0; !s && i < n; i++) {
+        tr_demo_qa qa;
+        char prompt[512], *reply = NULL;
+        tr_demo_question(seed, TR_DEMO_STREAM_EVAL, (uint64_t)i, true, &qa);
+        tr_demo_prompt(&qa, prompt, sizeof prompt);
+        s = answer_api(ctx, bb_model_vocab(model), smp, &batch, prompt, &reply, err);
+        if (!s) tr_demo_score_add(score, &qa, reply, misses);
+        bb_free(reply);
+    }
+    bb_sampler_free(smp);
+    bb_context_free(ctx);
+    bb_batch_free(&batch);
     return s;
 }

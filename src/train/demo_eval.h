@@ -27,7 +27,13 @@ void tr_demo_prompt(const tr_demo_qa *qa, char *buf, size_t cap);
 
 /* Answers n held-out questions with the trainer's forward pass (greedy, no KV cache:
  * every step recomputes the prefix), on `threads` threads. */
-bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t seed,
-                               int threads, tr_demo_score *score, FILE *misses, bb_error *err);
+bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t seed, int threads,
+                               tr_demo_score *score, FILE *misses, bb_error *err);
+
+/* Answers n held-out questions through beanbag's public inference API, the path a user
+ * takes: the chat prompt, bb_tokenize (special tokens parsed), bb_decode, a greedy
+ * bb_sampler (temperature 0), bb_detokenize, stopping at an end-of-generation token. */
+bb_status tr_demo_eval_api(bb_model *model, int n, uint64_t seed, int threads, tr_demo_score *score,
+                           FILE *misses, bb_error *err);
 
 #endif

@@ -21,7 +21,9 @@ tr_hparams tr_hparams_default(void) {
                         .tied = true};
 }
 
-static bool in_range(int32_t v, int32_t lo, int32_t hi) { return v >= lo && v <= hi; }
+static bool in_range(int32_t v, int32_t lo, int32_t hi) {
+    return v >= lo && v <= hi;
+}
 
 static bb_status check_hparams(const tr_hparams *hp, bb_error *err) {
     if (!in_range(hp->n_vocab, 2, 1 << 20))
@@ -36,8 +38,8 @@ static bb_status check_hparams(const tr_hparams *hp, bb_error *err) {
     if (!in_range(hp->n_head, 1, hp->n_embd) || hp->n_embd % hp->n_head ||
         (hp->n_embd / hp->n_head) % 2)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
-                       "head count %d must divide the width %d into heads of even size",
-                       hp->n_head, hp->n_embd);
+                       "head count %d must divide the width %d into heads of even size", hp->n_head,
+                       hp->n_embd);
     if (!in_range(hp->n_head_kv, 1, hp->n_head) || hp->n_head % hp->n_head_kv)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "KV head count %d must divide head count %d",
                        hp->n_head_kv, hp->n_head);

@@ -24,11 +24,11 @@ typedef struct tr_hparams {
 } tr_hparams;
 
 typedef struct tr_tensor {
-    char name[40];  /* GGUF tensor name */
-    size_t offset;  /* into the flat parameter vector */
-    int n_in;       /* GGUF ne[0]: the contiguous dimension */
-    int n_out;      /* GGUF ne[1]; 1 for a norm's weight vector */
-    bool matrix;    /* 2-D: decayed by AdamW and transposed for the forward pass */
+    char name[40]; /* GGUF tensor name */
+    size_t offset; /* into the flat parameter vector */
+    int n_in;      /* GGUF ne[0]: the contiguous dimension */
+    int n_out;     /* GGUF ne[1]; 1 for a norm's weight vector */
+    bool matrix;   /* 2-D: decayed by AdamW and transposed for the forward pass */
 } tr_tensor;
 
 typedef struct tr_layer_offsets {

@@ -11,14 +11,14 @@ struct TR(acts) {
     int t_max, T, n_sel, n_seq;
     int32_t *tok, *sel, *start;
     R **x; /* n_layer + 1 residual states [T][d] */
-    TR(layer_acts) *la;
+    TR(layer_acts) * la;
     R *xs, *hs, *rstds, *logits; /* the selected rows: final input, normed, rstd, logits */
     /* backward scratch */
     R *dx, *dh, *dao, *dq, *dk, *dv, *dm, *dg, *du, *dhs, *dxs, *scratch;
     R *block; /* one allocation holding every R array above */
 };
 
-bb_status TR(weights_init)(TR(weights) *w, const tr_layout *L, const R *params, bb_error *err) {
+bb_status TR(weights_init)(TR(weights) * w, const tr_layout *L, const R *params, bb_error *err) {
     const tr_hparams *hp = &L->hp;
     w->L = L;
     w->p = params;
@@ -33,7 +33,7 @@ bb_status TR(weights_init)(TR(weights) *w, const tr_layout *L, const R *params, 
     return BB_OK;
 }
 
-void TR(weights_refresh)(TR(weights) *w, int t0, int t1) {
+void TR(weights_refresh)(TR(weights) * w, int t0, int t1) {
     for (int i = t0; i < t1; i++) {
         const tr_tensor *t = &w->L->tensors[i];
         if (!t->matrix) continue;
@@ -45,7 +45,7 @@ void TR(weights_refresh)(TR(weights) *w, int t0, int t1) {
     }
 }
 
-void TR(weights_free)(TR(weights) *w) {
+void TR(weights_free)(TR(weights) * w) {
     free(w->wt);
     free(w->rope);
     w->wt = w->rope = NULL;
@@ -58,13 +58,14 @@ static R *TR(carve)(R *block, size_t *used, size_t n) {
     return p;
 }
 
-static size_t TR(acts_layout)(TR(acts) *a, R *block) {
+static size_t TR(acts_layout)(TR(acts) * a, R *block) {
     const tr_layout *L = a->L;
     size_t T = (size_t)a->t_max, d = (size_t)L->hp.n_embd, kv = (size_t)L->kv_dim;
     size_t f = (size_t)L->hp.n_ff, V = (size_t)L->hp.n_vocab, H = (size_t)L->hp.n_head;
     /* A sequence is at most n_ctx long, so its probabilities take at most T * n_ctx. */
     size_t Ts = T < (size_t)L->hp.n_ctx ? T : (size_t)L->hp.n_ctx, used = 0;
-    for (int l = 0; l <= L->hp.n_layer; l++) a->x[l] = TR(carve)(block, &used, T * d);
+    for (int l = 0; l <= L->hp.n_layer; l++)
+        a->x[l] = TR(carve)(block, &used, T * d);
     for (int l = 0; l < L->hp.n_layer; l++) {
         TR(layer_acts) *la = &a->la[l];
         la->h1 = TR(carve)(block, &used, T * d);
@@ -100,7 +101,7 @@ static size_t TR(acts_layout)(TR(acts) *a, R *block) {
     return used;
 }
 
-TR(acts) *TR(acts_new)(const tr_layout *L, int t_max) {
+TR(acts) * TR(acts_new)(const tr_layout *L, int t_max) {
     TR(acts) *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->L = L;
@@ -122,7 +123,7 @@ TR(acts) *TR(acts_new)(const tr_layout *L, int t_max) {
     return NULL;
 }
 
-void TR(acts_free)(TR(acts) *a) {
+void TR(acts_free)(TR(acts) * a) {
     if (!a) return;
     free(a->tok);
     free(a->sel);
@@ -133,12 +134,16 @@ void TR(acts_free)(TR(acts) *a) {
     free(a);
 }
 
-R *TR(acts_logits)(TR(acts) *a) { return a->logits; }
+R *TR(acts_logits)(TR(acts) * a) {
+    return a->logits;
+}
 
-static void TR(zero)(R *p, size_t n) { memset(p, 0, n * sizeof *p); }
+static void TR(zero)(R *p, size_t n) {
+    memset(p, 0, n * sizeof *p);
+}
 
 /* RoPE and attention run per sequence of the pack (positions restart at 0). */
-static void TR(attend)(const TR(weights) *w, TR(acts) *a, TR(layer_acts) *la) {
+static void TR(attend)(const TR(weights) * w, TR(acts) * a, TR(layer_acts) * la) {
     const tr_layout *L = w->L;
     int H = L->hp.n_head, Hkv = L->hp.n_head_kv, hd = L->head_dim;
     size_t qs = (size_t)H * hd, ks = (size_t)L->kv_dim, po = 0;
@@ -147,13 +152,14 @@ static void TR(attend)(const TR(weights) *w, TR(acts) *a, TR(layer_acts) *la) {
         int T = a->start[s + 1] - a->start[s];
         TR(rope_fwd)(la->q + r0 * qs, w->rope, T, H, hd);
         TR(rope_fwd)(la->k + r0 * ks, w->rope, T, Hkv, hd);
-        TR(attn_fwd)(la->ao + r0 * qs, la->p + po, la->q + r0 * qs, la->k + r0 * ks,
-                     la->v + r0 * ks, T, H, Hkv, hd, a->scratch);
+        TR(attn_fwd)
+        (la->ao + r0 * qs, la->p + po, la->q + r0 * qs, la->k + r0 * ks, la->v + r0 * ks, T, H, Hkv,
+         hd, a->scratch);
         po += (size_t)H * T * T;
     }
 }
 
-void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, const int32_t *start,
+void TR(forward)(const TR(weights) * w, TR(acts) * a, const int32_t *tok, const int32_t *start,
                  int n_seq, const int32_t *sel, int n_sel) {
     const tr_layout *L = w->L;
     const tr_hparams *hp = &L->hp;
@@ -190,11 +196,11 @@ void TR(forward)(const TR(weights) *w, TR(acts) *a, const int32_t *tok, const in
     TR(linear_fwd)(a->logits, a->hs, wt + L->output, n_sel, d, hp->n_vocab, false);
 }
 
-double TR(loss)(TR(acts) *a, const int32_t *tgt, R scale) {
+double TR(loss)(TR(acts) * a, const int32_t *tgt, R scale) {
     return TR(xent)(a->logits, tgt, a->n_sel, a->L->hp.n_vocab, scale);
 }
 
-static void TR(backward_layer)(const TR(weights) *w, TR(acts) *a, int l, R *grad) {
+static void TR(backward_layer)(const TR(weights) * w, TR(acts) * a, int l, R *grad) {
     const tr_layout *L = w->L;
     const tr_hparams *hp = &L->hp;
     const tr_layer_offsets *o = &L->layers[l];
@@ -222,8 +228,9 @@ static void TR(backward_layer)(const TR(weights) *w, TR(acts) *a, int l, R *grad
     for (int s = 0; s < a->n_seq; s++) {
         size_t r0 = (size_t)a->start[s], qo = r0 * d, ko = r0 * kv;
         int Ts = a->start[s + 1] - a->start[s];
-        TR(attn_bwd)(a->dq + qo, a->dk + ko, a->dv + ko, a->dao + qo, la->p + po, la->q + qo,
-                     la->k + ko, la->v + ko, Ts, hp->n_head, hp->n_head_kv, hd, a->scratch);
+        TR(attn_bwd)
+        (a->dq + qo, a->dk + ko, a->dv + ko, a->dao + qo, la->p + po, la->q + qo, la->k + ko,
+         la->v + ko, Ts, hp->n_head, hp->n_head_kv, hd, a->scratch);
         TR(rope_bwd)(a->dq + qo, w->rope, Ts, hp->n_head, hd);
         TR(rope_bwd)(a->dk + ko, w->rope, Ts, hp->n_head_kv, hd);
         po += (size_t)hp->n_head * Ts * Ts;
@@ -232,29 +239,29 @@ static void TR(backward_layer)(const TR(weights) *w, TR(acts) *a, int l, R *grad
     TR(linear_bwd)(a->dh, grad + o->wq, a->dq, la->h1, p + o->wq, T, d, d);
     TR(linear_bwd)(a->dh, grad + o->wk, a->dk, la->h1, p + o->wk, T, d, kv);
     TR(linear_bwd)(a->dh, grad + o->wv, a->dv, la->h1, p + o->wv, T, d, kv);
-    TR(rmsnorm_bwd)(a->dx, grad + o->attn_norm, a->dh, a->x[l], p + o->attn_norm, la->rstd1, T,
-                    d);
+    TR(rmsnorm_bwd)(a->dx, grad + o->attn_norm, a->dh, a->x[l], p + o->attn_norm, la->rstd1, T, d);
 }
 
-void TR(backward)(const TR(weights) *w, TR(acts) *a, R *grad) {
+void TR(backward)(const TR(weights) * w, TR(acts) * a, R *grad) {
     const tr_layout *L = w->L;
     const tr_hparams *hp = &L->hp;
     const R *p = w->p;
     int d = hp->n_embd, n_sel = a->n_sel;
     size_t Sd = (size_t)n_sel * d;
     TR(zero)(a->dhs, Sd);
-    TR(linear_bwd)(a->dhs, grad + L->output, a->logits, a->hs, p + L->output, n_sel, d,
-                   hp->n_vocab);
+    TR(linear_bwd)
+    (a->dhs, grad + L->output, a->logits, a->hs, p + L->output, n_sel, d, hp->n_vocab);
     TR(zero)(a->dxs, Sd);
-    TR(rmsnorm_bwd)(a->dxs, grad + L->out_norm, a->dhs, a->xs, p + L->out_norm, a->rstds, n_sel,
-                    d);
+    TR(rmsnorm_bwd)(a->dxs, grad + L->out_norm, a->dhs, a->xs, p + L->out_norm, a->rstds, n_sel, d);
     TR(zero)(a->dx, (size_t)a->T * d);
     for (int s = 0; s < n_sel; s++) {
         R *dst = a->dx + (size_t)a->sel[s] * d;
         const R *src = a->dxs + (size_t)s * d;
-        for (int i = 0; i < d; i++) dst[i] += src[i];
+        for (int i = 0; i < d; i++)
+            dst[i] += src[i];
     }
-    for (int l = hp->n_layer - 1; l >= 0; l--) TR(backward_layer)(w, a, l, grad);
+    for (int l = hp->n_layer - 1; l >= 0; l--)
+        TR(backward_layer)(w, a, l, grad);
     TR(embed_bwd)(grad + L->embd, a->dx, a->tok, a->T, d);
 }
 
@@ -265,12 +272,14 @@ void TR(init_params)(R *params, const tr_layout *L, uint64_t seed) {
         R *dst = params + t->offset;
         size_t n = (size_t)t->n_in * (size_t)t->n_out;
         if (!t->matrix) {
-            for (size_t j = 0; j < n; j++) dst[j] = 1;
+            for (size_t j = 0; j < n; j++)
+                dst[j] = 1;
             continue;
         }
         bool resid = strstr(t->name, "attn_output") || strstr(t->name, "ffn_down");
         double std = 0.02 * (resid ? resid_scale : 1.0);
         tr_rng rng = {tr_rand_at(seed, 0x1417, (uint64_t)i)};
-        for (size_t j = 0; j < n; j++) dst[j] = (R)(std * tr_rng_normal(&rng));
+        for (size_t j = 0; j < n; j++)
+            dst[j] = (R)(std * tr_rng_normal(&rng));
     }
 }

@@ -42,7 +42,8 @@ static void *worker(void *argp) {
     uint64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->wake, &p->mu);
         if (p->stop) break;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
@@ -93,7 +94,8 @@ void tr_pool_free(tr_pool *p) {
     p->stop = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 1; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -101,7 +103,9 @@ void tr_pool_free(tr_pool *p) {
     free(p);
 }
 
-int tr_pool_threads(const tr_pool *p) { return p->n_threads; }
+int tr_pool_threads(const tr_pool *p) {
+    return p->n_threads;
+}
 
 void tr_pool_run(tr_pool *p, int n_items, tr_task_fn fn, void *ctx) {
     if (n_items <= 0) return;
@@ -116,6 +120,7 @@ void tr_pool_run(tr_pool *p, int n_items, tr_task_fn fn, void *ctx) {
     pthread_mutex_unlock(&p->mu);
     drain(p, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->n_busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (p->n_busy > 0)
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

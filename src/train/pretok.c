@@ -51,8 +51,7 @@ bb_status tr_pretok_new(tr_pretok **out, bb_error *err) {
         int code;
         PCRE2_SIZE at;
         p->re[i] = pcre2_compile((PCRE2_SPTR)k_regex[i], PCRE2_ZERO_TERMINATED,
-                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &at,
-                                 NULL);
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
         if (!p->re[i]) {
             tr_pretok_free(p);
             return bb_fail(err, BB_ERR_INTERNAL, "pre-tokenizer regex %d does not compile", i);
@@ -71,7 +70,8 @@ bb_status tr_pretok_new(tr_pretok **out, bb_error *err) {
 
 void tr_pretok_free(tr_pretok *p) {
     if (!p) return;
-    for (int i = 0; i < N_REGEX; i++) pcre2_code_free(p->re[i]);
+    for (int i = 0; i < N_REGEX; i++)
+        pcre2_code_free(p->re[i]);
     pcre2_match_data_free(p->md);
     free(p->a.v);
     free(p->b.v);
@@ -114,6 +114,7 @@ bb_status tr_pretok_split(tr_pretok *p, const char *text, size_t len, tr_piece_f
         p->a = p->b;
         p->b = t;
     }
-    for (size_t i = 0; i < p->a.n; i++) fn(ctx, text + p->a.v[i].off, p->a.v[i].len);
+    for (size_t i = 0; i < p->a.n; i++)
+        fn(ctx, text + p->a.v[i].off, p->a.v[i].len);
     return BB_OK;
 }

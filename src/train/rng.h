@@ -24,10 +24,14 @@ typedef struct tr_rng {
     uint64_t state;
 } tr_rng;
 
-static inline uint64_t tr_rng_next(tr_rng *r) { return tr_mix64(r->state++); }
+static inline uint64_t tr_rng_next(tr_rng *r) {
+    return tr_mix64(r->state++);
+}
 
 /* Uniform in [0, n) (n > 0); the modulo bias is below 2^-40 for the n used here. */
-static inline uint64_t tr_rng_below(tr_rng *r, uint64_t n) { return tr_rng_next(r) % n; }
+static inline uint64_t tr_rng_below(tr_rng *r, uint64_t n) {
+    return tr_rng_next(r) % n;
+}
 
 /* Uniform in (0, 1). */
 static inline double tr_rng_unit(tr_rng *r) {

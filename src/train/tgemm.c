@@ -21,7 +21,8 @@ void tr_gemm_f32_ref(int M, int N, int P, const float *A, size_t sai, size_t sap
             float a = A[i * sai + p * sap];
             const float *b = B + p * ldb;
             float *c = C + i * ldc;
-            for (int j = 0; j < N; j++) c[j] += a * b[j];
+            for (int j = 0; j < N; j++)
+                c[j] += a * b[j];
         }
 }
 
@@ -32,7 +33,8 @@ void tr_gemm_f64(int M, int N, int P, const double *A, size_t sai, size_t sap, c
             double a = A[i * sai + p * sap];
             const double *b = B + p * ldb;
             double *c = C + i * ldc;
-            for (int j = 0; j < N; j++) c[j] += a * b[j];
+            for (int j = 0; j < N; j++)
+                c[j] += a * b[j];
         }
 }
 
@@ -45,8 +47,10 @@ load8(const float *p, bool masked, __m256i m) {
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 store8(float *p, __m256 v, bool masked, __m256i m) {
-    if (masked) _mm256_maskstore_ps(p, m, v);
-    else _mm256_storeu_ps(p, v);
+    if (masked)
+        _mm256_maskstore_ps(p, m, v);
+    else
+        _mm256_storeu_ps(p, v);
 }
 
 /* One mr x 16 block of C (mr <= 6, a compile-time constant after inlining). */
@@ -86,12 +90,24 @@ column_block(bool masked, __m256i m0, __m256i m1, int M, int P, const float *A, 
         const float *a = A + i * sai;
         float *c = C + i * ldc;
         switch (M - i < MR ? M - i : MR) {
-        case 1: kernel_6x16(1, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
-        case 2: kernel_6x16(2, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
-        case 3: kernel_6x16(3, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
-        case 4: kernel_6x16(4, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
-        case 5: kernel_6x16(5, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
-        default: kernel_6x16(6, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc); break;
+        case 1:
+            kernel_6x16(1, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
+        case 2:
+            kernel_6x16(2, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
+        case 3:
+            kernel_6x16(3, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
+        case 4:
+            kernel_6x16(4, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
+        case 5:
+            kernel_6x16(5, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
+        default:
+            kernel_6x16(6, masked, m0, m1, P, a, sai, sap, B, ldb, c, ldc);
+            break;
         }
     }
 }
@@ -101,7 +117,8 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(int M, int N, int P, c
                                                           size_t ldb, float *C, size_t ldc) {
     __m256i none = _mm256_setzero_si256();
     int j = 0;
-    for (; j + NR <= N; j += NR) column_block(false, none, none, M, P, A, sai, sap, B + j, ldb, C + j, ldc);
+    for (; j + NR <= N; j += NR)
+        column_block(false, none, none, M, P, A, sai, sap, B + j, ldb, C + j, ldc);
     if (j < N) {
         /* Lane l of half h is active when j + 8h + l < N. */
         __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -123,4 +140,6 @@ void tr_gemm_f32(int M, int N, int P, const float *A, size_t sai, size_t sap, co
         tr_gemm_f32_ref(M, N, P, A, sai, sap, B, ldb, C, ldc);
 }
 
-const char *tr_gemm_kernel_name(void) { return have_avx2() ? "avx2" : "scalar"; }
+const char *tr_gemm_kernel_name(void) {
+    return have_avx2() ? "avx2" : "scalar";
+}

@@ -4,8 +4,7 @@
 /* y[T][n_out] (+)= x[T][n_in] · W^T, given wt = W^T stored [n_in][n_out]. */
 void TR(linear_fwd)(R *y, const R *x, const R *wt, int T, int n_in, int n_out, bool accumulate);
 /* dx[T][n_in] += dy · W (skipped when dx is NULL); dw[n_out][n_in] += dy^T · x. */
-void TR(linear_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int T, int n_in,
-                    int n_out);
+void TR(linear_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int T, int n_in, int n_out);
 
 /* x[t] = emb[tok[t]] (rows of length d); backward scatters into the used rows. */
 void TR(embed_fwd)(R *x, const R *emb, const int32_t *tok, int T, int d);

@@ -7,8 +7,7 @@ void TR(linear_fwd)(R *y, const R *x, const R *wt, int T, int n_in, int n_out, b
     TR(gemm)(T, n_out, n_in, x, (size_t)n_in, 1, wt, (size_t)n_out, y, (size_t)n_out);
 }
 
-void TR(linear_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int T, int n_in,
-                    int n_out) {
+void TR(linear_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, int T, int n_in, int n_out) {
     if (dx) TR(gemm)(T, n_in, n_out, dy, (size_t)n_out, 1, w, (size_t)n_in, dx, (size_t)n_in);
     TR(gemm)(n_out, n_in, T, dy, 1, (size_t)n_out, x, (size_t)n_in, dw, (size_t)n_in);
 }
@@ -22,7 +21,8 @@ void TR(embed_bwd)(R *demb, const R *dx, const int32_t *tok, int T, int d) {
     for (int t = 0; t < T; t++) {
         R *row = demb + (size_t)tok[t] * d;
         const R *g = dx + (size_t)t * d;
-        for (int i = 0; i < d; i++) row[i] += g[i];
+        for (int i = 0; i < d; i++)
+            row[i] += g[i];
     }
 }
 
@@ -31,10 +31,12 @@ void TR(rmsnorm_fwd)(R *y, R *rstd, const R *x, const R *w, int T, int d, R eps)
         const R *xr = x + (size_t)t * d;
         R *yr = y + (size_t)t * d;
         double ss = 0;
-        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        for (int i = 0; i < d; i++)
+            ss += (double)xr[i] * xr[i];
         R r = (R)(1.0 / sqrt(ss / d + eps));
         rstd[t] = r;
-        for (int i = 0; i < d; i++) yr[i] = xr[i] * r * w[i];
+        for (int i = 0; i < d; i++)
+            yr[i] = xr[i] * r * w[i];
     }
 }
 
@@ -51,7 +53,8 @@ void TR(rmsnorm_bwd)(R *dx, R *dw, const R *dy, const R *x, const R *w, const R 
             dw[i] += g[i] * xr[i] * r;
         }
         R c = (R)(dot * r * r * r / d);
-        for (int i = 0; i < d; i++) dxr[i] += r * w[i] * g[i] - xr[i] * c;
+        for (int i = 0; i < d; i++)
+            dxr[i] += r * w[i] * g[i] - xr[i] * c;
     }
 }
 
@@ -93,7 +96,8 @@ void TR(rope_bwd)(R *dx, const R *cs, int T, int n_head, int head_dim) {
 /* dst[c][t] = src[t * stride + c] for t < T, c < n: one head's rows turned into columns. */
 static void TR(head_transpose)(R *dst, const R *src, size_t stride, int T, int n) {
     for (int t = 0; t < T; t++)
-        for (int c = 0; c < n; c++) dst[(size_t)c * T + t] = src[t * stride + c];
+        for (int c = 0; c < n; c++)
+            dst[(size_t)c * T + t] = src[t * stride + c];
 }
 
 /* Per head: S = Q K^T (one matrix multiply over all rows, the masked upper triangle then
@@ -103,14 +107,15 @@ void TR(attn_fwd)(R *out, R *p, const R *q, const R *k, const R *v, int T, int n
     int group = n_head / n_head_kv;
     size_t qs = (size_t)n_head * head_dim, ks = (size_t)n_head_kv * head_dim, TT = (size_t)T * T;
     R scale = (R)(1.0 / sqrt((double)head_dim));
-    for (size_t t = 0; t < (size_t)T; t++) memset(out + t * qs, 0, qs * sizeof *out);
+    for (size_t t = 0; t < (size_t)T; t++)
+        memset(out + t * qs, 0, qs * sizeof *out);
     for (int h = 0; h < n_head; h++) {
         int j = h / group;
         R *ph = p + (size_t)h * TT;
         if (h % group == 0) TR(head_transpose)(scratch, k + (size_t)j * head_dim, ks, T, head_dim);
         memset(ph, 0, TT * sizeof *ph);
-        TR(gemm)(T, T, head_dim, q + (size_t)h * head_dim, qs, 1, scratch, (size_t)T, ph,
-                 (size_t)T);
+        TR(gemm)
+        (T, T, head_dim, q + (size_t)h * head_dim, qs, 1, scratch, (size_t)T, ph, (size_t)T);
         for (int t = 0; t < T; t++) {
             R *pr = ph + (size_t)t * T, mx = -INFINITY, sum = 0;
             for (int u = 0; u <= t; u++) {
@@ -121,11 +126,14 @@ void TR(attn_fwd)(R *out, R *p, const R *q, const R *k, const R *v, int T, int n
                 pr[u] = R_EXP(pr[u] - mx);
                 sum += pr[u];
             }
-            for (int u = 0; u <= t; u++) pr[u] /= sum;
-            for (int u = t + 1; u < T; u++) pr[u] = 0;
+            for (int u = 0; u <= t; u++)
+                pr[u] /= sum;
+            for (int u = t + 1; u < T; u++)
+                pr[u] = 0;
         }
-        TR(gemm)(T, head_dim, T, ph, (size_t)T, 1, v + (size_t)j * head_dim, ks,
-                 out + (size_t)h * head_dim, qs);
+        TR(gemm)
+        (T, head_dim, T, ph, (size_t)T, 1, v + (size_t)j * head_dim, ks, out + (size_t)h * head_dim,
+         qs);
     }
 }
 
@@ -147,19 +155,25 @@ void TR(attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *p, const R *q, co
         for (int t = 0; t < T; t++) {
             const R *pr = ph + (size_t)t * T;
             R *dr = ds + (size_t)t * T, s = 0;
-            for (int u = 0; u <= t; u++) s += pr[u] * dr[u];
-            for (int u = 0; u <= t; u++) dr[u] = pr[u] * (dr[u] - s) * scale;
-            for (int u = t + 1; u < T; u++) dr[u] = 0;
+            for (int u = 0; u <= t; u++)
+                s += pr[u] * dr[u];
+            for (int u = 0; u <= t; u++)
+                dr[u] = pr[u] * (dr[u] - s) * scale;
+            for (int u = t + 1; u < T; u++)
+                dr[u] = 0;
         }
-        TR(gemm)(T, head_dim, T, ds, (size_t)T, 1, k + (size_t)j * head_dim, ks,
-                 dq + (size_t)h * head_dim, qs);
-        TR(gemm)(T, head_dim, T, ds, 1, (size_t)T, q + (size_t)h * head_dim, qs,
-                 dk + (size_t)j * head_dim, ks);
+        TR(gemm)
+        (T, head_dim, T, ds, (size_t)T, 1, k + (size_t)j * head_dim, ks, dq + (size_t)h * head_dim,
+         qs);
+        TR(gemm)
+        (T, head_dim, T, ds, 1, (size_t)T, q + (size_t)h * head_dim, qs, dk + (size_t)j * head_dim,
+         ks);
     }
 }
 
 void TR(swiglu_fwd)(R *m, const R *g, const R *u, size_t n) {
-    for (size_t i = 0; i < n; i++) m[i] = g[i] / (1 + R_EXP(-g[i])) * u[i];
+    for (size_t i = 0; i < n; i++)
+        m[i] = g[i] / (1 + R_EXP(-g[i])) * u[i];
 }
 
 /* d silu(g)/dg = sigmoid(g) * (1 + g * (1 - sigmoid(g))). */
@@ -185,7 +199,8 @@ double TR(xent)(R *logits, const int32_t *tgt, int T, int V, R scale) {
         }
         loss += log(sum) - lt;
         R inv = (R)(1.0 / sum);
-        for (int i = 0; i < V; i++) l[i] *= inv * scale;
+        for (int i = 0; i < V; i++)
+            l[i] *= inv * scale;
         l[tgt[t]] -= scale;
     }
     return loss;

@@ -158,9 +158,9 @@ typedef struct train_run {
     tr_acts_f32 **acts; /* per thread, pack_max tokens */
     pack *packs;        /* per thread */
     int pack_max;
-    float *grads;       /* TR_GRAD_GROUPS x n_params */
+    float *grads; /* TR_GRAD_GROUPS x n_params */
     double group_loss[TR_GRAD_GROUPS];
-    seq_plan *plans;    /* batch */
+    seq_plan *plans; /* batch */
     float scale;
     int n_chunks;
     double *chunk_sq;
@@ -197,7 +197,8 @@ static void task_group(void *ctx, int g, int thread) {
         int row0 = k->start[k->n_seq];
         memcpy(k->tok + row0, r->data->tok + p->start, (size_t)p->T * sizeof *k->tok);
         seq_targets(r->data, p, k->sel + k->n_sel, k->tgt + k->n_sel);
-        for (int j = 0; j < p->n_sel; j++) k->sel[k->n_sel + j] += row0;
+        for (int j = 0; j < p->n_sel; j++)
+            k->sel[k->n_sel + j] += row0;
         k->n_sel += p->n_sel;
         k->start[++k->n_seq] = row0 + p->T;
     }
@@ -217,7 +218,8 @@ static void task_reduce(void *ctx, int c, int thread) {
     double sq = 0;
     for (size_t j = j0; j < j1; j++) {
         float s = g0[j];
-        for (int g = 1; g < G; g++) s += r->grads[(size_t)g * n + j];
+        for (int g = 1; g < G; g++)
+            s += r->grads[(size_t)g * n + j];
         g0[j] = s;
         sq += (double)s * s;
     }
@@ -229,8 +231,8 @@ static void task_update(void *ctx, int k, int thread) {
     train_run *r = ctx;
     const piece *p = &r->pieces[k];
     tr_adamw hp = {r->opt->beta1, r->opt->beta2, r->opt->eps};
-    tr_adamw_update(r->st->params + p->off, r->grads + p->off, r->st->m + p->off,
-                    r->st->v + p->off, p->len, &hp, r->lr, p->wd, r->gscale, r->t);
+    tr_adamw_update(r->st->params + p->off, r->grads + p->off, r->st->m + p->off, r->st->v + p->off,
+                    p->len, &hp, r->lr, p->wd, r->gscale, r->t);
 }
 
 static void task_refresh(void *ctx, int i, int thread) {
@@ -353,8 +355,10 @@ static double train_step(train_run *r, tr_pool *pool, int64_t step, size_t *toke
     tr_pool_run(pool, n_groups_used(r), task_group, r);
     tr_pool_run(pool, r->n_chunks, task_reduce, r);
     double sq = 0, loss = 0;
-    for (int c = 0; c < r->n_chunks; c++) sq += r->chunk_sq[c];
-    for (int g = 0; g < n_groups_used(r); g++) loss += r->group_loss[g];
+    for (int c = 0; c < r->n_chunks; c++)
+        sq += r->chunk_sq[c];
+    for (int g = 0; g < n_groups_used(r); g++)
+        loss += r->group_loss[g];
     *grad_norm = sqrt(sq);
     r->gscale = tr_clip_scale(*grad_norm, o->clip);
     r->lr = tr_lr_at(step, o->steps, o->warmup, o->lr, o->lr_min);
@@ -373,8 +377,8 @@ bb_status tr_train(tr_state *st, const tr_dataset *data, const tr_options *opt,
     if (s != BB_OK) return s;
     train_run r = {.st = st, .data = data, .opt = opt};
     s = run_alloc(&r, opt->threads, err);
-    int64_t end = opt->stop_after > 0 && opt->stop_after < opt->steps ? opt->stop_after
-                                                                      : opt->steps;
+    int64_t end =
+        opt->stop_after > 0 && opt->stop_after < opt->steps ? opt->stop_after : opt->steps;
     double t0 = now_s();
     size_t tokens = 0;
     int64_t first = st->step;
@@ -391,8 +395,12 @@ bb_status tr_train(tr_state *st, const tr_dataset *data, const tr_options *opt,
         st->step++;
         double el = now_s() - t0;
         if (cb && cb->progress) {
-            tr_progress p = {.step = st->step, .steps = opt->steps, .loss = loss, .lr = r.lr,
-                             .grad_norm = gnorm, .tokens_per_s = el > 0 ? tokens / el : 0,
+            tr_progress p = {.step = st->step,
+                             .steps = opt->steps,
+                             .loss = loss,
+                             .lr = r.lr,
+                             .grad_norm = gnorm,
+                             .tokens_per_s = el > 0 ? tokens / el : 0,
                              .elapsed_s = el};
             p.eta_s = el / (double)(st->step - first) * (double)(end - st->step);
             cb->progress(cb->ctx, &p);
@@ -466,13 +474,19 @@ bb_status tr_evaluate(const tr_state *st, const tr_dataset *data, int threads, d
         tr_pool_run(pool, (int)data->n_docs, task_eval, &e);
         double sum = 0;
         size_t n = 0;
-        for (size_t i = 0; i < data->n_docs; i++) sum += e.doc_loss[i], n += e.doc_targets[i];
-        if (n == 0) s = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "evaluation data has no targets");
-        else *loss = sum / (double)n;
+        for (size_t i = 0; i < data->n_docs; i++)
+            sum += e.doc_loss[i], n += e.doc_targets[i];
+        if (n == 0)
+            s = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "evaluation data has no targets");
+        else
+            *loss = sum / (double)n;
     }
-    for (int i = 0; i < threads && e.acts; i++) tr_acts_free_f32(e.acts[i]);
-    for (int i = 0; i < threads && e.sel; i++) free(e.sel[i]);
-    for (int i = 0; i < threads && e.tgt; i++) free(e.tgt[i]);
+    for (int i = 0; i < threads && e.acts; i++)
+        tr_acts_free_f32(e.acts[i]);
+    for (int i = 0; i < threads && e.sel; i++)
+        free(e.sel[i]);
+    for (int i = 0; i < threads && e.tgt; i++)
+        free(e.tgt[i]);
     free(e.acts), free(e.sel), free(e.tgt), free(e.doc_loss), free(e.doc_targets);
     tr_weights_free_f32(&e.w);
     tr_pool_free(pool);

@@ -36,8 +36,8 @@ bb_status tr_dataset_add(tr_dataset *d, const int32_t *tok, const uint8_t *targe
                          bb_error *err);
 
 typedef struct tr_options {
-    int64_t steps;  /* total optimizer steps of the schedule */
-    int batch;      /* sequences per step */
+    int64_t steps; /* total optimizer steps of the schedule */
+    int batch;     /* sequences per step */
     float lr, lr_min;
     int64_t warmup;
     float weight_decay, clip, beta1, beta2, eps;
@@ -63,9 +63,9 @@ void tr_state_free(tr_state *st);
 
 typedef struct tr_progress {
     int64_t step, steps;
-    double loss;           /* mean loss per target token of this step */
+    double loss; /* mean loss per target token of this step */
     double lr, grad_norm;
-    double tokens_per_s;   /* input tokens through forward + backward, averaged so far */
+    double tokens_per_s; /* input tokens through forward + backward, averaged so far */
     double elapsed_s, eta_s;
 } tr_progress;
 
