@@ -265,28 +265,39 @@ static void test_xent(void) {
 /* ---------------------------------------------------------------- the SIMD matmul */
 
 static void test_gemm_kernel(void) {
-    /* Sizes that hit the 6-row and 16-column blocks and their tails, in both A layouts. */
+    /* Sizes that hit the row and column blocks and their tails, in both A layouts; every
+     * SIMD kernel matches the scalar twin, and the SIMD kernels match each other exactly. */
     const int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {13, 48, 20}, {6, 16, 64}, {40, 130, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], P = shapes[s][2];
         for (int trans = 0; trans < 2; trans++) {
             float *A = malloc(sizeof(float) * M * P), *B = malloc(sizeof(float) * P * N);
-            float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+            float *C[3], *C0 = malloc(sizeof(float) * M * N);
             for (int i = 0; i < M * P; i++)
                 A[i] = tu_rand_uniform(&rng_state);
             for (int i = 0; i < P * N; i++)
                 B[i] = tu_rand_uniform(&rng_state);
             for (int i = 0; i < M * N; i++)
-                C1[i] = C2[i] = tu_rand_uniform(&rng_state);
+                C0[i] = tu_rand_uniform(&rng_state);
             size_t sai = trans ? 1 : (size_t)P, sap = trans ? (size_t)M : 1;
-            tr_gemm_f32(M, N, P, A, sai, sap, B, (size_t)N, C1, (size_t)N);
-            tr_gemm_f32_ref(M, N, P, A, sai, sap, B, (size_t)N, C2, (size_t)N);
-            double worst = 0;
-            for (int i = 0; i < M * N; i++)
-                worst = fmax(worst, fabs(C1[i] - C2[i]));
-            CHECKF(worst < 1e-5 * (P + 1), "gemm %dx%dx%d trans %d (%s): diff %g", M, N, P, trans,
-                   tr_gemm_kernel_name(), worst);
-            free(A), free(B), free(C1), free(C2);
+            for (int k = 0; k < 3; k++) {
+                C[k] = malloc(sizeof(float) * M * N);
+                memcpy(C[k], C0, sizeof(float) * M * N);
+                if (tr_gemm_kernel_available((tr_gemm_kernel)k))
+                    tr_gemm_f32_with((tr_gemm_kernel)k, M, N, P, A, sai, sap, B, (size_t)N, C[k],
+                                     (size_t)N);
+            }
+            for (int k = 1; k < 3; k++) {
+                if (!tr_gemm_kernel_available((tr_gemm_kernel)k)) continue;
+                double worst = 0;
+                for (int i = 0; i < M * N; i++)
+                    worst = fmax(worst, fabs(C[k][i] - C[0][i]));
+                CHECKF(worst < 1e-5 * (P + 1), "gemm %dx%dx%d trans %d kernel %d: diff %g", M, N, P,
+                       trans, k, worst);
+            }
+            if (tr_gemm_kernel_available(TR_GEMM_AVX2) && tr_gemm_kernel_available(TR_GEMM_AVX512))
+                CHECK(!memcmp(C[1], C[2], sizeof(float) * M * N));
+            free(A), free(B), free(C0), free(C[0]), free(C[1]), free(C[2]);
         }
     }
 }

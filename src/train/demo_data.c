@@ -280,13 +280,15 @@ bb_status tr_demo_write_corpus(FILE *f, int64_t n, uint64_t seed, bb_error *err)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "dialogue count %lld out of range",
                        (long long)n);
     for (int64_t i = 0; i < n; i++) {
-        /* One in ten dialogues has a system message, about one in six two exchanges. */
+        /* One in ten dialogues has a system message; 12 % have two exchanges and 8 % three
+         * or four, so the model answers the latest question of a longer chat too. */
         tr_rng r = {tr_rand_at(seed, 3, (uint64_t)i)};
         if (tr_rng_below(&r, 10) == 0) turn(f, "system", PICK(&r, k_system));
-        int turns = tr_rng_below(&r, 6) == 0 ? 2 : 1;
+        int x = (int)tr_rng_below(&r, 100);
+        int turns = x < 80 ? 1 : x < 92 ? 2 : 3 + (int)tr_rng_below(&r, 2);
         for (int t = 0; t < turns; t++) {
             tr_demo_qa qa;
-            tr_demo_question(seed, TR_DEMO_STREAM_TRAIN, (uint64_t)i * 2 + (uint64_t)t, false, &qa);
+            tr_demo_question(seed, TR_DEMO_STREAM_TRAIN, (uint64_t)i * 4 + (uint64_t)t, false, &qa);
             turn(f, "user", qa.question);
             turn(f, "assistant", qa.answer);
         }

@@ -24,8 +24,14 @@ void tr_gemm_f32_ref(int M, int N, int P, const float *A, size_t sai, size_t sap
                      size_t ldb, float *C, size_t ldc);
 void tr_gemm_f64(int M, int N, int P, const double *A, size_t sai, size_t sap, const double *B,
                  size_t ldb, double *C, size_t ldc);
-/* Name of the kernel tr_gemm_f32 uses on this CPU ("avx2" or "scalar"). */
+/* Name of the kernel tr_gemm_f32 uses on this CPU ("avx512", "avx2" or "scalar"). */
 const char *tr_gemm_kernel_name(void);
+
+/* A specific kernel, for tests; the SIMD ones give bit-identical results to each other. */
+typedef enum tr_gemm_kernel { TR_GEMM_SCALAR, TR_GEMM_AVX2, TR_GEMM_AVX512 } tr_gemm_kernel;
+bool tr_gemm_kernel_available(tr_gemm_kernel k);
+void tr_gemm_f32_with(tr_gemm_kernel k, int M, int N, int P, const float *A, size_t sai, size_t sap,
+                      const float *B, size_t ldb, float *C, size_t ldc);
 
 #define R float
 #define TR(name) tr_##name##_f32
