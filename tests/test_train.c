@@ -14,6 +14,7 @@
 #include "train/corpus.h"
 #include "train/demo_data.h"
 #include "train/demo_eval.h"
+#include "train/demo_model.h"
 #include "train/pretok.h"
 #include "train/model.h"
 #include "train/tops.h"
@@ -871,6 +872,32 @@ done:
     tr_bpe_free(b);
 }
 
+/* The model built into the binary (when the build had assets/demo-model.gguf) loads from
+ * memory and answers held-out questions through the public API. */
+static void test_embedded_model(void) {
+    size_t size;
+    const unsigned char *data = bb_demo_model_data(&size);
+    if (!data) {
+        printf("SKIP: no built-in demo model in this build (assets/demo-model.gguf)\n");
+        return;
+    }
+    CHECK(size <= 8u << 20 && ((uintptr_t)data & 63) == 0);
+    bb_model *m = NULL;
+    bb_model_params mp = bb_model_default_params();
+    bb_error err;
+    bb_status s = bb_model_load_from_memory(data, size, &mp, &m, &err);
+    CHECKF(s == BB_OK, "%s", err.message);
+    if (s != BB_OK) return;
+    CHECK(!strcmp(bb_model_arch(m), "llama") && bb_model_chat_template(m) != NULL);
+    tr_demo_score sc;
+    int n = getenv("BB_SANITIZED") ? 20 : 100;
+    CHECK(tr_demo_eval_api(m, n, 1, 1, &sc, stderr, &err) == BB_OK);
+    printf("built-in demo model: arithmetic %.1f%% of %d questions\n", tr_demo_score_arith(&sc),
+           n);
+    CHECK(tr_demo_score_arith(&sc) >= 85.0);
+    bb_model_free(m);
+}
+
 int main(void) {
     test_linear();
     test_embedding();
@@ -894,5 +921,6 @@ int main(void) {
     test_checkpoint();
     check_inference(true);
     check_inference(false);
+    test_embedded_model();
     return tu_finish("test_train");
 }
