@@ -21,8 +21,8 @@ static void seq_free(engine_seq *s) {
 }
 
 static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t choice,
-                          const bb_token *prompt, int32_t n_prompt, int32_t n_vocab,
-                          const bb_vocab *vocab, bb_error *err) {
+                          const bb_logit_bias *bias, const bb_token *prompt, int32_t n_prompt,
+                          int32_t n_vocab, const bb_vocab *vocab, bb_error *err) {
     memset(s, 0, sizeof *s);
     s->seq_id = -1;
     s->out_index = -1;
@@ -32,6 +32,7 @@ static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t cho
     memcpy(s->tokens, prompt, (size_t)n_prompt * sizeof *prompt);
     s->n_tokens = n_prompt;
     bb_sampler_params sp = p->sampling;
+    sp.logit_bias = bias;
     sp.seed += (uint64_t)choice; /* n > 1: different choices, each reproducible */
     bb_status st = bb_sampler_new(&sp, n_vocab, &s->sampler, err);
     if (st != BB_OK) return st;
@@ -81,8 +82,17 @@ bb_status request_create(const engine_gen_params *p, const bb_token *prompt, siz
         return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "could not allocate a request");
     }
     memcpy(r->prompt, prompt, n_prompt * sizeof *prompt);
+    if (p->sampling.n_logit_bias) {
+        r->logit_bias = malloc(p->sampling.n_logit_bias * sizeof *r->logit_bias);
+        if (!r->logit_bias) {
+            engine_request_unref(r);
+            return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "could not allocate a request");
+        }
+        memcpy(r->logit_bias, p->sampling.logit_bias,
+               p->sampling.n_logit_bias * sizeof *r->logit_bias);
+    }
     for (int32_t i = 0; i < p->n_choices; i++) {
-        st = seq_init(&r->seqs[i], p, i, prompt, r->n_prompt, n_vocab, vocab, err);
+        st = seq_init(&r->seqs[i], p, i, r->logit_bias, prompt, r->n_prompt, n_vocab, vocab, err);
         if (st != BB_OK) {
             engine_request_unref(r);
             return st;
@@ -107,6 +117,7 @@ void engine_request_unref(engine_request *r) {
     free(r->seqs);
     free(r->out);
     free(r->prompt);
+    free(r->logit_bias);
     if (r->event_fd >= 0) close(r->event_fd);
     pthread_mutex_destroy(&r->mu);
     free(r);

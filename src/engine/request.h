@@ -49,6 +49,7 @@ struct engine_request {
     int32_t top_logprobs;
     bb_token *prompt;
     int32_t n_prompt;
+    bb_logit_bias *logit_bias; /* the samplers' copy, alive as long as they are */
 
     pthread_mutex_t mu; /* guards out, n_finished, completion_tokens, error */
     choice_out *out;
