@@ -70,6 +70,7 @@ const bb_vocab *bb_model_vocab(const bb_model *model);
 const char *bb_model_arch(const bb_model *model);      /* "llama", "qwen2", "qwen3" */
 const char *bb_model_name(const bb_model *model);      /* general.name or "" */
 const char *bb_model_chat_template(const bb_model *model); /* NULL when the file has none */
+int32_t bb_model_n_vocab(const bb_model *model); /* logits per output row */
 int32_t bb_model_n_embd(const bb_model *model);
 int32_t bb_model_n_layer(const bb_model *model);
 int32_t bb_model_n_ctx_train(const bb_model *model);
@@ -112,7 +113,7 @@ bool bb_batch_add(bb_batch *batch, bb_token token, int32_t pos, int32_t seq_id, 
 
 /* Runs the forward pass over the batch. BB_ERR_NO_SPACE leaves the cache unchanged. */
 bb_status bb_decode(bb_context *ctx, const bb_batch *batch, bb_error *err);
-/* Logits (n_vocab floats) of batch entry i of the last bb_decode; NULL if not requested. */
+/* Logits (bb_model_n_vocab floats) of batch entry i of the last bb_decode; NULL if not requested. */
 const float *bb_get_logits(const bb_context *ctx, int32_t i);
 
 /* KV cache: remove positions [p0, p1) of a sequence (p1 < 0: to the end). */
@@ -170,7 +171,7 @@ typedef struct bb_sampler_params {
     int32_t repeat_last_n;   /* window for the penalties; -1: whole history */
     float presence_penalty;  /* 0: off */
     float frequency_penalty; /* 0: off */
-    uint64_t seed;
+    uint64_t seed;           /* UINT64_MAX: a fresh seed from the clock; else deterministic */
     const bb_logit_bias *logit_bias;
     size_t n_logit_bias;
 } bb_sampler_params;

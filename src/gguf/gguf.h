@@ -100,6 +100,10 @@ bb_status gguf_get_str(const gguf_file *f, const char *key, bool required, gguf_
 bb_status gguf_get_arr(const gguf_file *f, const char *key, uint32_t elem_type, bool required,
                        int64_t *idx, bb_error *err);
 
+/* The ggml tensor types this layer knows the block layout of: returns the type's name ("Q4_K")
+ * and its elements per block and bytes per block, or NULL for another type id. */
+const char *gguf_ggml_type_info(uint32_t type, uint32_t *block_size, uint32_t *type_size);
+
 int64_t gguf_n_tensors(const gguf_file *f);
 const gguf_tensor *gguf_tensor_at(const gguf_file *f, int64_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name); /* or NULL */
@@ -116,6 +120,9 @@ bb_status gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v);
 bb_status gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
 bb_status gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
 bb_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
+/* Any fixed-size scalar type (uint8 ... float64, bool); v points to one host value of that
+ * type (a C bool for GGUF_TYPE_BOOL). */
+bb_status gguf_writer_set_scalar(gguf_writer *w, const char *key, uint32_t type, const void *v);
 bb_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, size_t n);
 /* Numeric array; elem_type one of the fixed-size scalar types. */
 bb_status gguf_writer_set_arr(gguf_writer *w, const char *key, uint32_t elem_type,
