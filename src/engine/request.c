@@ -33,7 +33,8 @@ static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t cho
     s->n_tokens = n_prompt;
     bb_sampler_params sp = p->sampling;
     sp.logit_bias = bias;
-    sp.seed += (uint64_t)choice; /* n > 1: different choices, each reproducible */
+    /* n > 1: different choices, each reproducible (UINT64_MAX asks for a clock seed). */
+    if (sp.seed != UINT64_MAX) sp.seed += (uint64_t)choice;
     bb_status st = bb_sampler_new(&sp, n_vocab, &s->sampler, err);
     if (st != BB_OK) return st;
     /* Penalties see the prompt too, as llama.cpp's server does. */

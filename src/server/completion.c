@@ -7,63 +7,26 @@
 #include <time.h>
 
 #include "server/oai_response.h"
+#include "server/prompt.h"
 #include "server/server_internal.h"
 
 #define STREAM_BLOCK (16 * 1024)
 
 /* ---------------------------------------------------------------- prompts */
 
-/* The text of a special token (for the template's bos_token/eos_token), or NULL. */
-static char *special_text(const bb_vocab *vocab, bb_token t) {
-    char *text = NULL;
-    if (t < 0 || bb_detokenize(vocab, &t, 1, true, &text, NULL) != BB_OK) return NULL;
-    return text;
-}
-
-/* Tokenizes prompt text with special-token parsing (the template's markers), adding BOS when
- * the vocab asks for it and the text does not already start with it. */
-static bool tokenize(const bb_vocab *vocab, const char *text, const char *param, bb_token **ids,
-                     size_t *n, oai_error *e) {
-    bb_token *raw = NULL;
-    size_t n_raw = 0;
-    bb_error err = {0};
-    if (bb_tokenize(vocab, text, strlen(text), false, true, &raw, &n_raw, &err) != BB_OK)
-        return oai_fail(e, 400, param, "cannot tokenize the prompt: %s", err.message);
-    bb_token bos = bb_vocab_bos(vocab);
-    bool add_bos = bb_vocab_add_bos(vocab) && bos >= 0 && (n_raw == 0 || raw[0] != bos);
-    *ids = malloc((n_raw + 1) * sizeof **ids);
-    if (!*ids) {
-        bb_free(raw);
-        return oai_fail(e, 500, NULL, "out of memory");
-    }
-    if (add_bos) (*ids)[0] = bos;
-    if (n_raw) memcpy(*ids + add_bos, raw, n_raw * sizeof *raw);
-    *n = n_raw + add_bos;
-    bb_free(raw);
-    return true;
-}
-
 static bool chat_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n,
                         oai_error *e) {
-    const bb_vocab *vocab = bb_model_vocab(s->model.model);
     char *messages = oai_messages_for_template(req->messages, e);
     if (!messages) return false;
-    const char *tmpl = bb_model_chat_template(s->model.model);
-    char *bos = special_text(vocab, bb_vocab_bos(vocab));
-    char *eos = special_text(vocab, bb_vocab_eos(vocab));
-    char *text = NULL;
     bb_error err = {0};
-    bb_status st = bb_chat_render(tmpl ? tmpl : bb_chat_default_template(), messages, NULL, true,
-                                  bos ? bos : "", eos ? eos : "", &text, &err);
+    bb_status st = prompt_from_messages(s->model.model, messages, ids, n, &err);
     free(messages);
-    bb_free(bos);
-    bb_free(eos);
-    if (st != BB_OK)
-        return oai_fail(e, st == BB_ERR_TEMPLATE ? 400 : 500, "messages",
-                        "the chat template failed: %s", err.message);
-    bool ok = tokenize(vocab, text, "messages", ids, n, e);
-    bb_free(text);
-    return ok;
+    if (st == BB_ERR_TEMPLATE)
+        return oai_fail(e, 400, "messages", "the chat template refused the messages: %s",
+                        err.message);
+    if (st != BB_OK) return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "messages",
+                                     "cannot build the prompt: %s", err.message);
+    return true;
 }
 
 /* `prompt`: a string, a list with one string, or a list of token ids. */
@@ -72,7 +35,11 @@ static bool text_prompt(server *s, const oai_request *req, bb_token **ids, size_
     const bb_vocab *vocab = bb_model_vocab(s->model.model);
     const cJSON *p = req->prompt;
     if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child)) p = p->child;
-    if (cJSON_IsString(p)) return tokenize(vocab, p->valuestring, "prompt", ids, n, e);
+    if (cJSON_IsString(p)) {
+        bb_error err = {0};
+        if (prompt_tokenize(vocab, p->valuestring, ids, n, &err) == BB_OK) return true;
+        return oai_fail(e, 400, "prompt", "cannot tokenize the prompt: %s", err.message);
+    }
     int count = cJSON_GetArraySize(p);
     if (!cJSON_IsArray(p) || count == 0)
         return oai_fail(e, 400, "prompt",
@@ -392,7 +359,7 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     }
     if (ok) ok = chat ? chat_prompt(s, &req, &ids, &n, &e) : text_prompt(s, &req, &ids, &n, &e);
     if (ok) ok = submit(s, &req, ids, n, &er, &e);
-    free(ids);
+    bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
     oai_ctx ctx;
     oai_ctx_init(&ctx, chat, s->model.model_id, vocab);
