@@ -496,6 +496,239 @@ static void test_speed(void) {
     free(run);
 }
 
+/* ---- loading from GGUF */
+
+/* The SPM fixture written with the GGUF writer; `drop` names a key to leave out and
+ * `short_scores` writes one score too few. */
+static bb_status load_spm_gguf(const char *drop, const char *model, bool short_scores,
+                               bb_vocab **out, bb_error *err) {
+    fixture f;
+    bb_vocab *ref = spm_vocab(&f, "fixture", BB_VOCAB_UNSET);
+    bb_vocab_free(ref);
+    const char *texts[600];
+    for (size_t i = 0; i < f.n; i++)
+        texts[i] = f.tokens[i].ptr;
+    gguf_writer *w = gguf_writer_new();
+    bool ok = w != NULL;
+    if (ok && strcmp(drop, "model")) ok = !gguf_writer_set_str(w, "tokenizer.ggml.model", model);
+    if (ok && strcmp(drop, "tokens")) {
+        ok = !gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", texts, f.n);
+    }
+    if (ok) {
+        ok = !gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, f.scores,
+                                  short_scores ? f.n - 1 : f.n);
+    }
+    if (ok)
+        ok = !gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, f.types, f.n);
+    if (ok) ok = !gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    if (ok) ok = !gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    if (ok) ok = !gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    void *mem = NULL;
+    size_t size = 0;
+    gguf_file *g = NULL;
+    bb_status st = ok ? gguf_writer_write_memory(w, &mem, &size, err) : BB_ERR_OUT_OF_MEMORY;
+    if (st == BB_OK) st = gguf_open_memory(mem, size, &g, err);
+    if (st == BB_OK) st = bb_vocab_load(g, out, err);
+    gguf_close(g);
+    free(mem);
+    gguf_writer_free(w);
+    return st;
+}
+
+static void test_gguf_load(void) {
+    bb_vocab *v = NULL;
+    bb_error err = {0};
+    CHECKF(load_spm_gguf("", "llama", false, &v, &err) == BB_OK, "%s", err.message);
+    if (v) {
+        CHECK(bb_vocab_n_tokens(v) == 3 + 256 + SPM_N_PIECES && bb_vocab_add_bos(v));
+        expect_pieces(v, "hello world", true, false,
+                      (const char *[]){"<s>", "▁hello", "▁world", NULL});
+        bb_vocab_free(v);
+    }
+    v = NULL;
+    CHECK(load_spm_gguf("model", "llama", false, &v, &err) == BB_ERR_FORMAT && !v);
+    CHECK(strstr(err.message, "tokenizer.ggml.model") != NULL);
+    CHECK(load_spm_gguf("tokens", "llama", false, &v, &err) == BB_ERR_FORMAT && !v);
+    CHECK(load_spm_gguf("", "llama", true, &v, &err) == BB_ERR_FORMAT && !v);
+    CHECK(strstr(err.message, "scores") != NULL);
+    CHECK(load_spm_gguf("", "bert", false, &v, &err) == BB_ERR_UNSUPPORTED && !v);
+    /* A byte-level BPE vocabulary needs its merges. */
+    CHECK(load_spm_gguf("", "gpt2", false, &v, &err) == BB_ERR_FORMAT && !v);
+    CHECK(strstr(err.message, "merges") != NULL);
+}
+
+/* ---- conformance with llama.cpp's ids (BB_TESTDATA/tokenizer) */
+
+static char *read_text(const char *dir, const char *name, const char *suffix, size_t *len) {
+    char path[2048];
+    if (snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix) >= (int)sizeof path) return NULL;
+    return tu_read_file(path, len);
+}
+
+/* Next line of a cursor into a NUL-terminated text (the cursor moves past it). */
+static char *next_line(char **cur) {
+    if (!*cur || !**cur) return NULL;
+    char *line = *cur, *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *cur = nl + 1;
+    } else {
+        *cur = line + strlen(line);
+    }
+    return line;
+}
+
+typedef struct suite_count {
+    int pass, total, rt_pass, rt_total, rt_skipped;
+} suite_count;
+
+/* Decoding must give the input back; where the vocabulary cleans up tokenization spaces,
+ * strings that contain such a space are left out. */
+static bool has_cleanup_pattern(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] == ' ' && strchr("?!.,'", s[i + 1])) return true;
+    }
+    return false;
+}
+
+static void check_case(const bb_vocab *v, bool cleans, const char *s, size_t n, const char *line,
+                       const char *what, suite_count *c) {
+    bb_token *ids = NULL;
+    size_t nid = 0;
+    bb_error err = {0};
+    bb_status st = bb_tokenize(v, s, n, false, false, &ids, &nid, &err);
+    bool same = st == BB_OK;
+    size_t k = 0;
+    for (char *p = (char *)line, *end; same; p = end, k++) {
+        long id = strtol(p, &end, 10);
+        if (end == p) break;
+        same = k < nid && ids[k] == id;
+    }
+    same = same && k == nid;
+    c->total++;
+    c->pass += same;
+    CHECKF(same, "%s case %d: '%.40s' tokenized differently", what, c->total, s);
+    if (st == BB_OK && cleans && has_cleanup_pattern(s, n)) {
+        c->rt_skipped++;
+    } else if (st == BB_OK) {
+        char *back = NULL;
+        bool ok = bb_detokenize(v, ids, nid, false, &back, &err) == BB_OK && strlen(back) == n &&
+                  !memcmp(back, s, n);
+        c->rt_total++;
+        c->rt_pass += ok;
+        CHECKF(ok, "%s case %d: '%.40s' does not decode back", what, c->total, s);
+        bb_free(back);
+    }
+    bb_free(ids);
+}
+
+static void run_inp_suite(const bb_vocab *v, bool cleans, const char *dir, const char *name,
+                          suite_count *c) {
+    size_t n_inp, n_out;
+    char *inp = read_text(dir, name, ".inp", &n_inp), *out = read_text(dir, name, ".out", &n_out);
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    char *cur = out;
+    for (char *s = inp; inp && out;) {
+        char *e = strstr(s, sep); /* test strings contain no NUL bytes */
+        if (!e) break;
+        char *line = next_line(&cur);
+        CHECKF(line != NULL, "%s.out has fewer lines than %s.inp has strings", name, name);
+        if (!line) break;
+        check_case(v, cleans, s, (size_t)(e - s), line, ".inp", c);
+        s = e + strlen(sep);
+    }
+    free(inp);
+    free(out);
+}
+
+static void run_json_suite(const bb_vocab *v, bool cleans, const char *dir, const char *name,
+                           suite_count *c) {
+    size_t n;
+    char *json = read_text(dir, "strings.json", "", &n);
+    char *ids = read_text(dir, name, ".strings.ids", &n);
+    cJSON *arr = json ? cJSON_Parse(json) : NULL;
+    CHECKF(!json || cJSON_IsArray(arr), "%s/strings.json is not a JSON array", dir);
+    char *cur = ids;
+    const cJSON *item, *list = ids ? arr : NULL;
+    cJSON_ArrayForEach(item, list) {
+        char *line = next_line(&cur);
+        CHECKF(line && cJSON_IsString(item), "%s.strings.ids: missing line", name);
+        if (!line || !cJSON_IsString(item)) break;
+        check_case(v, cleans, item->valuestring, strlen(item->valuestring), line, "strings", c);
+    }
+    cJSON_Delete(arr);
+    free(json);
+    free(ids);
+}
+
+static bool is_vocab_file(const char *name) {
+    size_t n = strlen(name);
+    return strncmp(name, "ggml-vocab-", 11) == 0 && n > 16 && !strcmp(name + n - 5, ".gguf");
+}
+
+static void conformance_one(const char *dir, const char *name) {
+    char path[2048];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        CHECKF(false, "path too long: %s/%s", dir, name);
+        return;
+    }
+    gguf_file *g = NULL;
+    bb_vocab *v = NULL;
+    bb_error err = {0};
+    bb_status st = gguf_open(path, &g, &err);
+    if (st == BB_OK) st = bb_vocab_load(g, &v, &err);
+    CHECKF(st == BB_OK, "%s: %s", name, err.message);
+    if (st == BB_OK) {
+        /* Probe: does decoding clean up " ," (GPT-2 style vocabularies do)? */
+        bb_token *ids = NULL;
+        size_t n = 0;
+        char *back = NULL;
+        bool cleans = bb_tokenize(v, "a ,", 3, false, false, &ids, &n, &err) == BB_OK &&
+                      bb_detokenize(v, ids, n, false, &back, &err) == BB_OK && !strcmp(back, "a,");
+        bb_free(ids);
+        bb_free(back);
+        suite_count inp = {0}, js = {0};
+        run_inp_suite(v, cleans, dir, name, &inp);
+        run_json_suite(v, cleans, dir, name, &js);
+        printf("conformance: %-32s .inp %d/%d, strings.json %d/%d, decode back %d/%d "
+               "(%d skipped: space clean-up)\n",
+               name, inp.pass, inp.total, js.pass, js.total, inp.rt_pass + js.rt_pass,
+               inp.rt_total + js.rt_total, inp.rt_skipped + js.rt_skipped);
+    }
+    bb_vocab_free(v);
+    gguf_close(g);
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_conformance(void) {
+    const char *root = tu_testdata();
+    char dir[1024];
+    DIR *d = NULL;
+    if (root) {
+        snprintf(dir, sizeof dir, "%s/tokenizer", root);
+        d = opendir(dir);
+    }
+    if (!d) {
+        tu_skip("tokenizer conformance (tokenizer/ggml-vocab-*.gguf)");
+        return;
+    }
+    char *names[256];
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < 256;) {
+        if (is_vocab_file(e->d_name)) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_names);
+    CHECKF(n > 0, "no ggml-vocab-*.gguf in %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        conformance_one(dir, names[i]);
+        free(names[i]);
+    }
+}
+
 int main(void) {
     test_spm_tokenize();
     test_spm_special();
@@ -506,5 +739,7 @@ int main(void) {
     test_stream();
     test_bad_vocab();
     test_speed();
+    test_gguf_load();
+    test_conformance();
     return tu_finish("test_tokenizer");
 }

@@ -118,4 +118,9 @@ void bb_kq_quantize_q5_K(const float *x, void *y, int64_t n);
 void bb_kq_quantize_q6_K(const float *x, void *y, int64_t n);
 void bb_kq_quantize_q8_K(const float *x, void *y, int64_t n);
 
+/* For tests: the AVX-512 dot-product kernels of a weight type without and with AVX512_VNNI,
+ * so that both are checked on a CPU that has VNNI (the traits table holds only the one it
+ * picked). NULL where there is no such kernel or this CPU cannot run it. */
+void bb_kq_avx512_variants(int type, bb_vec_dot_fn *plain, bb_vec_dot_fn *vnni);
+
 #endif

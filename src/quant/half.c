@@ -1,5 +1,7 @@
 /* IEEE 754 binary16 and bfloat16 <-> binary32, round to nearest even, bit-exact with the
- * hardware conversions (F16C's vcvtps2ph with rounding mode 0). */
+ * hardware conversions (F16C's vcvtph2ps, and vcvtps2ph with rounding mode 0), NaNs
+ * included: both directions keep the payload's top bits and set the quiet bit. bf16 follows
+ * ggml's ggml_compute_fp32_to_bf16 (truncating, quieted NaNs; subnormals kept). */
 #include "quant/quant.h"
 
 #include <string.h>
@@ -24,7 +26,8 @@ float bb_fp16_to_fp32(uint16_t h) {
         float v = (float)man * (1.0f / 16777216.0f);
         return bits_f32(f32_bits(v) | sign);
     }
-    if (exp == 31) return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 31) /* inf, or NaN made quiet with its payload kept, as vcvtph2ps does */
+        return bits_f32(sign | 0x7f800000u | (man ? 0x400000u : 0) | (man << 13));
     return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
@@ -51,7 +54,9 @@ uint16_t bb_fp32_to_fp16(float f) {
     return sign | (uint16_t)h;
 }
 
-float bb_bf16_to_fp32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float bb_bf16_to_fp32(uint16_t h) {
+    return bits_f32((uint32_t)h << 16);
+}
 
 uint16_t bb_fp32_to_bf16(float f) {
     uint32_t u = f32_bits(f);

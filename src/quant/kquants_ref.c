@@ -124,7 +124,7 @@ static void dequant_q8_K(const void *vx, float *y, int64_t n) {
 
 /* ------------------------------------------------------------------------ dot products */
 
-/* Sum over the 16-weight groups g of mins_or_offsets(g) * bsums[g]. */
+/* sum over the 16-weight groups g of coef[g] * bsums[g] */
 static int32_t group_bsum_dot(const int16_t *bsums, const int32_t *coef) {
     int32_t s = 0;
     for (int g = 0; g < QK_K / 16; g++)
@@ -132,64 +132,110 @@ static int32_t group_bsum_dot(const int16_t *bsums, const int32_t *coef) {
     return s;
 }
 
+/* Q2_K and Q3_K: weights 128h+32k+16g2+l (l < 16) are bits 2k..2k+1 of qs[32h+16g2+l], in
+ * group 8h+2k+g2. Returns sum_groups scale * (q . y) for one block. */
+static int32_t dot_q2_K_block(const bb_block_q2_K *x, const int8_t *a) {
+    int32_t isum = 0;
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int g2 = 0; g2 < 2; g2++) {
+                const uint8_t *q = x->qs + 32 * h + 16 * g2;
+                const int8_t *y = a + 128 * h + 32 * k + 16 * g2;
+                int32_t s = 0;
+                for (int l = 0; l < 16; l++)
+                    s += ((q[l] >> (2 * k)) & 3) * y[l];
+                isum += (x->scales[8 * h + 2 * k + g2] & 0xF) * s;
+            }
+    return isum;
+}
+
 static void vec_dot_q2_K(int64_t n, float *s, const void *vx, const void *vy) {
     const bb_block_q2_K *x = vx;
     const bb_block_q8_K *y = vy;
     float sumf = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int32_t mins[16], isum = 0;
+        int32_t mins[16];
         for (int g = 0; g < 16; g++)
             mins[g] = x[i].scales[g] >> 4;
-        for (int e = 0; e < QK_K; e++) {
-            const int q = (x[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-            isum += (x[i].scales[e / 16] & 0xF) * q * y[i].qs[e];
-        }
         const float d = bb_fp16_to_fp32(x[i].d) * y[i].d;
         const float dmin = bb_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sumf += d * (float)isum - dmin * (float)group_bsum_dot(y[i].bsums, mins);
+        sumf += d * (float)dot_q2_K_block(&x[i], y[i].qs) -
+                dmin * (float)group_bsum_dot(y[i].bsums, mins);
     }
     *s = sumf;
+}
+
+/* The third bit of weight 128h+32k+m is bit 4h+k of hmask[m]; clear means subtract 4. */
+static int32_t dot_q3_K_block(const bb_block_q3_K *x, const int8_t *a) {
+    int8_t sc[16];
+    bb_kq_unpack_q3_scales(x->scales, sc);
+    int32_t isum = 0;
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int g2 = 0; g2 < 2; g2++) {
+                const uint8_t *q = x->qs + 32 * h + 16 * g2, *hm = x->hmask + 16 * g2;
+                const int8_t *y = a + 128 * h + 32 * k + 16 * g2;
+                int32_t s = 0;
+                for (int l = 0; l < 16; l++) {
+                    const int high = (hm[l] >> (4 * h + k)) & 1;
+                    s += (((q[l] >> (2 * k)) & 3) - 4 + 4 * high) * y[l];
+                }
+                isum += sc[8 * h + 2 * k + g2] * s;
+            }
+    return isum;
 }
 
 static void vec_dot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
     const bb_block_q3_K *x = vx;
     const bb_block_q8_K *y = vy;
     float sumf = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        int8_t sc[16];
-        bb_kq_unpack_q3_scales(x[i].scales, sc);
-        int32_t isum = 0;
-        for (int e = 0; e < QK_K; e++) {
-            int q = (x[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-            if (!((x[i].hmask[e % 32] >> (e / 32)) & 1)) q -= 4;
-            isum += sc[e / 16] * q * y[i].qs[e];
-        }
-        sumf += bb_fp16_to_fp32(x[i].d) * y[i].d * (float)isum;
-    }
+    for (int64_t i = 0; i < n / QK_K; i++)
+        sumf += bb_fp16_to_fp32(x[i].d) * y[i].d * (float)dot_q3_K_block(&x[i], y[i].qs);
     *s = sumf;
 }
 
-/* Q4_K and Q5_K: quant e of a block, 0..15 or 0..31. */
-static inline int q4k_quant(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 0xF;
+/* Q4_K and Q5_K: chunk c of 64 weights is qs[32c..32c+31], low nibbles weights 64c+l
+ * (sub-block 2c), high nibbles 64c+32+l (sub-block 2c+1); Q5_K adds bit 2c / 2c+1 of qh[l]
+ * as the fifth bit (qh NULL for Q4_K). */
+static int32_t dot_q45_K_block(const uint8_t *qs, const uint8_t *qh, const uint8_t *sc,
+                               const int8_t *a) {
+    int32_t isum = 0;
+    for (int c = 0; c < 4; c++) {
+        const uint8_t *q = qs + 32 * c;
+        const int8_t *y = a + 64 * c;
+        int32_t lo = 0, hi = 0;
+        for (int l = 0; l < 32; l++) {
+            lo += (q[l] & 0xF) * y[l];
+            hi += (q[l] >> 4) * y[l + 32];
+        }
+        for (int l = 0; qh && l < 32; l++) {
+            lo += (((qh[l] >> (2 * c)) & 1) << 4) * y[l];
+            hi += (((qh[l] >> (2 * c + 1)) & 1) << 4) * y[l + 32];
+        }
+        isum += sc[2 * c] * lo + sc[2 * c + 1] * hi;
+    }
+    return isum;
+}
+
+static float dot_q45_K(const uint8_t *qs, const uint8_t *qh, const uint8_t *packed_scales,
+                       uint16_t dh, uint16_t dminh, const bb_block_q8_K *y) {
+    uint8_t sc[8], m[8];
+    bb_kq_unpack_scales_mins(packed_scales, sc, m);
+    int32_t mins[16];
+    for (int g = 0; g < 16; g++)
+        mins[g] = m[g / 2];
+    const float d = bb_fp16_to_fp32(dh) * y->d;
+    const float dmin = bb_fp16_to_fp32(dminh) * y->d;
+    return d * (float)dot_q45_K_block(qs, qh, sc, y->qs) -
+           dmin * (float)group_bsum_dot(y->bsums, mins);
 }
 
 static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
     const bb_block_q4_K *x = vx;
     const bb_block_q8_K *y = vy;
     float sumf = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8], m[8];
-        bb_kq_unpack_scales_mins(x[i].scales, sc, m);
-        int32_t mins[16], isum = 0;
-        for (int g = 0; g < 16; g++)
-            mins[g] = m[g / 2];
-        for (int e = 0; e < QK_K; e++)
-            isum += sc[e / 32] * q4k_quant(x[i].qs, e) * y[i].qs[e];
-        const float d = bb_fp16_to_fp32(x[i].d) * y[i].d;
-        const float dmin = bb_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sumf += d * (float)isum - dmin * (float)group_bsum_dot(y[i].bsums, mins);
-    }
+    for (int64_t i = 0; i < n / QK_K; i++)
+        sumf += dot_q45_K(x[i].qs, NULL, x[i].scales, x[i].d, x[i].dmin, &y[i]);
     *s = sumf;
 }
 
@@ -197,39 +243,39 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
     const bb_block_q5_K *x = vx;
     const bb_block_q8_K *y = vy;
     float sumf = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8], m[8];
-        bb_kq_unpack_scales_mins(x[i].scales, sc, m);
-        int32_t mins[16], isum = 0;
-        for (int g = 0; g < 16; g++)
-            mins[g] = m[g / 2];
-        for (int e = 0; e < QK_K; e++) {
-            const int q = q4k_quant(x[i].qs, e) | (((x[i].qh[e % 32] >> (e / 32)) & 1) << 4);
-            isum += sc[e / 32] * q * y[i].qs[e];
-        }
-        const float d = bb_fp16_to_fp32(x[i].d) * y[i].d;
-        const float dmin = bb_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sumf += d * (float)isum - dmin * (float)group_bsum_dot(y[i].bsums, mins);
-    }
+    for (int64_t i = 0; i < n / QK_K; i++)
+        sumf += dot_q45_K(x[i].qs, x[i].qh, x[i].scales, x[i].d, x[i].dmin, &y[i]);
     *s = sumf;
+}
+
+/* Q6_K, per half h of 128 weights: part p (0..3) is weights 128h+32p+l, low 4 bits from
+ * ql[64h + 32(p&1) + l] (low nibble for p < 2, high for p >= 2), high 2 bits from bits
+ * 2p..2p+1 of qh[32h+l]; stored + 32. */
+static int32_t dot_q6_K_block(const bb_block_q6_K *x, const int8_t *a) {
+    int32_t isum = 0;
+    for (int h = 0; h < 2; h++)
+        for (int p = 0; p < 4; p++)
+            for (int g2 = 0; g2 < 2; g2++) {
+                const uint8_t *ql = x->ql + 64 * h + 32 * (p & 1) + 16 * g2;
+                const uint8_t *qh = x->qh + 32 * h + 16 * g2;
+                const int8_t *y = a + 128 * h + 32 * p + 16 * g2;
+                int32_t s = 0;
+                for (int l = 0; l < 16; l++) {
+                    const int q =
+                        ((ql[l] >> (4 * (p >> 1))) & 0xF) | (((qh[l] >> (2 * p)) & 3) << 4);
+                    s += (q - 32) * y[l];
+                }
+                isum += x->scales[8 * h + 2 * p + g2] * s;
+            }
+    return isum;
 }
 
 static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     const bb_block_q6_K *x = vx;
     const bb_block_q8_K *y = vy;
     float sumf = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        int32_t isum = 0;
-        for (int e = 0; e < QK_K; e++) {
-            const int h = e / 128, r = e % 128; /* half, and weight within it */
-            const uint8_t lo = x[i].ql[64 * h + r % 64];
-            const int q = (((r < 64 ? lo : lo >> 4) & 0xF) |
-                           (((x[i].qh[32 * h + r % 32] >> (2 * (r / 32))) & 3) << 4)) -
-                          32;
-            isum += x[i].scales[e / 16] * q * y[i].qs[e];
-        }
-        sumf += bb_fp16_to_fp32(x[i].d) * y[i].d * (float)isum;
-    }
+    for (int64_t i = 0; i < n / QK_K; i++)
+        sumf += bb_fp16_to_fp32(x[i].d) * y[i].d * (float)dot_q6_K_block(&x[i], y[i].qs);
     *s = sumf;
 }
 

@@ -91,6 +91,17 @@ bb_status bb_spm_tokenize(const bb_vocab *v, const char *text, size_t len, bool 
 bb_status bb_bpe_tokenize(const bb_vocab *v, const char *text, size_t len, bb_tokbuf *out,
                           bb_error *err);
 
+/* Steps of bb_vocab_create (vocab_special.c, pieces.c), in the order it runs them. */
+void bb_vocab_apply_special_ids(bb_vocab *v, const bb_vocab_desc *d);
+void bb_vocab_detect_specials(bb_vocab *v);
+void bb_vocab_build_eog(bb_vocab *v); /* v->eog allocated, zeroed */
+bb_status bb_vocab_build_special_cache(bb_vocab *v, bb_error *err);
+bb_status bb_vocab_build_pieces(bb_vocab *v, bb_error *err);
+void bb_vocab_apply_model_rules(bb_vocab *v, const bb_vocab_desc *d);
+
+/* A load-time warning on stderr (the vocabulary is still usable). */
+void bb_vocab_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Token for one raw byte in SPM vocabularies (<0xXX>, else the byte as text, else unknown);
  * -1 when the vocabulary has none. */
 bb_token bb_spm_byte_token(const bb_vocab *v, uint8_t byte);
