@@ -2,6 +2,7 @@
 // Run by tests/test_server.c with BB_URL (…/v1), BB_KEY and BB_MODEL set; exits non-zero on
 // the first failed assertion.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 
 const baseURL = process.env.BB_URL;
@@ -101,7 +102,8 @@ async function main() {
     (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'max_tokens',
   );
   checks += 3;
-  console.log(`openai npm tests: ${checks} checks passed (openai ${OpenAI.VERSION ?? ''})`);
+  const version = JSON.parse(readFileSync(new URL('./node_modules/openai/package.json', import.meta.url))).version;
+  console.log(`openai npm tests: ${checks} checks passed (openai ${version})`);
 }
 
 main().catch((e) => {
