@@ -2,6 +2,7 @@
  * template and streamed as it is generated. The engine runs it, as it runs server requests. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/runtime.h"
@@ -46,18 +48,6 @@ static void on_sigint(int sig) {
     atomic_store(&interrupted, true);
 }
 
-static bool parse_num(const char *name, const char *s, double lo, double hi, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "beanbag chat: %s must be a number from %g to %g (got '%s')\n", name, lo,
-                hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, chat_opts *o) {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
@@ -76,7 +66,8 @@ static int parse_args(int argc, char **argv, chat_opts *o) {
     o->max_tokens = INT32_MAX / 2;
     optind = 1;
     int c;
-    double v;
+    double d = 0;
+    long long v = 0;
     while ((c = getopt_long(argc, argv, "m:s:n:t:h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
@@ -87,20 +78,22 @@ static int parse_args(int argc, char **argv, chat_opts *o) {
             o->system = optarg;
             break;
         case 'T':
-            ok = parse_num("--temp", optarg, 0, 2, &v) && (o->temp = (float)v, 1);
+            if ((ok = cli_float("chat", "--temp", optarg, 0, 2, &d))) o->temp = (float)d;
             break;
         case 'S':
-            ok = parse_num("--seed", optarg, 0, 1.8e19, &v) && (o->seed = (uint64_t)v, 1);
+            if ((ok = cli_int("chat", "--seed", optarg, 0, LLONG_MAX, &v))) o->seed = (uint64_t)v;
             break;
         case 'n':
-            ok = parse_num("--max-tokens", optarg, 1, 1 << 24, &v) &&
-                 (o->max_tokens = (int32_t)v, 1);
+            if ((ok = cli_int("chat", "--max-tokens", optarg, 1, 1 << 24, &v)))
+                o->max_tokens = (int32_t)v;
             break;
         case 'c':
-            ok = parse_num("--ctx-size", optarg, 16, 1 << 24, &v) && (o->rt.n_ctx = (int32_t)v, 1);
+            if ((ok = cli_int("chat", "--ctx-size", optarg, 16, 1 << 24, &v)))
+                o->rt.n_ctx = (int32_t)v;
             break;
         case 't':
-            ok = parse_num("--threads", optarg, 0, 1024, &v) && (o->rt.n_threads = (int32_t)v, 1);
+            if ((ok = cli_int("chat", "--threads", optarg, 0, 1024, &v)))
+                o->rt.n_threads = (int32_t)v;
             break;
         case 'h':
             usage(stdout);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/runtime.h"
 #include "server/server.h"
@@ -49,18 +50,6 @@ typedef struct serve_opts {
     double shutdown_timeout;
 } serve_opts;
 
-static bool parse_int(const char *name, const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "beanbag serve: %s must be an integer from %ld to %ld (got '%s')\n", name,
-                lo, hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 enum {
     O_ALIAS = 256,
     O_HOST,
@@ -98,9 +87,14 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Integer flag values: the range, then where the value goes. */
+static bool int_flag(const char *flag, long long lo, long long hi, long long *v) {
+    return cli_int("serve", flag, optarg, lo, hi, v);
+}
+
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, serve_opts *o) {
-    long v, max_n = 0;
+    long long v = 0, max_n = 0;
     memset(o, 0, sizeof *o);
     o->rt = (runtime_params){.n_ctx = 4096, .n_batch = 256, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
@@ -130,41 +124,39 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             usage(stdout);
             return 0;
         case O_PORT:
-            ok = parse_int("--port", optarg, 0, 65535, &v) && (o->http.port = (int)v, 1);
+            if ((ok = int_flag("--port", 0, 65535, &v))) o->http.port = (int)v;
             break;
         case O_PARALLEL:
-            ok = parse_int("--parallel", optarg, 1, 256, &v) && (o->rt.n_seq_max = (int32_t)v, 1);
+            if ((ok = int_flag("--parallel", 1, 256, &v))) o->rt.n_seq_max = (int32_t)v;
             break;
         case O_CTX:
-            ok = parse_int("--ctx-size", optarg, 16, 1 << 24, &v) && (o->rt.n_ctx = (int32_t)v, 1);
+            if ((ok = int_flag("--ctx-size", 16, 1 << 24, &v))) o->rt.n_ctx = (int32_t)v;
             break;
         case O_BATCH:
-            ok = parse_int("--batch", optarg, 1, 1 << 16, &v) && (o->rt.n_batch = (int32_t)v, 1);
+            if ((ok = int_flag("--batch", 1, 1 << 16, &v))) o->rt.n_batch = (int32_t)v;
             break;
         case 't':
-            ok = parse_int("--threads", optarg, 0, 1024, &v) && (o->rt.n_threads = (int32_t)v, 1);
+            if ((ok = int_flag("--threads", 0, 1024, &v))) o->rt.n_threads = (int32_t)v;
             break;
         case O_QUEUE:
-            ok = parse_int("--max-queue", optarg, 0, 1 << 20, &v) &&
-                 (o->rt.max_queue = (int32_t)v, 1);
+            if ((ok = int_flag("--max-queue", 0, 1 << 20, &v))) o->rt.max_queue = (int32_t)v;
             break;
         case O_MAXN:
-            ok = parse_int("--max-n", optarg, 1, 256, &max_n);
+            ok = int_flag("--max-n", 1, 256, &max_n);
             break;
         case O_BODY:
-            ok = parse_int("--max-body", optarg, 1024, 1L << 30, &v) &&
-                 (o->http.max_body = (size_t)v, 1);
+            if ((ok = int_flag("--max-body", 1024, 1LL << 30, &v))) o->http.max_body = (size_t)v;
             break;
         case O_TIMEOUT:
-            ok = parse_int("--timeout", optarg, 1, 86400, &v) && (o->http.timeout_s = (int)v, 1);
+            if ((ok = int_flag("--timeout", 1, 86400, &v))) o->http.timeout_s = (int)v;
             break;
         case O_CONNS:
-            ok = parse_int("--max-connections", optarg, 1, 100000, &v) &&
-                 (o->http.max_connections = (int)v, 1);
+            if ((ok = int_flag("--max-connections", 1, 100000, &v)))
+                o->http.max_connections = (int)v;
             break;
         case O_SHUTDOWN:
-            ok = parse_int("--shutdown-timeout", optarg, 0, 86400, &v) &&
-                 (o->shutdown_timeout = (double)v, 1);
+            if ((ok = int_flag("--shutdown-timeout", 0, 86400, &v)))
+                o->shutdown_timeout = (double)v;
             break;
         default:
             usage(stderr);

@@ -56,7 +56,7 @@ bb_status runtime_open(const runtime_params *p, runtime *rt, bb_error *err) {
                         .n_batch = p->n_batch,
                         .n_ctx = n_ctx,
                         .n_seq_ctx = rt->n_seq_ctx,
-                        .n_vocab = bb_vocab_n_tokens(bb_model_vocab(rt->model)),
+                        .n_vocab = bb_model_n_vocab(rt->model),
                         .max_queue = p->max_queue};
     st = engine_new(&rt->backend, bb_model_vocab(rt->model), &ep, &rt->engine, err);
     if (st != BB_OK) runtime_close(rt);

@@ -24,8 +24,9 @@ static bool chat_prompt(server *s, const oai_request *req, bb_token **ids, size_
     if (st == BB_ERR_TEMPLATE)
         return oai_fail(e, 400, "messages", "the chat template refused the messages: %s",
                         err.message);
-    if (st != BB_OK) return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "messages",
-                                     "cannot build the prompt: %s", err.message);
+    if (st != BB_OK)
+        return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "messages",
+                        "cannot build the prompt: %s", err.message);
     return true;
 }
 
@@ -127,7 +128,7 @@ typedef struct stream {
     conn_rec *conn;
     int32_t n_choices;
     bool include_usage;
-    strbuf out;
+    bb_strbuf out;
     size_t off;
     bool started, ended;
 } stream;
@@ -137,9 +138,7 @@ static void sse_event(stream *st, char *json) {
         st->out.failed = true;
         return;
     }
-    sb_puts(&st->out, "data: ");
-    sb_puts(&st->out, json);
-    sb_puts(&st->out, "\n\n");
+    bb_strbuf_printf(&st->out, "data: %s\n\n", json);
     free(json);
 }
 
@@ -188,7 +187,7 @@ static void stream_fill(stream *st) {
         engine_request_usage(st->req, &pt, &ct);
         sse_event(st, oai_chunk_usage(&st->ctx, pt, ct));
     }
-    sb_puts(&st->out, "data: [DONE]\n\n");
+    bb_strbuf_printf(&st->out, "data: [DONE]\n\n");
     st->ended = true;
 }
 
@@ -219,7 +218,7 @@ static void stream_free(void *cls) {
     stream *st = cls;
     engine_request_cancel(st->req); /* no effect when it is done */
     engine_request_unref(st->req);
-    sb_free(&st->out);
+    bb_strbuf_release(&st->out);
     free(st);
 }
 
@@ -258,7 +257,7 @@ static enum MHD_Result start_stream(server *s, struct MHD_Connection *c, http_re
 /* ---------------------------------------------------------------- whole responses */
 
 typedef struct collected {
-    strbuf text;
+    bb_strbuf text;
     engine_token_info *tokens;
     size_t n_tokens;
     engine_finish finish;
@@ -267,7 +266,7 @@ typedef struct collected {
 static bool collect_choice(engine_request *er, int32_t i, collected *out) {
     engine_delta d;
     while (engine_request_take(er, i, &d)) {
-        sb_append(&out->text, d.text ? d.text : "", d.len);
+        bb_strbuf_append(&out->text, d.text ? d.text : "", d.len);
         if (d.n_tokens) {
             engine_token_info *t = realloc(out->tokens, (out->n_tokens + d.n_tokens) * sizeof *t);
             if (!t) {
@@ -323,7 +322,7 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
         ret = send_json(s, c, 200, oai_response_json(ctx, choices, n, pt, ct));
     }
     for (int32_t i = 0; col && i < n; i++) {
-        sb_free(&col[i].text);
+        bb_strbuf_release(&col[i].text);
         free(col[i].tokens);
     }
     free(col);

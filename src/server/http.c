@@ -276,7 +276,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (r->too_large || r->body.len + *upload_size > s->p.max_body)
             r->too_large = true;
         else
-            sb_append(&r->body, upload_data, *upload_size);
+            bb_strbuf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
         return r->body.failed ? MHD_NO : MHD_YES;
     }
@@ -296,7 +296,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         fprintf(stderr, "beanbag serve: a request ended early (code %d)\n", (int)toe);
     /* The connection may carry another request: give it the full time again. */
     conn_arm(s, r->conn, true);
-    sb_free(&r->body);
+    bb_strbuf_release(&r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);

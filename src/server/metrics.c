@@ -6,32 +6,33 @@ void http_count(http_counters *c, unsigned status) {
     if (status < 600) atomic_fetch_add(&c->by_status[status], 1);
 }
 
-static void header(strbuf *b, const char *name, const char *type, const char *help) {
-    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+static void header(bb_strbuf *b, const char *name, const char *type, const char *help) {
+    bb_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scalar(strbuf *b, const char *name, const char *type, const char *help,
+static void scalar(bb_strbuf *b, const char *name, const char *type, const char *help,
                    uint64_t value) {
     header(b, name, type, help);
-    sb_printf(b, "%s %" PRIu64 "\n", name, value);
+    bb_strbuf_printf(b, "%s %" PRIu64 "\n", name, value);
 }
 
-static void hist(strbuf *b, const char *name, const char *help, const histogram *h) {
+static void hist(bb_strbuf *b, const char *name, const char *help, const histogram *h) {
     header(b, name, "histogram", help);
     uint64_t cum = 0;
     for (int i = 0; i < HIST_N_BOUNDS; i++) {
         cum += h->counts[i];
-        sb_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, hist_bounds[i], cum);
+        bb_strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, hist_bounds[i], cum);
     }
-    sb_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
-    sb_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+    bb_strbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    bb_strbuf_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
 }
 
-void metrics_render(strbuf *b, http_counters *c, const engine_stats *s) {
+void metrics_render(bb_strbuf *b, http_counters *c, const engine_stats *s) {
     header(b, "beanbag_http_requests_total", "counter", "HTTP responses by status code.");
     for (unsigned code = 100; code < 600; code++) {
         uint64_t n = atomic_load(&c->by_status[code]);
-        if (n) sb_printf(b, "beanbag_http_requests_total{code=\"%u\"} %" PRIu64 "\n", code, n);
+        if (n)
+            bb_strbuf_printf(b, "beanbag_http_requests_total{code=\"%u\"} %" PRIu64 "\n", code, n);
     }
     scalar(b, "beanbag_model_ready", "gauge", "1 once the model is loaded.", s != NULL);
     if (!s) return;

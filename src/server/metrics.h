@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "engine/engine.h"
-#include "server/strbuf.h"
+#include "common/strbuf.h"
 
 /* HTTP responses by status code, counted by the HTTP layer. */
 typedef struct http_counters {
@@ -16,6 +16,6 @@ typedef struct http_counters {
 
 void http_count(http_counters *c, unsigned status);
 /* stats is NULL while the model is loading. */
-void metrics_render(strbuf *out, http_counters *c, const engine_stats *stats);
+void metrics_render(bb_strbuf *out, http_counters *c, const engine_stats *stats);
 
 #endif

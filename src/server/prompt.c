@@ -44,7 +44,8 @@ bb_status prompt_from_messages(const bb_model *model, const char *messages_json,
     if (bos && eos)
         st = bb_chat_render(tmpl ? tmpl : bb_chat_default_template(), messages_json, NULL, true,
                             bos, eos, &text, err);
-    else bb_fail(err, st, "out of memory for the prompt");
+    else
+        bb_fail(err, st, "out of memory for the prompt");
     free(bos);
     free(eos);
     if (st != BB_OK) return st;

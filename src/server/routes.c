@@ -25,16 +25,14 @@ enum MHD_Result route_health(server *s, struct MHD_Connection *c) {
 }
 
 enum MHD_Result route_metrics(server *s, struct MHD_Connection *c) {
-    strbuf b = {0};
+    bb_strbuf b = {0};
     engine_stats st;
     bool ready = atomic_load(&s->ready);
     if (ready) engine_get_stats(s->model.engine, &st);
     metrics_render(&b, &s->counters, ready ? &st : NULL);
-    if (b.failed) {
-        sb_free(&b);
-        return MHD_NO;
-    }
-    return send_body(s, c, 200, b.data, b.len, "text/plain; version=0.0.4; charset=utf-8");
+    size_t len = b.len;
+    char *text = bb_strbuf_take(&b);
+    return send_body(s, c, 200, text, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static cJSON *model_object(const server *s) {

@@ -10,7 +10,7 @@
 #include "server/metrics.h"
 #include "server/oai_request.h"
 #include "server/server.h"
-#include "server/strbuf.h"
+#include "common/strbuf.h"
 
 /* One TCP connection, watched for deadlines (slow-loris protection). */
 typedef struct conn_rec {
@@ -42,7 +42,7 @@ typedef struct http_req {
     server *s;
     conn_rec *conn;
     int route;
-    strbuf body;
+    bb_strbuf body;
     bool rejected;  /* a response went out before the body was read */
     bool too_large; /* the body outgrew max_body; the rest is dropped */
     double t_start;
