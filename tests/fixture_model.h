@@ -107,13 +107,13 @@ static inline void fixture_hparams(gguf_writer *w, const fixture_model_params *p
 }
 
 typedef struct fixture_tensors {
-    float *data[64];
+    float *data[512];
     size_t n;
 } fixture_tensors;
 
 static inline bb_status fixture_add(gguf_writer *w, fixture_tensors *ts, const char *name,
                                     uint64_t ne0, uint64_t ne1, float *data, bb_error *err) {
-    if (!data || ts->n == 64) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "fixture: no memory");
+    if (!data || ts->n == 512) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "fixture: no memory");
     ts->data[ts->n++] = data;
     uint64_t ne[2] = {ne0, ne1};
     return gguf_writer_add_tensor(w, name, BB_TYPE_F32, ne1 > 1 ? 2 : 1, ne, data,

@@ -64,7 +64,7 @@ static inline char *sc_read_all(int fd, double timeout_s, size_t *len) {
             if (!b) break;
             buf = b;
         }
-        ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+        ssize_t r = read(fd, buf + n, cap - n - 1);
         if (r <= 0) break;
         n += (size_t)r;
     }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "common/strbuf.h"
 #include "fixture_model.h"
 #include "server_client.h"
 #include "testutil.h"
@@ -151,7 +152,8 @@ static bool metric(int port, const char *name, double *value) {
 /* Waits up to 10 s for a gauge to reach a value. */
 static bool wait_metric(int port, const char *name, double want) {
     double v = -1, t0 = sc_now();
-    while (sc_now() - t0 < 10 && (!metric(port, name, &v) || v != want)) usleep(5 * 1000);
+    while (sc_now() - t0 < 10 && (!metric(port, name, &v) || v != want))
+        usleep(5 * 1000);
     return v == want;
 }
 
@@ -698,6 +700,66 @@ static void test_graceful(sc_server *srv) {
     free(body);
 }
 
+/* ---------------------------------------------------------------- curl */
+
+/* Runs curl on a body (written to a file); returns its output (free) or NULL. */
+static char *curl(int port, const char *path, const char *body, const char *opts) {
+    char file[] = "/tmp/bb_test_curl_XXXXXX";
+    int fd = mkstemp(file);
+    if (fd < 0) return NULL;
+    bool ok = !body || write(fd, body, strlen(body)) == (ssize_t)strlen(body);
+    close(fd);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS %s -H 'Authorization: Bearer " API_KEY "' -H 'Content-Type: "
+             "application/json' %s%s http://127.0.0.1:%d%s",
+             opts, body ? "--data-binary @" : "", body ? file : "", port, path);
+    FILE *p = ok ? popen(cmd, "r") : NULL;
+    size_t len = 0;
+    char *out = p ? sc_read_all(fileno(p), 30, &len) : NULL;
+    if (p) pclose(p);
+    unlink(file);
+    return out;
+}
+
+/* curl as a client: a whole response, a stream (-N) with the same text, a refused key. */
+static void test_curl(int port) {
+    if (system("curl --version > /dev/null 2>&1") != 0) {
+        printf("SKIP: curl tests (curl is not installed)\n");
+        return;
+    }
+    char *body = chat_body("Hello from curl", 12, "");
+    char *whole = curl(port, "/v1/chat/completions", body, "");
+    cJSON *j = whole ? cJSON_Parse(whole) : NULL;
+    const char *text = jstr(j, "choices.0.message.content");
+    CHECKF(text, "curl: %s", whole ? whole : "(no output)");
+    free(body);
+    body = chat_body("Hello from curl", 12, ",\"stream\":true");
+    char *sse = curl(port, "/v1/chat/completions", body, "-N");
+    char **ev;
+    int n = sc_sse(sse ? sse : "", &ev);
+    CHECK(n > 2 && !strcmp(ev[n - 1], "[DONE]"));
+    bb_strbuf streamed = {0};
+    for (int i = 0; i < n - 1; i++) {
+        cJSON *c = cJSON_Parse(ev[i]);
+        const char *piece = jstr(c, "choices.0.delta.content");
+        if (piece) bb_strbuf_append(&streamed, piece, strlen(piece));
+        cJSON_Delete(c);
+    }
+    CHECKF(text && !strcmp(streamed.data ? streamed.data : "", text), "curl stream '%s' vs '%s'",
+           streamed.data ? streamed.data : "", text ? text : "(null)");
+    bb_strbuf_release(&streamed);
+    sc_sse_free(ev, n);
+    char *code = curl(port, "/v1/models", NULL,
+                      "-o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope'");
+    CHECKF(code && !strcmp(code, "401"), "curl with a wrong key: %s", code ? code : "(none)");
+    free(code);
+    free(sse);
+    free(body);
+    cJSON_Delete(j);
+    free(whole);
+}
+
 /* ---------------------------------------------------------------- the openai package */
 
 static void test_openai_sdk(int port) {
@@ -763,6 +825,7 @@ int main(void) {
     test_disconnect(srv.port);
     test_hostile(srv.port);
     test_slow_clients(srv.port);
+    test_curl(srv.port);
     test_openai_sdk(srv.port);
     test_graceful(&srv);
     fp.n_ctx_train = 32768;

@@ -26,8 +26,9 @@ static void usage(FILE *out) {
             "      --port N            port (default 8080; 0 picks a free one)\n"
             "      --parallel N        sequences generated side by side (default 4)\n"
             "      --ctx-size N        KV cache tokens shared by all sequences (default 4096)\n"
-            "      --batch N           most tokens per forward step, prompt chunks included\n"
-            "                          (default 256)\n"
+            "      --batch N           most tokens per forward step, prompt chunks included:\n"
+            "                          larger reads prompts faster, smaller keeps other\n"
+            "                          streams smoother while it does (default 128)\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
@@ -96,7 +97,7 @@ static bool int_flag(const char *flag, long long lo, long long hi, long long *v)
 static int parse_args(int argc, char **argv, serve_opts *o) {
     long long v = 0, max_n = 0;
     memset(o, 0, sizeof *o);
-    o->rt = (runtime_params){.n_ctx = 4096, .n_batch = 256, .n_seq_max = 4, .max_queue = 64};
+    o->rt = (runtime_params){.n_ctx = 4096, .n_batch = 128, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
     o->http.api_key = getenv("BEANBAG_API_KEY");
     o->shutdown_timeout = 10;

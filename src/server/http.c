@@ -107,6 +107,10 @@ enum MHD_Result send_counted(server *s, struct MHD_Connection *c, unsigned statu
                              struct MHD_Response *resp) {
     if (!resp) return MHD_NO;
     http_count(&s->counters, status);
+    /* The client must take the response within the timeout (a stream re-arms per piece). */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_arm(s, info ? info->socket_context : NULL, true);
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
