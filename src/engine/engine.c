@@ -75,16 +75,20 @@ static void active_remove(engine *e, engine_request *r) {
     pthread_mutex_unlock(&e->mu);
 }
 
+/* Ends choice c (once): gives back its slot and cache and reports how it finished. */
+static void choice_end(engine *e, engine_request *r, int32_t c, engine_finish finish,
+                       const char *msg) {
+    engine_seq *s = &r->seqs[c];
+    seq_release(e, s);
+    if (s->finished) return;
+    s->finished = true;
+    request_finish(r, c, finish, msg);
+}
+
 /* Ends every unfinished choice of an active request and drops the engine's reference. */
 static void request_end(engine *e, engine_request *r, engine_finish finish, const char *msg) {
-    for (int32_t c = 0; c < r->n_choices; c++) {
-        engine_seq *s = &r->seqs[c];
-        seq_release(e, s);
-        if (!s->finished) {
-            s->finished = true;
-            request_finish(r, c, finish, msg);
-        }
-    }
+    for (int32_t c = 0; c < r->n_choices; c++)
+        choice_end(e, r, c, finish, msg);
     active_remove(e, r);
     engine_request_unref(r);
 }
@@ -114,10 +118,7 @@ static void reap_waiting(engine *e) {
     while ((r = waiting_pop(e))) {
         if (e->cancel_all || atomic_load(&r->cancel)) {
             for (int32_t c = 0; c < r->n_choices; c++)
-                if (!r->seqs[c].finished) {
-                    r->seqs[c].finished = true;
-                    request_finish(r, c, ENGINE_FINISH_CANCELLED, NULL);
-                }
+                choice_end(e, r, c, ENGINE_FINISH_CANCELLED, NULL);
             engine_request_unref(r);
             continue;
         }
@@ -187,14 +188,10 @@ static void relieve_shortage(engine *e) {
         pthread_mutex_unlock(&e->mu);
         return;
     }
-    for (int32_t c = r->n_choices - 1; c >= 0; c--) {
-        engine_seq *s = &r->seqs[c];
-        if (s->finished) continue;
-        seq_release(e, s);
-        s->finished = true;
-        request_finish(r, c, ENGINE_FINISH_LENGTH, NULL);
-        break;
-    }
+    int32_t c = r->n_choices - 1;
+    while (c > 0 && r->seqs[c].finished)
+        c--;
+    choice_end(e, r, c, ENGINE_FINISH_LENGTH, NULL);
     if (request_live(r) == 0) {
         active_remove(e, r);
         engine_request_unref(r);
@@ -338,11 +335,7 @@ static bb_status handle_token(engine *e, engine_request *r, int32_t c, const flo
     size_t safe;
     if (stop_check(&s->stop, finish != ENGINE_FINISH_NONE, &safe)) finish = ENGINE_FINISH_STOP;
     st = release(r, c, safe, finish != ENGINE_FINISH_NONE, err);
-    if (finish != ENGINE_FINISH_NONE) {
-        seq_release(e, s);
-        s->finished = true;
-        request_finish(r, c, finish, NULL);
-    }
+    if (finish != ENGINE_FINISH_NONE) choice_end(e, r, c, finish, NULL);
     return st;
 }
 
@@ -389,11 +382,7 @@ static void sample_step(engine *e) {
             const float *logits = e->be.logits(e->be.self, s->out_index);
             bb_status st = logits ? handle_token(e, r, c, logits, &err)
                                   : bb_fail(&err, BB_ERR_INTERNAL, "no logits for a batch entry");
-            if (st != BB_OK) {
-                s->finished = true;
-                seq_release(e, s);
-                request_finish(r, c, ENGINE_FINISH_ERROR, err.message);
-            }
+            if (st != BB_OK) choice_end(e, r, c, ENGINE_FINISH_ERROR, err.message);
         }
         if (request_live(r) == 0) {
             active_remove(e, r);
