@@ -41,28 +41,13 @@ static bool text_prompt(server *s, const oai_request *req, bb_token **ids, size_
         if (prompt_tokenize(vocab, p->valuestring, ids, n, &err) == BB_OK) return true;
         return oai_fail(e, 400, "prompt", "cannot tokenize the prompt: %s", err.message);
     }
-    int count = cJSON_GetArraySize(p);
-    if (!cJSON_IsArray(p) || count == 0)
-        return oai_fail(e, 400, "prompt",
-                        "'prompt' must be a string, a list of one string, or a list of token ids");
-    int32_t n_vocab = bb_vocab_n_tokens(vocab);
-    *ids = malloc((size_t)count * sizeof **ids);
-    if (!*ids) return oai_fail(e, 500, NULL, "out of memory");
-    *n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, p) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= n_vocab ||
-            v->valuedouble != (double)(bb_token)v->valuedouble) {
-            free(*ids);
-            *ids = NULL;
-            return oai_fail(e, 400, "prompt",
-                            cJSON_IsString(v) ? "only one prompt per request is supported"
-                                              : "'prompt' token ids must be integers from 0 to "
-                                                "the vocabulary size - 1");
-        }
-        (*ids)[(*n)++] = (bb_token)v->valuedouble;
-    }
-    return true;
+    if (cJSON_IsArray(p) && cJSON_GetArraySize(p) > 0 &&
+        oai_token_ids(p, bb_vocab_n_tokens(vocab), ids, n))
+        return true;
+    return oai_fail(e, 400, "prompt",
+                    "'prompt' must be a string, a list of one string, or a list of token ids from "
+                    "0 to %d (one prompt per request)",
+                    bb_vocab_n_tokens(vocab) - 1);
 }
 
 /* ---------------------------------------------------------------- submission */
@@ -349,8 +334,7 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     bb_token *ids = NULL;
     size_t n = 0;
     engine_request *er = NULL;
-    bool ok = oai_parse_json(r->body.data ? r->body.data : "", r->body.len, &root, &e) &&
-              oai_parse_request(root, chat, &lim, &req, &e);
+    bool ok = request_json(r, &root, &e) && oai_parse_request(root, chat, &lim, &req, &e);
     if (ok && req.model && strcmp(req.model, s->model.model_id)) {
         ok = oai_fail(&e, 404, "model", "the model '%.200s' does not exist (this server has '%s')",
                       req.model, s->model.model_id);

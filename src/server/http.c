@@ -146,6 +146,10 @@ static enum MHD_Result fail(server *s, struct MHD_Connection *c, int status, con
     return send_error(s, c, &e);
 }
 
+bool request_json(const http_req *r, cJSON **root, oai_error *e) {
+    return oai_parse_json(r->body.data ? r->body.data : "", r->body.len, root, e);
+}
+
 /* ---------------------------------------------------------------- routing */
 
 enum { R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_CHAT, R_TEXT, R_TOKENIZE, R_DETOKENIZE };

@@ -317,6 +317,26 @@ void oai_request_free(oai_request *r) {
     r->bias = NULL;
 }
 
+bool oai_token_ids(const cJSON *list, int32_t n_vocab, bb_token **ids, size_t *n) {
+    *ids = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(list)) return false;
+    *ids = malloc(((size_t)cJSON_GetArraySize(list) + 1) * sizeof **ids);
+    if (!*ids) return false;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, list) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < n_vocab) ||
+            v->valuedouble != floor(v->valuedouble)) {
+            free(*ids);
+            *ids = NULL;
+            *n = 0;
+            return false;
+        }
+        (*ids)[(*n)++] = (bb_token)v->valuedouble;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- messages */
 
 static bool join_parts(const cJSON *content, int idx, char **out, oai_error *e) {

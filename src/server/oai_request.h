@@ -57,6 +57,10 @@ bool oai_parse_request(const cJSON *root, bool chat, const oai_limits *lim, oai_
                        oai_error *e);
 void oai_request_free(oai_request *r);
 
+/* A JSON list of token ids, each an integer in [0, n_vocab), into a new array (free with
+ * free(); non-NULL even when empty). Returns false for anything else. */
+bool oai_token_ids(const cJSON *list, int32_t n_vocab, bb_token **ids, size_t *n);
+
 /* The chat messages in the shape chat templates expect: content as a plain string (text
  * parts joined). A new JSON string (free with free()), or NULL with *e set. */
 char *oai_messages_for_template(const cJSON *messages, oai_error *e);

@@ -114,8 +114,8 @@ enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r)
     oai_error e;
     cJSON *root = NULL;
     bool add_special = false, pieces = false;
-    if (!oai_parse_json(r->body.data ? r->body.data : "", r->body.len, &root, &e) ||
-        !only_keys(root, keys, 3, &e) || !optional_bool(root, "add_special", &add_special, &e) ||
+    if (!request_json(r, &root, &e) || !only_keys(root, keys, 3, &e) ||
+        !optional_bool(root, "add_special", &add_special, &e) ||
         !optional_bool(root, "with_pieces", &pieces, &e)) {
         cJSON_Delete(root);
         return send_error(s, c, &e);
@@ -151,39 +151,24 @@ enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *
     static const char *const keys[] = {"tokens"};
     oai_error e;
     cJSON *root = NULL;
-    if (!oai_parse_json(r->body.data ? r->body.data : "", r->body.len, &root, &e) ||
-        !only_keys(root, keys, 1, &e)) {
+    if (!request_json(r, &root, &e) || !only_keys(root, keys, 1, &e)) {
         cJSON_Delete(root);
         return send_error(s, c, &e);
     }
     const bb_vocab *vocab = bb_model_vocab(s->model.model);
     int32_t n_vocab = bb_vocab_n_tokens(vocab);
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "tokens");
-    int n = cJSON_GetArraySize(arr);
-    bb_token *ids = cJSON_IsArray(arr) ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;
-    bool ok = ids != NULL;
-    int i = 0;
-    const cJSON *v;
-    if (ok) {
-        cJSON_ArrayForEach(v, arr) {
-            if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= n_vocab ||
-                v->valuedouble != (double)(bb_token)v->valuedouble) {
-                ok = false;
-                break;
-            }
-            ids[i++] = (bb_token)v->valuedouble;
-        }
-    }
+    bb_token *ids = NULL;
+    size_t n = 0;
+    bool ok = oai_token_ids(cJSON_GetObjectItemCaseSensitive(root, "tokens"), n_vocab, &ids, &n);
     cJSON_Delete(root);
     if (!ok) {
-        free(ids);
         oai_fail(&e, 400, "tokens", "'tokens' must be a list of token ids from 0 to %d",
                  n_vocab - 1);
         return send_error(s, c, &e);
     }
     char *text = NULL;
     bb_error err = {0};
-    bb_status st = bb_detokenize(vocab, ids, (size_t)i, false, &text, &err);
+    bb_status st = bb_detokenize(vocab, ids, n, false, &text, &err);
     free(ids);
     if (st != BB_OK) {
         oai_fail(&e, 500, NULL, "cannot detokenize: %s", err.message);

@@ -60,6 +60,9 @@ enum MHD_Result send_error(server *s, struct MHD_Connection *c, const oai_error 
 enum MHD_Result send_counted(server *s, struct MHD_Connection *c, unsigned status,
                              struct MHD_Response *resp);
 
+/* The request body as a JSON object (cJSON_Delete it), or false with *e set. */
+bool request_json(const http_req *r, cJSON **root, oai_error *e);
+
 /* Endpoints (routes.c, completion.c); the body is complete. */
 enum MHD_Result route_health(server *s, struct MHD_Connection *c);
 enum MHD_Result route_metrics(server *s, struct MHD_Connection *c);
