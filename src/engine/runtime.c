@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "train/demo_model.h"
 
 /* The file's base name without its .gguf extension. */
 static void base_name(const char *path, char *out, size_t cap) {
@@ -16,9 +17,15 @@ static void base_name(const char *path, char *out, size_t cap) {
 
 static bb_status load_model(const runtime_params *p, runtime *rt, bb_error *err) {
     bb_model_params mp = bb_model_default_params();
-    if (!p->model_path)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
-                       "no model given (-m FILE.gguf) and this build has no demo model");
+    if (!p->model_path) {
+        size_t size = 0;
+        const unsigned char *demo = bb_demo_model_data(&size);
+        if (!demo)
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                           "no model given (-m FILE.gguf) and this build has no demo model");
+        rt->default_id = BB_DEMO_MODEL_ID;
+        return bb_model_load_from_memory(demo, size, &mp, &rt->model, err);
+    }
     bb_status st = bb_model_load(p->model_path, &mp, &rt->model, err);
     if (st != BB_OK) return st;
     const char *name = bb_model_name(rt->model);

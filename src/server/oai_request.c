@@ -22,7 +22,7 @@ bool oai_fail(oai_error *e, int status, const char *param, const char *fmt, ...)
 
 bool oai_parse_json(const char *body, size_t len, cJSON **root, oai_error *e) {
     size_t bad;
-    if (!utf8_valid(body, len, &bad))
+    if (!text_is_utf8(body, len, &bad))
         return oai_fail(e, 400, NULL, "the request body is not valid UTF-8 (byte %zu)", bad);
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(body, len, &end, false);

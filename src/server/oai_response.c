@@ -75,7 +75,7 @@ static cJSON *token_bytes(const bb_vocab *vocab, bb_token id, char **text) {
     cJSON *bytes = cJSON_CreateArray();
     for (int32_t i = 0; i < n; i++)
         cJSON_AddItemToArray(bytes, cJSON_CreateNumber((unsigned char)buf[i]));
-    *text = utf8_sanitize(buf, (size_t)n);
+    *text = text_sanitize_utf8(buf, (size_t)n);
     if (buf != small) free(buf);
     return bytes;
 }

@@ -96,7 +96,7 @@ static cJSON *tokens_json(const bb_vocab *vocab, const bb_token *ids, size_t n, 
         }
         char *text = NULL;
         bb_detokenize(vocab, &ids[i], 1, true, &text, NULL);
-        char *clean = text ? utf8_sanitize(text, strlen(text)) : NULL;
+        char *clean = text ? text_sanitize_utf8(text, strlen(text)) : NULL;
         bb_free(text);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", ids[i]);
@@ -175,7 +175,7 @@ enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *
         return send_error(s, c, &e);
     }
     /* Ids can end inside a character: keep the JSON valid UTF-8. */
-    char *clean = utf8_sanitize(text, strlen(text));
+    char *clean = text_sanitize_utf8(text, strlen(text));
     bb_free(text);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "content", clean ? clean : "");
