@@ -445,11 +445,16 @@ static void test_disconnect(int port) {
     CHECK(got >= 2000);
     double running = -1;
     CHECK(metric(port, "beanbag_requests_running ", &running) && running >= 1);
+    double before = 0, after_gen = 0;
+    CHECK(metric(port, "beanbag_generated_tokens_total ", &before));
     close(fd);
     double t0 = sc_now();
     while (sc_now() - t0 < 5 && metric(port, "beanbag_requests_running ", &running) && running > 0)
         usleep(10 * 1000);
     CHECKF(running == 0, "still %g running after the hang-up", running);
+    /* It stopped, rather than ran to the end of its 4096-token context. */
+    CHECK(metric(port, "beanbag_generated_tokens_total ", &after_gen));
+    CHECKF(after_gen - before < 500, "%g tokens generated after the hang-up", after_gen - before);
     printf("disconnect: generation stopped %.3f s after the hang-up\n", sc_now() - t0);
     char *after = chat_content(port, "Still there?", 4, "", NULL, 0);
     CHECK(after != NULL);
