@@ -116,17 +116,23 @@ enum MHD_Result send_counted(server *s, struct MHD_Connection *c, unsigned statu
     return ret;
 }
 
-enum MHD_Result send_body(server *s, struct MHD_Connection *c, unsigned status, char *body,
-                          size_t len, const char *content_type) {
-    if (!body) return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+/* A response over a malloc'd body (taken over), or NULL (the body freed). */
+static struct MHD_Response *body_response(char *body, size_t len, const char *content_type) {
+    struct MHD_Response *resp =
+        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (status == 503 || status == 429) MHD_add_response_header(resp, "Retry-After", "1");
-    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    return resp;
+}
+
+enum MHD_Result send_body(server *s, struct MHD_Connection *c, unsigned status, char *body,
+                          size_t len, const char *content_type) {
+    struct MHD_Response *resp = body_response(body, len, content_type);
+    if (resp && (status == 503 || status == 429)) MHD_add_response_header(resp, "Retry-After", "1");
+    if (resp && status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
     return send_counted(s, c, status, resp);
 }
 
@@ -138,11 +144,15 @@ enum MHD_Result send_error(server *s, struct MHD_Connection *c, const oai_error 
     return send_json(s, c, (unsigned)e->status, oai_error_json(e));
 }
 
-static enum MHD_Result fail(server *s, struct MHD_Connection *c, int status, const char *code,
-                            const char *fmt, const char *arg) {
+__attribute__((format(printf, 5, 6))) static enum MHD_Result
+fail(server *s, struct MHD_Connection *c, int status, const char *code, const char *fmt, ...) {
     oai_error e;
-    oai_fail(&e, status, NULL, fmt, arg);
+    oai_fail(&e, status, NULL, "%s", "");
     e.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
     return send_error(s, c, &e);
 }
 
@@ -200,7 +210,7 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
     const struct route *rt = route_find(url);
     if (!rt) return fail(s, c, 404, "not_found", "no such endpoint: %.200s", url);
     if (rt->auth && !auth_ok(s, c))
-        return fail(s, c, 401, "invalid_api_key", "%s",
+        return fail(s, c, 401, "invalid_api_key",
                     "a valid API key is required (Authorization: Bearer KEY)");
     if (strcmp(method, rt->method)) {
         oai_error e;
@@ -208,14 +218,8 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
         e.code = "method_not_allowed";
         char *json = oai_error_json(&e);
         struct MHD_Response *resp =
-            json ? MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!resp) {
-            free(json);
-            return MHD_NO;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rt->method);
+            body_response(json, json ? strlen(json) : 0, "application/json");
+        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rt->method);
         return send_counted(s, c, 405, resp);
     }
     const char *cl =
@@ -226,8 +230,8 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
         unsigned long long n = strtoull(cl, &end, 10);
         if (errno || *end || n > s->p.max_body) {
             r->rejected = true;
-            return fail(s, c, 413, "request_too_large", "the request body is over the %s limit",
-                        "--max-body");
+            return fail(s, c, 413, "request_too_large",
+                        "the request body is over the limit of %zu bytes", s->p.max_body);
         }
     }
     r->route = rt->id;
@@ -289,8 +293,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return r->body.failed ? MHD_NO : MHD_YES;
     }
     if (r->too_large)
-        return fail(s, c, 413, "request_too_large", "the request body is over the %s limit",
-                    "--max-body");
+        return fail(s, c, 413, "request_too_large",
+                    "the request body is over the limit of %zu bytes", s->p.max_body);
     conn_arm(s, r->conn, false);
     return dispatch(s, c, r, url);
 }
