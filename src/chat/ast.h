@@ -137,6 +137,11 @@ typedef enum jn_kind {
 
 typedef struct jnode jnode;
 
+/* The special names a macro body refers to: as in jinja2, a macro accepts extra positional
+ * arguments only when it uses `varargs`, extra keywords only with `kwargs`, and a call block
+ * only with `caller`. */
+enum { USES_VARARGS = 1, USES_KWARGS = 2, USES_CALLER = 4 };
+
 typedef struct jnodes {
     jnode **v;
     size_t n;
@@ -157,6 +162,7 @@ struct jnode {
     bool negated;   /* E_TEST */
     bool recursive; /* N_FOR */
     bool has_args;  /* E_TEST/E_FILTER written with parentheses */
+    uint8_t uses;   /* N_MACRO / N_CALL_BLOCK: USES_* names its body refers to */
     int line;
     jnode *a, *b, *c, *d;
     jnodes body, alt, filters;

@@ -48,11 +48,28 @@ bool jx_fail_undefined(jx_ctx *ctx, jv undef) {
 
 bool jx_step(jx_ctx *ctx) {
     if (++ctx->steps > JX_MAX_STEPS)
-        return jx_fail(ctx, "template exceeded %llu loop iterations and macro calls",
+        return jx_fail(ctx, "template exceeded the limit of %llu loop iterations and macro calls",
                        (unsigned long long)JX_MAX_STEPS);
     if (jx_heap_exceeded())
-        return jx_fail(ctx, "template allocated more than %zu MiB", JX_MAX_ALLOC >> 20);
+        return jx_fail(ctx, "template exceeded the limit of %zu MiB allocated", JX_MAX_ALLOC >> 20);
     return true;
+}
+
+void jx_ctx_init(jx_ctx *ctx, jx_scope *root, jx_buf *out) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->root = ctx->scope = root;
+    ctx->out = out;
+    ctx->name_loop = jv_cstr("loop");
+    ctx->name_varargs = jv_cstr("varargs");
+    ctx->name_kwargs = jv_cstr("kwargs");
+    ctx->name_caller = jv_cstr("caller");
+}
+
+void jx_ctx_free(jx_ctx *ctx) {
+    jv_release(ctx->name_loop);
+    jv_release(ctx->name_varargs);
+    jv_release(ctx->name_kwargs);
+    jv_release(ctx->name_caller);
 }
 
 /* ------------------------------------------------------------------ scopes */
@@ -644,25 +661,64 @@ fail:
     return false;
 }
 
-/* Evaluated call arguments; the three lists hold the references. */
+/* A growing array of values that starts in place, so that the arguments of most calls
+ * need no allocation. Not to be copied once initialised. */
+enum { VEC_INLINE = 6 };
+typedef struct jvec {
+    jv *v;
+    size_t n, cap;
+    jv inl[VEC_INLINE];
+} jvec;
+
+static void vec_init(jvec *a) {
+    a->v = a->inl;
+    a->n = 0;
+    a->cap = VEC_INLINE;
+}
+
+static void vec_push(jvec *a, jv x) {
+    if (a->n == a->cap) {
+        jv *v = jx_alloc(a->cap * 2 * sizeof *v);
+        memcpy(v, a->v, a->n * sizeof *v);
+        if (a->v != a->inl) free(a->v);
+        a->v = v;
+        a->cap *= 2;
+    }
+    a->v[a->n++] = x;
+}
+
+static void vec_free(jvec *a) {
+    for (size_t i = 0; i < a->n; i++) jv_release(a->v[i]);
+    if (a->v != a->inl) free(a->v);
+}
+
+/* Evaluated call arguments; the vectors hold the references. */
 typedef struct call_frame {
     jx_args args;
-    jv pos, names, vals;
+    jvec pos, names, vals;
 } call_frame;
 
 static void frame_free(call_frame *f) {
-    jv_release(f->pos);
-    jv_release(f->names);
-    jv_release(f->vals);
+    vec_free(&f->pos);
+    vec_free(&f->names);
+    vec_free(&f->vals);
 }
 
-static bool expand_star(jx_ctx *ctx, const jnode *node, jv pos) {
+static void frame_link(call_frame *f) {
+    f->args = (jx_args){.pos = f->pos.v,
+                        .npos = f->pos.n,
+                        .kw_names = f->names.v,
+                        .kw_vals = f->vals.v,
+                        .nkw = f->names.n};
+}
+
+static bool expand_star(jx_ctx *ctx, const jnode *node, jvec *pos) {
     jv v, items;
     if (!jx_eval(ctx, node, &v)) return false;
     bool ok = jx_iterate(ctx, v, &items);
     jv_release(v);
     if (!ok) return false;
-    for (size_t i = 0; i < jv_list_len(items); i++) jv_list_push_take(pos, jv_retain(jv_list_at(items, i)));
+    for (size_t i = 0; i < jv_list_len(items); i++) vec_push(pos, jv_retain(jv_list_at(items, i)));
     jv_release(items);
     return true;
 }
@@ -678,38 +734,37 @@ static bool expand_dstar(jx_ctx *ctx, const jnode *node, call_frame *f) {
             ok = jx_fail(ctx, "keywords must be strings");
             break;
         }
-        jv_list_push_take(f->names, jv_retain(v.u.d->keys[i]));
-        jv_list_push_take(f->vals, jv_retain(v.u.d->vals[i]));
+        vec_push(&f->names, jv_retain(v.u.d->keys[i]));
+        vec_push(&f->vals, jv_retain(v.u.d->vals[i]));
     }
     jv_release(v);
     return ok;
 }
 
 static bool eval_args(jx_ctx *ctx, const jargs_ast *a, call_frame *f) {
-    f->pos = jv_list(0);
-    f->names = jv_list(0);
-    f->vals = jv_list(0);
+    vec_init(&f->pos);
+    vec_init(&f->names);
+    vec_init(&f->vals);
+    bool ok = true;
     if (a) {
-        bool ok = eval_items(ctx, &a->pos, f->pos);
-        if (ok && a->star) ok = expand_star(ctx, a->star, f->pos);
+        for (size_t i = 0; ok && i < a->pos.n; i++) {
+            jv v;
+            if ((ok = jx_eval(ctx, a->pos.v[i], &v))) vec_push(&f->pos, v);
+        }
+        if (ok && a->star) ok = expand_star(ctx, a->star, &f->pos);
         for (size_t i = 0; ok && i < a->nkw; i++) {
             jv v;
-            ok = jx_eval(ctx, a->kw_vals.v[i], &v);
-            if (!ok) break;
-            jv_list_push_take(f->names, jv_retain(a->kw_names[i]));
-            jv_list_push_take(f->vals, v);
+            if (!(ok = jx_eval(ctx, a->kw_vals.v[i], &v))) break;
+            vec_push(&f->names, jv_retain(a->kw_names[i]));
+            vec_push(&f->vals, v);
         }
         if (ok && a->dstar) ok = expand_dstar(ctx, a->dstar, f);
-        if (!ok) {
-            frame_free(f);
-            return false;
-        }
     }
-    f->args = (jx_args){.pos = f->pos.u.l->items,
-                        .npos = jv_list_len(f->pos),
-                        .kw_names = f->names.u.l->items,
-                        .kw_vals = f->vals.u.l->items,
-                        .nkw = jv_list_len(f->names)};
+    if (!ok) {
+        frame_free(f);
+        return false;
+    }
+    frame_link(f);
     return true;
 }
 
@@ -724,11 +779,9 @@ bool jx_call(jx_ctx *ctx, jv fn, const jx_args *args, jv *out) {
 bool jx_eval_call_with(jx_ctx *ctx, const jargs_ast *args, jv fn, jv caller, jv *out) {
     call_frame f;
     if (!eval_args(ctx, args, &f)) return false;
-    jv_list_push_take(f.names, jv_str("caller", 6));
-    jv_list_push_take(f.vals, jv_retain(caller));
-    f.args.kw_names = f.names.u.l->items;
-    f.args.kw_vals = f.vals.u.l->items;
-    f.args.nkw = jv_list_len(f.names);
+    vec_push(&f.names, jv_retain(ctx->name_caller));
+    vec_push(&f.vals, jv_retain(caller));
+    frame_link(&f);
     bool ok = jx_call(ctx, fn, &f.args, out);
     frame_free(&f);
     return ok;

@@ -123,26 +123,35 @@ static jx_flow run_loop(jx_ctx *ctx, const jnode *n, jv iterable, int depth) {
     }
     jv loop = jv_loop(items, depth);
     if (n->recursive) loop.u.loop->node = n;
-    jv loop_name = jv_str("loop", 4);
+    jv loop_name = jv_retain(ctx->name_loop);
+    /* Every iteration gets a fresh scope; one scope is emptied and reused unless a macro
+     * defined in the body still holds it. */
+    jx_scope *iter = NULL;
     for (size_t i = 0; i < count; i++) {
         if (!jx_step(ctx)) {
             result = FLOW_ERROR;
             break;
         }
         loop.u.loop->index0 = i;
-        jx_push_scope(ctx, outer);
+        if (!iter || iter->refcnt > 1) {
+            jx_scope_release(iter);
+            iter = jx_scope_new(outer);
+        }
+        ctx->scope = iter;
         jx_flow flow = FLOW_ERROR;
         if (assign_target(ctx, n->a, jv_list_at(loop.u.loop->items, i))) {
             jx_assign(ctx, loop_name, jv_retain(loop));
             flow = jx_exec_body(ctx, &n->body);
         }
-        jx_pop_scope(ctx, outer);
+        ctx->scope = outer;
+        jv_dict_clear(iter->vars);
         if (flow == FLOW_ERROR) {
             result = FLOW_ERROR;
             break;
         }
         if (flow == FLOW_BREAK) break;
     }
+    jx_scope_release(iter);
     jv_release(loop_name);
     jv_release(loop);
     return result;
@@ -177,14 +186,19 @@ bool jx_call_loop(jx_ctx *ctx, jloop *loop, const jx_args *args, jv *out) {
 
 /* ------------------------------------------------------------------ macros */
 
-/* Binds a macro's parameters in the current (new) scope: positional arguments in order,
- * then keywords by name, then defaults (evaluated here, so they see earlier parameters);
- * the rest goes to varargs / kwargs, `caller` to caller. */
-static bool bind_params(jx_ctx *ctx, const jargs_ast *params, const jx_args *args) {
+/* Binds a macro's parameters in the current (new) scope, as jinja2 does: positional
+ * arguments in order, then keywords by name, then defaults (evaluated here, so they see
+ * earlier parameters); extra arguments go to varargs / kwargs when the body uses them and
+ * are an error otherwise. */
+static bool bind_params(jx_ctx *ctx, const jnode *node, const char *name, const jx_args *args) {
+    const jargs_ast *params = node->params;
     size_t np = params ? params->nkw : 0;
-    jv varargs = jv_list(0), kwargs = jv_dict();
-    varargs.u.l->tuple = true;
-    bool *set = jx_calloc(np + 1, sizeof *set);
+    if (args->npos > np && !(node->uses & USES_VARARGS))
+        return jx_fail(ctx, "macro '%s' takes not more than %zu argument(s)", name, np);
+    jv varargs = node->uses & USES_VARARGS ? jv_tuple(0) : jv_none();
+    jv kwargs = node->uses & USES_KWARGS ? jv_dict() : jv_none();
+    bool set_small[32], *set = np <= 32 ? set_small : jx_calloc(np, sizeof *set);
+    memset(set, 0, (np <= 32 ? 32 : np) * sizeof *set);
     bool ok = true;
     for (size_t i = 0; i < args->npos; i++) {
         if (i < np) {
@@ -195,18 +209,20 @@ static bool bind_params(jx_ctx *ctx, const jargs_ast *params, const jx_args *arg
         }
     }
     for (size_t k = 0; k < args->nkw && ok; k++) {
-        jv name = args->kw_names[k];
+        jv kw = args->kw_names[k];
         size_t i = 0;
-        while (i < np && !jv_equal(params->kw_names[i], name)) i++;
+        while (i < np && !jv_equal(params->kw_names[i], kw)) i++;
         if (i < np && set[i]) {
-            ok = jx_fail(ctx, "macro got multiple values for argument '%s'", name.u.s->data);
+            ok = jx_fail(ctx, "macro '%s' got multiple values for argument '%s'", name, kw.u.s->data);
         } else if (i < np) {
-            jx_assign(ctx, name, jv_retain(args->kw_vals[k]));
+            jx_assign(ctx, kw, jv_retain(args->kw_vals[k]));
             set[i] = true;
-        } else if (!strcmp(name.u.s->data, "caller")) {
-            jx_assign(ctx, name, jv_retain(args->kw_vals[k]));
+        } else if (jv_equal(kw, ctx->name_caller) && (node->uses & USES_CALLER)) {
+            jx_assign(ctx, kw, jv_retain(args->kw_vals[k]));
+        } else if (node->uses & USES_KWARGS) {
+            jv_dict_set_take(kwargs, jv_retain(kw), jv_retain(args->kw_vals[k]));
         } else {
-            jv_dict_set_take(kwargs, jv_retain(name), jv_retain(args->kw_vals[k]));
+            ok = jx_fail(ctx, "macro '%s' takes no keyword argument '%s'", name, kw.u.s->data);
         }
     }
     for (size_t i = 0; i < np && ok; i++) {
@@ -216,13 +232,11 @@ static bool bind_params(jx_ctx *ctx, const jargs_ast *params, const jx_args *arg
         else v = jv_undef_hint("'%s' is undefined", params->kw_names[i].u.s->data);
         if (ok) jx_assign(ctx, params->kw_names[i], v);
     }
-    free(set);
-    jv name = jv_str("varargs", 7);
-    jx_assign(ctx, name, varargs);
-    jv_release(name);
-    name = jv_str("kwargs", 6);
-    jx_assign(ctx, name, kwargs);
-    jv_release(name);
+    if (set != set_small) free(set);
+    if (node->uses & USES_VARARGS) jx_assign(ctx, ctx->name_varargs, varargs);
+    else jv_release(varargs);
+    if (node->uses & USES_KWARGS) jx_assign(ctx, ctx->name_kwargs, kwargs);
+    else jv_release(kwargs);
     return ok;
 }
 
@@ -230,11 +244,13 @@ bool jx_call_macro(jx_ctx *ctx, jfunc *fn, const jx_args *args, jv *out) {
     const jnode *node = fn->macro;
     if (ctx->call_depth >= JX_MAX_CALL_DEPTH)
         return jx_fail(ctx, "macro recursion deeper than %d calls", JX_MAX_CALL_DEPTH);
+    if (++ctx->calls > JX_MAX_CALLS)
+        return jx_fail(ctx, "template exceeded the limit of %d macro calls", JX_MAX_CALLS);
     if (!jx_step(ctx)) return false;
     jx_scope *saved = ctx->scope;
     ctx->call_depth++;
     jx_push_scope(ctx, fn->env);
-    bool ok = bind_params(ctx, node->params, args) && jx_capture(ctx, &node->body, out);
+    bool ok = bind_params(ctx, node, fn->name, args) && jx_capture(ctx, &node->body, out);
     jx_pop_scope(ctx, saved);
     ctx->call_depth--;
     return ok;

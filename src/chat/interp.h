@@ -37,16 +37,21 @@ struct jx_ctx {
     jx_scope *root;
     jx_buf *out;
     uint64_t steps;
-    int call_depth, nest;
+    int calls, call_depth, nest;
     int line;          /* line of the node being evaluated, for error messages */
     bool failed;
     bool raised;       /* the error came from raise_exception() */
     bool fixed_clock;  /* strftime_now renders `clock` instead of the local time now */
     struct tm clock;
     char err[512];
+    jv name_loop, name_varargs, name_kwargs, name_caller; /* interned variable names */
 };
 
 typedef enum jx_flow { FLOW_OK, FLOW_ERROR, FLOW_BREAK, FLOW_CONTINUE } jx_flow;
+
+/* Sets up a context around `root` and `out`; jx_ctx_free releases what it holds. */
+void jx_ctx_init(jx_ctx *ctx, jx_scope *root, jx_buf *out);
+void jx_ctx_free(jx_ctx *ctx);
 
 /* ---- errors: set the context's message (the first one wins) and return false */
 bool jx_fail(jx_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

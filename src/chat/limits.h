@@ -7,8 +7,10 @@
 #define JX_MAX_STRING ((size_t)32 << 20)
 /* Most elements in one list (range(), repetition, concatenation). */
 #define JX_MAX_LIST ((size_t)1 << 20)
-/* Loop iterations plus macro calls in one render. */
-#define JX_MAX_STEPS 2000000ull
+/* Loop iterations plus macro calls in one render, and macro calls alone (a call costs as
+ * much as dozens of iterations). */
+#define JX_MAX_STEPS 10000000ull
+#define JX_MAX_CALLS 250000
 /* Bytes one render may allocate in total (cumulative, so it also bounds copying work). */
 #define JX_MAX_ALLOC ((size_t)1 << 30)
 /* Nesting of macro calls at run time, and of blocks / expressions in the parser. */

@@ -787,6 +787,39 @@ static jnode *parse_set(parser *P, int line) {
     return n;
 }
 
+static void scan_uses(const jnode *n, uint8_t *uses);
+
+static void scan_list(const jnodes *l, uint8_t *uses) {
+    for (size_t i = 0; i < l->n; i++) scan_uses(l->v[i], uses);
+}
+
+static void scan_args(const jargs_ast *a, uint8_t *uses) {
+    if (!a) return;
+    scan_list(&a->pos, uses);
+    scan_list(&a->kw_vals, uses);
+    scan_uses(a->star, uses);
+    scan_uses(a->dstar, uses);
+}
+
+static void scan_uses(const jnode *n, uint8_t *uses) {
+    if (!n) return;
+    if (n->kind == E_NAME) {
+        const char *name = n->value.u.s->data;
+        if (!strcmp(name, "varargs")) *uses |= USES_VARARGS;
+        else if (!strcmp(name, "kwargs")) *uses |= USES_KWARGS;
+        else if (!strcmp(name, "caller")) *uses |= USES_CALLER;
+        return;
+    }
+    scan_uses(n->a, uses);
+    scan_uses(n->b, uses);
+    scan_uses(n->c, uses);
+    scan_uses(n->d, uses);
+    scan_list(&n->body, uses);
+    scan_list(&n->alt, uses);
+    scan_args(n->args, uses);
+    scan_args(n->params, uses);
+}
+
 static jnode *parse_macro(parser *P, int line) {
     static const char *const ends[] = {"endmacro", NULL};
     jtoken *name = expect_name_token(P, "a macro name");
@@ -802,6 +835,7 @@ static jnode *parse_macro(parser *P, int line) {
     P->loop_depth = saved_loops;
     if (!ok) return NULL;
     n->body = nvec_done(&body);
+    scan_list(&n->body, &n->uses);
     return n;
 }
 
@@ -823,6 +857,7 @@ static jnode *parse_call_block(parser *P, int line) {
     P->loop_depth = saved_loops;
     if (!ok) return NULL;
     n->body = nvec_done(&body);
+    scan_list(&n->body, &n->uses);
     return n;
 }
 

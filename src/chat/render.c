@@ -63,14 +63,16 @@ static void set_var(jx_ctx *ctx, const char *name, jv value) {
 }
 
 static bb_status execute(jx_template *tpl, const render_vars *vars, char **out, bb_error *err) {
-    jx_ctx ctx = {0};
+    jx_ctx ctx;
     jx_buf buf;
     jb_init(&buf, JX_MAX_STRING);
-    ctx.out = &buf;
+    jx_ctx_init(&ctx, jx_scope_new(NULL), &buf);
     bb_status st = read_fixed_clock(&ctx, err);
-    if (st != BB_OK) return st;
-    ctx.root = jx_scope_new(NULL);
-    ctx.scope = ctx.root;
+    if (st != BB_OK) {
+        jx_pop_scope(&ctx, NULL);
+        jx_ctx_free(&ctx);
+        return st;
+    }
     jx_define_globals(ctx.root->vars);
     set_var(&ctx, "messages", jv_retain(vars->messages));
     if (vars->tools.type != JV_UNDEF) set_var(&ctx, "tools", jv_retain(vars->tools));
@@ -79,6 +81,7 @@ static bb_status execute(jx_template *tpl, const render_vars *vars, char **out, 
     set_var(&ctx, "eos_token", jv_retain(vars->eos));
     jx_flow flow = jx_exec_body(&ctx, &tpl->body);
     jx_pop_scope(&ctx, NULL);
+    jx_ctx_free(&ctx);
     if (flow == FLOW_ERROR) {
         jb_free(&buf);
         if (ctx.raised) return bb_fail(err, BB_ERR_TEMPLATE, "%s", ctx.err);
