@@ -115,6 +115,14 @@ static void test_commands(const char *model) {
     CHECKF(rc == 2 && strstr(out, "--ids"), "bad ids: %s", out);
     rc = run(out, sizeof out, "%s eval -m %s --ids 1,100000", bin, model);
     CHECKF(rc == 1 && strstr(out, "out of range"), "id out of range: %s", out);
+    /* examples/simple sits beside the beanbag binary */
+    char simple[512];
+    snprintf(simple, sizeof simple, "%s", bin);
+    char *slash = strrchr(simple, '/');
+    snprintf(slash ? slash + 1 : simple, sizeof simple - (size_t)(slash ? slash + 1 - simple : 0),
+             "simple");
+    rc = run(out, sizeof out, "%s %s \"a b\" 5", simple, model);
+    CHECKF(rc == 0 && !strncmp(out, "a b", 3), "examples/simple: %s", out);
     rc = run(out, sizeof out, "%s bench -m %s -p 8 -n 4 -r 1 --json", bin, model);
     CHECKF(rc == 0 && strstr(out, "\"gen_tokens_per_s\"") && strstr(out, "\"mem_read_gbs\""),
            "bench: %s", out);
