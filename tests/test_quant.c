@@ -2,7 +2,8 @@
  * Q8_1): half conversions over all 65536 halves, the traits table, row sizes, quantizer
  * output on hand-computed blocks, round-trip error bounds, the reference dot products
  * against dot(dequantize(x), dequantize(y)), and every SIMD kernel of every level this CPU
- * has against its scalar twin.
+ * has against its scalar twin; with ../shared/testdata, our quantizers byte for byte against
+ * the tensors llama-quantize wrote into the conformance models.
  *
  * Tolerance for dot products: the SIMD kernels add the same terms (exact integer block sums,
  * or exact float products) in a different order, so they may differ from the reference by
@@ -15,6 +16,7 @@
  *
  * BB_QUANT_BENCH=1 adds a micro-benchmark: GB/s of weight bytes per vec_dot kernel and
  * level (rows of 4096, ~32 MiB of weights), and of input floats for the Q8 quantizers. */
+#include "gguf/gguf.h"
 #include "quant/blocks_legacy.h"
 #include "quant/quant.h"
 #include "testutil.h"
@@ -809,6 +811,70 @@ static void test_level(const char *level) {
     printf("%s: %d kernels checked against the reference\n", level, kernels);
 }
 
+/* ---- conformance with llama-quantize ------------------------------------------------- */
+
+static bool is_legacy_weight(uint32_t type) {
+    return type == BB_TYPE_F16 || type == BB_TYPE_BF16 || type == BB_TYPE_Q4_0 ||
+           type == BB_TYPE_Q4_1 || type == BB_TYPE_Q5_0 || type == BB_TYPE_Q5_1 ||
+           type == BB_TYPE_Q8_0;
+}
+
+/* Every tensor of our types in `qname` (written by llama-quantize) must be byte-identical to
+ * the same tensor of `srcname` (its F32 or F16 source) quantized by our reference, and by
+ * each SIMD level's from_float where it has one. */
+static void conformance_file(const char *dir, const char *qname, const char *srcname) {
+    char qpath[1024], spath[1024];
+    snprintf(qpath, sizeof qpath, "%s/models/%s", dir, qname);
+    snprintf(spath, sizeof spath, "%s/models/%s", dir, srcname);
+    gguf_file *qf = NULL, *sf = NULL;
+    bb_error err;
+    const bool ok = gguf_open(qpath, &qf, &err) == BB_OK && gguf_open(spath, &sf, &err) == BB_OK;
+    CHECKF(ok, "%s", err.message);
+    int checked = 0, exact = 0;
+    for (int64_t i = 0; ok && i < gguf_n_tensors(qf); i++) {
+        const gguf_tensor *qt = gguf_tensor_at(qf, i);
+        const gguf_tensor *st = gguf_find_tensor(sf, qt->name);
+        if (!is_legacy_weight(qt->type) || !st || st->type > BB_TYPE_F16) continue;
+        const int64_t n = (int64_t)(st->size / (st->type == BB_TYPE_F32 ? 4 : 2));
+        if (bb_row_size((int)qt->type, n) != qt->size) continue;
+        float *x = dequantize((int)st->type, st->data, n); /* llama-quantize widens F16 too */
+        void *q = quantize_row((int)qt->type, x, n);
+        checked++;
+        if (memcmp(q, qt->data, qt->size) == 0)
+            exact++;
+        else
+            printf("  %s %s (%s) differs\n", qname, qt->name, bb_type_get_ref(qt->type)->name);
+        for (size_t l = 0; l < sizeof simd_levels / sizeof simd_levels[0]; l++) {
+            const bb_type_traits *t = bb_type_get_level((int)qt->type, simd_levels[l]);
+            if (t && t->from_float != bb_type_get_ref(qt->type)->from_float)
+                compare_from_float(simd_levels[l], (int)qt->type, qt->name, x, n);
+        }
+        free(x);
+        free(q);
+    }
+    printf("%s: %d of %d tensors re-quantized byte-identically from %s\n", qname, exact, checked,
+           srcname);
+    CHECKF(checked > 0, "%s: no tensors of our types", qname);
+    CHECKF(exact == checked, "%s: %d tensors differ from llama-quantize", qname, checked - exact);
+    gguf_close(qf);
+    gguf_close(sf);
+}
+
+static void test_conformance(void) {
+    const char *dir = tu_testdata();
+    if (!dir) {
+        tu_skip("legacy quantizers byte for byte against llama-quantize");
+        return;
+    }
+    static const char *const llama_a[] = {"llamaA-Q4_0.gguf", "llamaA-Q4_1.gguf",
+                                          "llamaA-Q5_0.gguf", "llamaA-Q5_1.gguf",
+                                          "llamaA-Q8_0.gguf", "llamaA-f16.gguf"};
+    for (size_t i = 0; i < sizeof llama_a / sizeof llama_a[0]; i++)
+        conformance_file(dir, llama_a[i], "llamaA-f32.gguf");
+    conformance_file(dir, "llamaC-Q8_0.gguf", "llamaC-f32.gguf");
+    conformance_file(dir, "qwen2B-Q8_0.gguf", "qwen2B-f16.gguf");
+}
+
 /* ---- micro-benchmark (BB_QUANT_BENCH=1) ---------------------------------------------- */
 
 static double now_s(void) {
@@ -893,6 +959,7 @@ int main(void) {
     }
     for (size_t l = 0; l < sizeof simd_levels / sizeof simd_levels[0]; l++)
         test_level(simd_levels[l]);
+    test_conformance();
     const char *bench = getenv("BB_QUANT_BENCH");
     if (bench && strcmp(bench, "1") == 0) {
         for (int k = 0; k < N_TYPES; k++)
