@@ -31,9 +31,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#ifndef LX_PREFETCH
 #define LX_PREFETCH 2048
-#endif
 #define LX_INLINE static inline LX_TARGET __attribute__((always_inline))
 
 enum lx_kind { LX_Q4_0, LX_Q4_1, LX_Q5_0, LX_Q5_1, LX_Q8_0 };
