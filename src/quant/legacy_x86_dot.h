@@ -103,6 +103,9 @@ LX_INLINE __m256i lx_block_isum(enum lx_kind k, const uint8_t *xb, const int8_t 
 
 /* sum over blocks of dx * dy * isum (+ mx * sy for the types with a min). The scale (d) of
  * every block type and of Q8_0/Q8_1 is at offset 0, the min (m) and Q8_1's s at offset 2. */
+_Static_assert(offsetof(block_q4_1, m) == 2 && offsetof(block_q5_1, m) == 2 &&
+                   offsetof(block_q8_1, s) == 2,
+               "lx_vec_dot reads m and s at offset 2");
 LX_INLINE float lx_vec_dot(enum lx_kind k, int64_t n, const void *vx, const void *vy) {
     const uint8_t *x = vx, *y = vy;
     const size_t xs = lx_x_size(k);
