@@ -384,6 +384,30 @@ static void test_quant_edges(void) {
     }
 }
 
+/* Non-finite and extreme inputs have no meaningful quantization, but must not crash or
+ * invoke undefined behaviour (the sanitized build checks the latter). */
+static void test_quant_nonfinite(void) {
+    float x[2 * QK_K];
+    for (int j = 0; j < 2 * QK_K; j++) {
+        static const float pattern[] = {1.0f, -3e38f, 3e38f, 0.0f, -1e-38f, 2.5f};
+        x[j] = pattern[j % 6];
+    }
+    x[3] = INFINITY;
+    x[300] = -INFINITY;
+    x[301] = NAN;
+    static const int all[] = {BB_TYPE_Q2_K, BB_TYPE_Q3_K, BB_TYPE_Q4_K,
+                              BB_TYPE_Q5_K, BB_TYPE_Q6_K, BB_TYPE_Q8_K};
+    for (int k = 0; k < 6; k++) {
+        const bb_type_traits *t = bb_type_get(all[k]);
+        void *q = quantize_new(all[k], x, 2 * QK_K);
+        t->from_float(x, q, 2 * QK_K);
+        float back[2 * QK_K];
+        t->to_float(q, back, 2 * QK_K);
+        free(q);
+    }
+    printf("  non-finite and extreme inputs: quantized and decoded without faults\n");
+}
+
 /* ------------------------------------------------------------ reference dot products */
 
 static void test_ref_dot(void) {
@@ -484,7 +508,7 @@ static void test_level_q8k(const char *level) {
         float *x = xmalloc((size_t)n * sizeof(float));
         fill_gauss(x, n, &st, 2.0f);
         /* edge blocks: zeros, a +/- tie for the max (first one wins), one spike,
-         * exact .5 products, huge and tiny values */
+         * exact .5 products, huge, tiny and subnormal values */
         if (n >= 8 * QK_K) {
             for (int j = 0; j < QK_K; j++) {
                 x[j] = 0;
@@ -494,6 +518,7 @@ static void test_level_q8k(const char *level) {
                 x[4 * QK_K + j] = 1e30f * tu_rand_uniform(&st);
                 x[5 * QK_K + j] = 1e-30f * tu_rand_uniform(&st);
                 x[6 * QK_K + j] = (j == 255) ? 1.0f : -0.9999f;
+                x[7 * QK_K + j] = 1e-39f * (float)(j % 7); /* 127 / amax overflows */
             }
         }
         size_t bytes = bb_row_size(BB_TYPE_Q8_K, n);
@@ -827,6 +852,7 @@ int main(void) {
     test_q8k_ref();
     test_quant_error();
     test_quant_edges();
+    test_quant_nonfinite();
     test_ref_dot();
     test_levels();
     test_conformance();

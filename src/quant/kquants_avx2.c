@@ -20,6 +20,7 @@
 
 #include "quant/kquants_x86.h"
 
+#include <math.h>
 #include <string.h>
 
 /* vpshufb controls over a vector whose two 128-bit lanes hold the same 8 int16 scales:
@@ -277,6 +278,12 @@ KQ_AVX2 static void quantize_q8_K(const float *x, void *vy, int64_t n) {
             }
         }
         const float iscale = -127.f / x[first];
+        if (isinf(iscale)) {
+            /* amax below 127 / FLT_MAX: the reference's rounding of inf and NaN products is
+             * its own, so let it do this (tiny, never seen in practice) block */
+            bb_kq_quantize_q8_K(x, &y[i], QK_K);
+            continue;
+        }
         const __m256 mul = _mm256_set1_ps(iscale);
         __m256i sums[4]; /* per 32 quants: 4 partial sums for each group of 16 */
 #pragma GCC unroll 8

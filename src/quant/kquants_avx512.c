@@ -24,7 +24,9 @@
 
 #include "quant/kquants_x86.h"
 
-#define KQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+/* no avx512dq: types.c enables this level on F + BW + VL, and the compiler would otherwise
+ * pick DQ-only forms (vextracti64x2) for plain intrinsics */
+#define KQ_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define KQ_INLINE KQ_AVX512 static inline __attribute__((always_inline))
 
 /* vpshufb controls over a vector whose four 128-bit lanes each hold the same 8 int16

@@ -248,7 +248,7 @@ static void quantize_block_q2_K(const float *x, bb_block_q2_K *y) {
     if (max_min > 0) {
         float iscale = q4scale / max_min;
         for (int j = 0; j < QK_K / 16; j++)
-            y->scales[j] |= (uint8_t)(kq_round(iscale * mins[j]) << 4);
+            y->scales[j] |= (uint8_t)((unsigned)kq_round(iscale * mins[j]) << 4);
         y->dmin = bb_fp32_to_fp16(max_min / q4scale);
     } else {
         y->dmin = bb_fp32_to_fp16(0.f);

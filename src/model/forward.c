@@ -1,0 +1,215 @@
+/*
+ * The forward pass, written once for every supported architecture (the bb_arch flags pick
+ * the variations). Read top to bottom, bb_forward is the transformer: embed, then per layer
+ * RMSNorm -> Q/K/V projections (+bias, +QK-norm) -> RoPE -> append K,V to the cache ->
+ * attention over the sequence's cached positions -> output projection + residual ->
+ * RMSNorm -> SwiGLU MLP + residual; finally RMSNorm and the output projection for the
+ * tokens whose logits were asked for.
+ *
+ * Every token row is computed by the same kernels whatever else is in the batch, and
+ * attention only reads the token's own sequence: batch composition never changes a result.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "model/context.h"
+#include "ops/ops.h"
+
+typedef struct fwd {
+    bb_context *ctx;
+    const bb_model *m;
+    const bb_hparams *hp;
+    const bb_batch *b;
+    const bb_layer *L;
+    int il;
+    bb_rope rope;
+} fwd;
+
+/* ---- per-token steps, run as pool tasks over the batch rows */
+
+static void embed_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    bb_weight_row(&f->m->tok_embd, f->b->token[t], f->ctx->x + (size_t)t * f->hp->n_embd);
+}
+
+static void attn_norm_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    bb_rmsnorm(f->ctx->xn + t * n, f->ctx->x + t * n, f->L->attn_norm, (int)n, f->hp->rms_eps);
+}
+
+static void ffn_norm_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    bb_rmsnorm(f->ctx->xn + t * n, f->ctx->x + t * n, f->L->ffn_norm, (int)n, f->hp->rms_eps);
+}
+
+static void add_bias(float *y, const float *b, int n) {
+    for (int i = 0; i < n; i++) y[i] += b[i];
+}
+
+/* Bias, QK-norm and RoPE on token t's Q and K, then K and V into the cache. */
+static void qkv_finish_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    const bb_hparams *hp = f->hp;
+    const bb_layer *L = f->L;
+    bb_context *ctx = f->ctx;
+    int hd = (int)hp->head_dim_k, hdv = (int)hp->head_dim_v;
+    int q_dim = (int)hp->n_head * hd, k_dim = (int)hp->n_head_kv * hd;
+    int v_dim = (int)hp->n_head_kv * hdv;
+    float *q = ctx->q + (size_t)t * q_dim, *k = ctx->k + (size_t)t * k_dim;
+    float *v = ctx->v + (size_t)t * v_dim;
+    if (L->bq) {
+        add_bias(q, L->bq, q_dim);
+        add_bias(k, L->bk, k_dim);
+        add_bias(v, L->bv, v_dim);
+    }
+    const float *cs = ctx->rope_cs + (size_t)t * hp->n_rot;
+    for (uint32_t h = 0; h < hp->n_head; h++) {
+        if (L->q_norm) bb_rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
+        bb_rope_rotate(&f->rope, cs, q + h * hd);
+    }
+    for (uint32_t h = 0; h < hp->n_head_kv; h++) {
+        if (L->k_norm) bb_rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
+        bb_rope_rotate(&f->rope, cs, k + h * hd);
+    }
+    uint32_t seq = (uint32_t)f->b->seq_id[t];
+    uint16_t *kc = bb_kv_k(&ctx->kv, f->il, seq, f->b->pos[t]);
+    uint16_t *vc = bb_kv_v(&ctx->kv, f->il, seq, f->b->pos[t]);
+    const bb_type_traits *f16 = bb_type_get(BB_TYPE_F16);
+    f16->from_float(k, kc, k_dim);
+    f16->from_float(v, vc, v_dim);
+}
+
+/* Causal attention of one (token, head) pair over its sequence's cached positions
+ * 0..pos. Scores use the F16 dot kernel on a half-precision copy of q, like llama.cpp's
+ * KQ product over an F16 cache; softmax and the V sum stay in float. */
+static void attention_task(void *arg, int task, int thread) {
+    fwd *f = arg;
+    const bb_hparams *hp = f->hp;
+    bb_context *ctx = f->ctx;
+    int t = task / (int)hp->n_head, h = task % (int)hp->n_head;
+    int hd = (int)hp->head_dim_k, hdv = (int)hp->head_dim_v;
+    int g = h / (int)(hp->n_head / hp->n_head_kv); /* grouped-query: shared KV head */
+    uint32_t seq = (uint32_t)f->b->seq_id[t];
+    int32_t n_pos = f->b->pos[t] + 1;
+    const float *q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)h * hd;
+    uint16_t *qh = ctx->qh + (size_t)thread * hd;
+    float *sc = ctx->scores + (size_t)thread * ctx->params.n_ctx;
+    float *out = ctx->att + (size_t)t * hp->n_head * hdv + (size_t)h * hdv;
+    const bb_type_traits *f16 = bb_type_get(BB_TYPE_F16);
+    float scale = 1.0f / sqrtf((float)hd);
+
+    f16->from_float(q, qh, hd);
+    for (int32_t p = 0; p < n_pos; p++) {
+        const uint16_t *kp = bb_kv_k(&ctx->kv, f->il, seq, p) + (size_t)g * hd;
+        f16->vec_dot(hd, &sc[p], kp, qh);
+        sc[p] *= scale;
+    }
+    bb_softmax(sc, n_pos);
+    float *vrow = ctx->vrow + (size_t)thread * hdv;
+    memset(out, 0, (size_t)hdv * sizeof *out);
+    for (int32_t p = 0; p < n_pos; p++) {
+        f16->to_float(bb_kv_v(&ctx->kv, f->il, seq, p) + (size_t)g * hdv, vrow, hdv);
+        float w = sc[p];
+        for (int i = 0; i < hdv; i++) out[i] += w * vrow[i];
+    }
+}
+
+static void swiglu_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_ff;
+    bb_swiglu(f->ctx->gate + t * n, f->ctx->gate + t * n, f->ctx->up + t * n, (int)n);
+}
+
+/* x += y over the whole batch (y rows were produced into ctx->xn). */
+static void residual_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    add_bias(f->ctx->x + t * n, f->ctx->xn + t * n, (int)n);
+}
+
+static void rope_cache_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    bb_rope_cache(&f->rope, f->b->pos[t], f->ctx->rope_cs + (size_t)t * f->hp->n_rot);
+}
+
+/* ---- the layers */
+
+static bb_status attention_block(fwd *f, int T, bb_error *err) {
+    bb_context *ctx = f->ctx;
+    const bb_layer *L = f->L;
+    bb_status st;
+    bb_pool_run(ctx->pool, attn_norm_task, f, T);
+    bb_acts_set(&ctx->acts, ctx->xn, T, f->hp->n_embd);
+    if ((st = bb_matmul(ctx->pool, &L->wq, &ctx->acts, ctx->q, err)) ||
+        (st = bb_matmul(ctx->pool, &L->wk, &ctx->acts, ctx->k, err)) ||
+        (st = bb_matmul(ctx->pool, &L->wv, &ctx->acts, ctx->v, err)))
+        return st;
+    bb_pool_run(ctx->pool, qkv_finish_task, f, T);
+    bb_pool_run(ctx->pool, attention_task, f, T * (int)f->hp->n_head);
+    bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
+    if ((st = bb_matmul(ctx->pool, &L->wo, &ctx->acts, ctx->xn, err))) return st;
+    bb_pool_run(ctx->pool, residual_task, f, T);
+    return BB_OK;
+}
+
+static bb_status ffn_block(fwd *f, int T, bb_error *err) {
+    bb_context *ctx = f->ctx;
+    const bb_layer *L = f->L;
+    bb_status st;
+    bb_pool_run(ctx->pool, ffn_norm_task, f, T);
+    bb_acts_set(&ctx->acts, ctx->xn, T, f->hp->n_embd);
+    if ((st = bb_matmul(ctx->pool, &L->w_gate, &ctx->acts, ctx->gate, err)) ||
+        (st = bb_matmul(ctx->pool, &L->w_up, &ctx->acts, ctx->up, err)))
+        return st;
+    bb_pool_run(ctx->pool, swiglu_task, f, T);
+    bb_acts_set(&ctx->acts, ctx->gate, T, f->hp->n_ff);
+    if ((st = bb_matmul(ctx->pool, &L->w_down, &ctx->acts, ctx->xn, err))) return st;
+    bb_pool_run(ctx->pool, residual_task, f, T);
+    return BB_OK;
+}
+
+/* Final norm of the rows that want logits, gathered densely into xn, then the output
+ * projection straight into the logits buffer. */
+static bb_status output_block(fwd *f, int T, int n_outputs, bb_error *err) {
+    bb_context *ctx = f->ctx;
+    size_t n = f->hp->n_embd;
+    int row = 0;
+    for (int t = 0; t < T; t++) {
+        if (!f->b->logits[t]) continue;
+        bb_rmsnorm(ctx->xn + row * n, ctx->x + t * n, f->m->output_norm, (int)n, f->hp->rms_eps);
+        row++;
+    }
+    bb_acts_set(&ctx->acts, ctx->xn, n_outputs, (int64_t)n);
+    return bb_matmul(ctx->pool, &f->m->output, &ctx->acts, ctx->logits, err);
+}
+
+bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error *err) {
+    const bb_model *m = ctx->model;
+    fwd f = {.ctx = ctx, .m = m, .hp = &m->hp, .b = b};
+    f.rope = (bb_rope){.style = m->arch->rope_style,
+                       .n_rot = (int)m->hp.n_rot,
+                       .freq_base = m->hp.rope_freq_base,
+                       .freq_scale = m->hp.rope_freq_scale,
+                       .factors = m->rope_factors};
+    int T = b->n_tokens;
+    bb_status st;
+    bb_pool_run(ctx->pool, embed_task, &f, T);
+    bb_pool_run(ctx->pool, rope_cache_task, &f, T);
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        f.il = (int)il;
+        f.L = &m->layers[il];
+        if ((st = attention_block(&f, T, err)) || (st = ffn_block(&f, T, err))) return st;
+    }
+    if (n_outputs == 0) return BB_OK;
+    return output_block(&f, T, n_outputs, err);
+}

@@ -1,0 +1,58 @@
+#include <math.h>
+
+#include "ops/ops.h"
+
+void bb_rmsnorm(float *y, const float *x, const float *w, int n, float eps) {
+    /* accumulate in double: the sum of squares of thousands of floats loses digits in float */
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    if (w)
+        for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+    else
+        for (int i = 0; i < n; i++) y[i] = x[i] * scale;
+}
+
+/* Angles are computed in float by repeated multiplication, exactly as ggml's rope cache
+ * does: matching the reference implementation's rounding keeps Q and K, and hence the
+ * 8-bit activation quantization downstream, identical to llama.cpp's. */
+void bb_rope_cache(const bb_rope *r, int32_t pos, float *cs) {
+    int half = r->n_rot / 2;
+    const float theta_scale = powf(r->freq_base, -2.0f / (float)r->n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < half; i++) {
+        float t = theta / (r->factors ? r->factors[i] : 1.0f) * r->freq_scale;
+        cs[2 * i] = cosf(t);
+        cs[2 * i + 1] = sinf(t);
+        theta *= theta_scale;
+    }
+}
+
+void bb_rope_rotate(const bb_rope *r, const float *cs, float *x) {
+    int half = r->n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        int a = r->style == BB_ROPE_NEOX ? i : 2 * i;
+        int b = r->style == BB_ROPE_NEOX ? i + half : 2 * i + 1;
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        float x0 = x[a], x1 = x[b];
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+    }
+}
+
+void bb_swiglu(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void bb_softmax(float *x, int n) {
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (x[i] > max) max = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}

@@ -1,0 +1,124 @@
+#include "ops/matmul.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+/* Weight rows per task: enough work per task to amortize claiming it, few enough rows
+ * (tens of KB) that they stay in L2 while every token row of a prefill batch is applied. */
+#define ROWS_PER_TASK 16
+
+void bb_acts_init(bb_acts *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < BB_ACTS_SLOTS; i++) a->slots[i].type = -1;
+}
+
+void bb_acts_release(bb_acts *a) {
+    for (int i = 0; i < BB_ACTS_SLOTS; i++) free(a->slots[i].data);
+    bb_acts_init(a);
+}
+
+void bb_acts_set(bb_acts *a, const float *x, int T, int64_t n) {
+    a->x = x;
+    a->T = T;
+    a->n = n;
+    for (int i = 0; i < BB_ACTS_SLOTS; i++) a->slots[i].type = -1;
+}
+
+typedef struct quantize_job {
+    const bb_type_traits *vt;
+    const float *x;
+    int64_t n;
+    void *out;
+    size_t row_bytes;
+} quantize_job;
+
+static void quantize_task(void *arg, int t, int thread) {
+    (void)thread;
+    quantize_job *j = arg;
+    j->vt->from_float(j->x + (size_t)t * j->n, (char *)j->out + (size_t)t * j->row_bytes, j->n);
+}
+
+/* The activation rows in `type`, quantizing them on first use. */
+static bb_status acts_get(bb_pool *pool, bb_acts *a, int type, const void **out, bb_error *err) {
+    if (type == BB_TYPE_F32) {
+        *out = a->x;
+        return BB_OK;
+    }
+    int free_slot = -1;
+    for (int i = 0; i < BB_ACTS_SLOTS; i++) {
+        if (a->slots[i].type == type) {
+            *out = a->slots[i].data;
+            return BB_OK;
+        }
+        if (a->slots[i].type < 0 && free_slot < 0) free_slot = i;
+    }
+    if (free_slot < 0) free_slot = 0;
+    bb_acts_slot *s = &a->slots[free_slot];
+    size_t row_bytes = bb_row_size(type, a->n);
+    const bb_type_traits *vt = bb_type_get(type);
+    if (row_bytes == 0 || !vt || !vt->from_float)
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "cannot quantize activations to type %d", type);
+    size_t need = row_bytes * (size_t)a->T;
+    if (need > s->cap) {
+        void *p = realloc(s->data, need);
+        if (!p) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for activations");
+        s->data = p;
+        s->cap = need;
+    }
+    quantize_job j = {vt, a->x, a->n, s->data, row_bytes};
+    bb_pool_run(pool, quantize_task, &j, a->T);
+    s->type = type;
+    *out = s->data;
+    return BB_OK;
+}
+
+typedef struct matmul_job {
+    const bb_weight *w;
+    const void *xq;
+    size_t x_row_bytes;
+    int T;
+    float *y;
+} matmul_job;
+
+static void matmul_task(void *arg, int task, int thread) {
+    (void)thread;
+    const matmul_job *j = arg;
+    const bb_weight *w = j->w;
+    int64_t r0 = (int64_t)task * ROWS_PER_TASK;
+    int64_t r1 = r0 + ROWS_PER_TASK < w->n_out ? r0 + ROWS_PER_TASK : w->n_out;
+    bb_vec_dot_fn dot = w->tt->vec_dot;
+    bb_vec_dot_x4_fn dot4 = w->tt->vec_dot_x4;
+    int t = 0;
+    /* groups of four tokens share each weight row's unpacking; the kernels guarantee the
+     * same bits as one token at a time */
+    for (; dot4 && t + 4 <= j->T; t += 4) {
+        const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
+        float *y = j->y + (size_t)t * w->n_out;
+        for (int64_t r = r0; r < r1; r++) {
+            float s[4];
+            dot4(w->n_in, s, (const char *)w->data + (size_t)r * w->row_bytes, x, j->x_row_bytes);
+            for (int k = 0; k < 4; k++) y[(size_t)k * w->n_out + r] = s[k];
+        }
+    }
+    for (; t < j->T; t++) {
+        const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
+        float *y = j->y + (size_t)t * w->n_out;
+        for (int64_t r = r0; r < r1; r++)
+            dot(w->n_in, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, x);
+    }
+}
+
+bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_error *err) {
+    const void *xq = NULL;
+    bb_status st = acts_get(pool, a, w->tt->vec_dot_type, &xq, err);
+    if (st != BB_OK) return st;
+    matmul_job j = {w, xq, bb_row_size(w->tt->vec_dot_type, a->n), a->T, y};
+    bb_pool_run(pool, matmul_task, &j, (int)((w->n_out + ROWS_PER_TASK - 1) / ROWS_PER_TASK));
+    return BB_OK;
+}
+
+void bb_weight_row(const bb_weight *w, int64_t r, float *out) {
+    w->tt->to_float((const char *)w->data + (size_t)r * w->row_bytes, out, w->n_in);
+}

@@ -1,0 +1,54 @@
+/* Matrix products of quantized weights with float activations.
+ *
+ * y[t][r] = dot(W[r], x[t]) for every token row t and weight row r. The activation rows are
+ * quantized once to the weight type's vec_dot_type (bb_acts caches that per type, so the Q, K
+ * and V projections of one input share it), then each output element is one vec_dot call of
+ * the same kernel whatever the batch size: a token's result never depends on its neighbours
+ * in the batch, which is what makes batched serving reproducible. */
+#ifndef BB_OPS_MATMUL_H
+#define BB_OPS_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "beanbag.h"
+#include "ops/threadpool.h"
+#include "quant/quant.h"
+
+typedef struct bb_weight {
+    const void *data; /* n_out rows of n_in elements, each row_bytes long */
+    int type;
+    int64_t n_in;
+    int64_t n_out;
+    size_t row_bytes;
+    const bb_type_traits *tt;
+} bb_weight;
+
+#define BB_ACTS_SLOTS 4
+
+typedef struct bb_acts_slot {
+    int type; /* -1: unused */
+    void *data;
+    size_t cap;
+} bb_acts_slot;
+
+/* T activation rows of n floats plus their cached quantizations. */
+typedef struct bb_acts {
+    const float *x;
+    int T;
+    int64_t n;
+    bb_acts_slot slots[BB_ACTS_SLOTS];
+} bb_acts;
+
+void bb_acts_init(bb_acts *a);
+void bb_acts_release(bb_acts *a);
+/* Points the activations at new rows; forgets cached quantizations. */
+void bb_acts_set(bb_acts *a, const float *x, int T, int64_t n);
+
+/* y (T x w->n_out floats) = x W^T. Fails only for allocation. */
+bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_error *err);
+
+/* Dequantizes row r of a weight (an embedding lookup). */
+void bb_weight_row(const bb_weight *w, int64_t r, float *out);
+
+#endif

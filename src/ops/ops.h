@@ -1,0 +1,35 @@
+/* Element-wise and row-wise kernels of the forward pass. All operate on float32 rows.
+ * Each result row depends only on its own input row, which keeps a token's computation
+ * independent of what else is in the batch (batch invariance). */
+#ifndef BB_OPS_OPS_H
+#define BB_OPS_OPS_H
+
+#include <stdint.h>
+
+/* y = x / sqrt(mean(x^2) + eps) * w   (RMSNorm, Zhang & Sennrich 2019); w may be NULL. */
+void bb_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
+
+/* RoPE (Su et al. 2021) on one head vector of head_dim floats, rotating the first n_rot
+ * dimensions. NORM pairs adjacent dims (x[2i], x[2i+1]) as llama.cpp's GGUF llama weights
+ * expect; NEOX pairs x[i] with x[i + n_rot/2] (GPT-NeoX, Qwen). theta_i = pos *
+ * freq_scale * base^(-2i/n_rot) / factor[i] (factors from Llama-3 rope_freqs, may be NULL). */
+enum bb_rope_style { BB_ROPE_NORM = 0, BB_ROPE_NEOX = 2 };
+typedef struct bb_rope {
+    int style;
+    int n_rot;
+    float freq_base;
+    float freq_scale;
+    const float *factors; /* n_rot/2 entries or NULL */
+} bb_rope;
+/* cos/sin of every rotated pair at position pos, into cs[0..n_rot) (cos, sin interleaved);
+ * computed once per token and shared by all its heads. */
+void bb_rope_cache(const bb_rope *r, int32_t pos, float *cs);
+void bb_rope_rotate(const bb_rope *r, const float *cs, float *x);
+
+/* y = silu(g) * u, element-wise (SwiGLU, Shazeer 2020). */
+void bb_swiglu(float *y, const float *g, const float *u, int n);
+
+/* In-place numerically stable softmax. */
+void bb_softmax(float *x, int n);
+
+#endif

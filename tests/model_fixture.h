@@ -1,0 +1,160 @@
+/* Builds small random-weight models as GGUF images with the project's own writer, for tests
+ * that must run without ../shared: llama (GQA, tied or untied), qwen2 (QKV bias, NeoX RoPE)
+ * and qwen3 (QK-norm) shapes, weights in any type we can quantize to. */
+#ifndef BB_TESTS_MODEL_FIXTURE_H
+#define BB_TESTS_MODEL_FIXTURE_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf/gguf.h"
+#include "quant/quant.h"
+#include "testutil.h"
+
+typedef struct fixture_spec {
+    const char *arch; /* "llama", "qwen2", "qwen3" */
+    int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, head_dim;
+    int weight_type; /* type of the 2-D weights */
+    bool tied;
+    float rope_base;
+    uint64_t seed;
+} fixture_spec;
+
+/* Keeps the tensor data alive until the image is written. */
+typedef struct fixture_bufs {
+    void *p[512];
+    int n;
+} fixture_bufs;
+
+static void *fx_keep(fixture_bufs *b, void *p) {
+    if (b->n < 512) b->p[b->n++] = p;
+    return p;
+}
+
+static void fx_add(gguf_writer *w, fixture_bufs *bufs, const char *name, int type, uint64_t ne0,
+                   uint64_t ne1, float scale, float offset, uint64_t *rng) {
+    uint64_t ne[2] = {ne0, ne1};
+    size_t n = (size_t)(ne0 * ne1);
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++) f[i] = offset + scale * tu_rand_uniform(rng);
+    void *data = f;
+    size_t bytes = n * sizeof(float);
+    if (type != BB_TYPE_F32) {
+        bytes = bb_row_size(type, (int64_t)ne0) * ne1;
+        data = malloc(bytes);
+        for (uint64_t r = 0; r < ne1; r++)
+            bb_type_get_ref(type)->from_float(f + r * ne0,
+                                              (char *)data + r * bb_row_size(type, (int64_t)ne0),
+                                              (int64_t)ne0);
+        free(f);
+    }
+    fx_keep(bufs, data);
+    bb_error err = {0};
+    if (gguf_writer_add_tensor(w, name, (uint32_t)type, ne1 > 1 ? 2 : 1, ne, data, bytes, &err))
+        fprintf(stderr, "fixture: %s\n", err.message);
+}
+
+/* A SentencePiece-style vocab: <unk>, <s>, </s>, the 256 byte tokens, then "▁a".."▁z" and
+ * filler pieces up to n_vocab. */
+static void fx_vocab(gguf_writer *w, int n_vocab) {
+    char **toks = malloc((size_t)n_vocab * sizeof *toks);
+    float *scores = malloc((size_t)n_vocab * sizeof *scores);
+    int32_t *types = malloc((size_t)n_vocab * sizeof *types);
+    for (int i = 0; i < n_vocab; i++) {
+        toks[i] = malloc(16);
+        scores[i] = -(float)i;
+        types[i] = 1;
+        if (i == 0) strcpy(toks[i], "<unk>"), types[i] = 2;
+        else if (i == 1) strcpy(toks[i], "<s>"), types[i] = 3;
+        else if (i == 2) strcpy(toks[i], "</s>"), types[i] = 3;
+        else if (i < 3 + 256) snprintf(toks[i], 16, "<0x%02X>", i - 3), types[i] = 6;
+        else if (i < 3 + 256 + 26) snprintf(toks[i], 16, "\xe2\x96\x81%c", 'a' + (i - 259));
+        else snprintf(toks[i], 16, "x%d", i);
+    }
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (size_t)n_vocab);
+    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (size_t)n_vocab);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)n_vocab);
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    for (int i = 0; i < n_vocab; i++) free(toks[i]);
+    free(toks);
+    free(scores);
+    free(types);
+}
+
+static void fx_meta_u32(gguf_writer *w, const char *arch, const char *name, uint32_t v) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, name);
+    gguf_writer_set_u32(w, key, v);
+}
+
+/* Writes the model into a malloc'd GGUF image (free with free()). */
+static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
+    gguf_writer *w = gguf_writer_new();
+    fixture_bufs bufs = {0};
+    uint64_t rng = s->seed ? s->seed : 1;
+    int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
+    const char *a = s->arch;
+    char key[128];
+    gguf_writer_set_str(w, "general.architecture", a);
+    gguf_writer_set_str(w, "general.name", "fixture");
+    fx_meta_u32(w, a, "context_length", 512);
+    fx_meta_u32(w, a, "embedding_length", (uint32_t)s->n_embd);
+    fx_meta_u32(w, a, "block_count", (uint32_t)s->n_layer);
+    fx_meta_u32(w, a, "feed_forward_length", (uint32_t)s->n_ff);
+    fx_meta_u32(w, a, "attention.head_count", (uint32_t)s->n_head);
+    fx_meta_u32(w, a, "attention.head_count_kv", (uint32_t)s->n_head_kv);
+    if (s->head_dim) fx_meta_u32(w, a, "attention.key_length", (uint32_t)hd);
+    if (s->head_dim) fx_meta_u32(w, a, "attention.value_length", (uint32_t)hd);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+    gguf_writer_set_f32(w, key, 1e-5f);
+    snprintf(key, sizeof key, "%s.rope.freq_base", a);
+    gguf_writer_set_f32(w, key, s->rope_base > 0 ? s->rope_base : 10000.0f);
+    fx_vocab(w, s->n_vocab);
+    int wt = s->weight_type;
+    float ws = 0.5f / sqrtf((float)s->n_embd) * 1.7f;
+    fx_add(w, &bufs, "token_embd.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_vocab, 1.0f, 0,
+           &rng);
+    fx_add(w, &bufs, "output_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f, &rng);
+    if (!s->tied)
+        fx_add(w, &bufs, "output.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_vocab, ws * 4, 0,
+               &rng);
+    uint64_t qd = (uint64_t)s->n_head * hd, kd = (uint64_t)s->n_head_kv * hd;
+    for (int l = 0; l < s->n_layer; l++) {
+        char n[96];
+#define T(suffix, type, ne0, ne1, scale, off)                                                      \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l),                                                   \
+     fx_add(w, &bufs, n, type, ne0, ne1, scale, off, &rng))
+        T("attn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+        T("attn_q.weight", wt, (uint64_t)s->n_embd, qd, ws * 3, 0);
+        T("attn_k.weight", wt, (uint64_t)s->n_embd, kd, ws * 3, 0);
+        T("attn_v.weight", wt, (uint64_t)s->n_embd, kd, ws, 0);
+        T("attn_output.weight", wt, qd, (uint64_t)s->n_embd, ws, 0);
+        if (!strcmp(a, "qwen2")) {
+            T("attn_q.bias", BB_TYPE_F32, qd, 1, 0.3f, 0);
+            T("attn_k.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
+            T("attn_v.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
+        }
+        if (!strcmp(a, "qwen3")) {
+            T("attn_q_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
+            T("attn_k_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
+        }
+        T("ffn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+        T("ffn_gate.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
+        T("ffn_up.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
+        T("ffn_down.weight", wt, (uint64_t)s->n_ff, (uint64_t)s->n_embd, ws, 0);
+#undef T
+    }
+    bb_error err = {0};
+    bool ok = gguf_writer_write_memory(w, data, size, &err) == BB_OK;
+    if (!ok) fprintf(stderr, "fixture: %s\n", err.message);
+    gguf_writer_free(w);
+    for (int i = 0; i < bufs.n; i++) free(bufs.p[i]);
+    return ok;
+}
+
+#endif
