@@ -759,6 +759,38 @@ static void quantizer_inputs(const char *level, int type, int64_t n) {
     free(x);
 }
 
+/* vec_dot_x4 must give, bit for bit, what vec_dot of the same level gives for each of the
+ * four activation rows (batch invariance). Rows are `stride` bytes apart, more than a row. */
+static void check_x4(const char *level, int type, int64_t n) {
+    const bb_type_traits *t = bb_type_get_level(type, level);
+    const size_t xrow = bb_row_size(t->vec_dot_type, n), stride = xrow + 2 * 36;
+    uint8_t *ys = xmalloc(4 * stride);
+    memset(ys, 0x5A, 4 * stride);
+    for (int kind = 0; kind < 3; kind++) {
+        void *x = kind == 0 ? random_raw_row(type, n) : NULL;
+        if (kind > 0) { /* edges: every row at the top code or the bottom */
+            uint8_t b[64];
+            edge_block(type, kind == 1, kind == 2, b);
+            x = pattern_row(type, n, b);
+        }
+        for (int r = 0; r < 4; r++) {
+            void *y = random_raw_row(t->vec_dot_type, n);
+            memcpy(ys + r * stride, y, xrow);
+            free(y);
+        }
+        float s4[4], s1;
+        t->vec_dot_x4(n, s4, x, ys, stride);
+        for (int r = 0; r < 4; r++) {
+            t->vec_dot(n, &s1, x, ys + r * stride);
+            CHECKF(memcmp(&s1, &s4[r], sizeof s1) == 0,
+                   "%s %s vec_dot_x4 row %d (n=%lld): %.9g vs vec_dot %.9g", level, t->name, r,
+                   (long long)n, s4[r], s1);
+        }
+        free(x);
+    }
+    free(ys);
+}
+
 static void test_level(const char *level) {
     if (!bb_type_get_level(BB_TYPE_F32, level)) {
         printf("SKIP: %s kernels (this CPU lacks %s)\n", level, level);
@@ -789,6 +821,11 @@ static void test_level(const char *level) {
                 free(fy);
                 compare_dot_edges(level, type, n);
             }
+        }
+        if (t->vec_dot_x4) {
+            kernels++;
+            for (int l = 0; l < nlens; l++)
+                check_x4(level, type, lens[l]);
         }
         if (t->from_float != ref->from_float) {
             kernels++;
@@ -922,6 +959,15 @@ static void run_vec_dot(const void *vctx) {
     }
 }
 
+static void run_vec_dot_x4(const void *vctx) {
+    const bench_ctx *c = vctx;
+    for (int64_t r = 0; r < c->rows; r++) {
+        float s[4];
+        c->t->vec_dot_x4(c->n, s, c->w + r * c->row, c->y, bb_row_size(c->t->vec_dot_type, c->n));
+        bench_sink = s[0];
+    }
+}
+
 static void run_from_float(const void *vctx) {
     const bench_ctx *c = vctx;
     for (int k = 0; k < 64; k++)
@@ -930,7 +976,8 @@ static void run_from_float(const void *vctx) {
 
 static const char *const bench_levels[] = {"scalar", "avx2", "avx512"};
 
-/* GB/s of weight bytes streamed by vec_dot over rows of 4096 (32 MiB of weights). */
+/* GB/s of weight bytes streamed by vec_dot over rows of 4096 (32 MiB of weights); for
+ * vec_dot_x4 (four tokens per weight row), weight bytes times four per second. */
 static void bench_vec_dot(int type) {
     const bb_type_traits *ref = bb_type_get_ref(type);
     bench_ctx c = {.n = 4096};
@@ -941,14 +988,21 @@ static void bench_vec_dot(int type) {
     for (int64_t r = 0; r < c.rows; r++)
         memcpy(w + r * c.row, one, c.row);
     free(one);
-    void *y = random_raw_row(ref->vec_dot_type, c.n);
+    const size_t yrow = bb_row_size(ref->vec_dot_type, c.n);
+    uint8_t *y = xmalloc(4 * yrow);
+    for (int k = 0; k < 4; k++) {
+        void *yk = random_raw_row(ref->vec_dot_type, c.n);
+        memcpy(y + k * yrow, yk, yrow);
+        free(yk);
+    }
     c.w = w;
     c.y = y;
+    const double bytes = (double)c.row * (double)c.rows;
     printf("bench %-5s vec_dot:", ref->name);
     for (int l = 0; l < 3; l++) {
         if (!(c.t = bb_type_get_level(type, bench_levels[l]))) continue;
-        printf("  %s %.1f GB/s", bench_levels[l],
-               best_rate(run_vec_dot, &c, (double)c.row * (double)c.rows));
+        printf("  %s %.1f GB/s", bench_levels[l], best_rate(run_vec_dot, &c, bytes));
+        if (c.t->vec_dot_x4) printf(" (x4 %.1f)", best_rate(run_vec_dot_x4, &c, 4 * bytes));
     }
     printf("\n");
     free(w);
