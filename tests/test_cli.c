@@ -82,7 +82,7 @@ static void test_bad_models(const void *good, size_t good_size) {
         }
     }
     /* an architecture we do not run */
-    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));
@@ -157,7 +157,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
     if (system(cmd) != 0) return 1;
     /* 256-wide so every quantized type applies without fallback */
-    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21};
+    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21, false};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));
