@@ -26,134 +26,191 @@ typedef struct fixture {
 } fixture;
 
 /* Generated with jinja2 3.1 (see the file comment). */
-static const char fixture_messages[] = "[{\"role\": \"system\", \"content\": \"  Be brief.  \"}, {\"role\": \"user\", \"content\": \"Hi there\"}, {\"role\": \"assistant\", \"content\": \"Hello!\", \"n\": 3, \"f\": 1.5, \"l\": [3, 1, 2], \"d\": {\"b\": 2, \"a\": 1}}]";
+static const char fixture_messages[] =
+    "[{\"role\": \"system\", \"content\": \"  Be brief.  \"}, {\"role\": \"user\", \"content\": "
+    "\"Hi there\"}, {\"role\": \"assistant\", \"content\": \"Hello!\", \"n\": 3, \"f\": 1.5, "
+    "\"l\": [3, 1, 2], \"d\": {\"b\": 2, \"a\": 1}}]";
 static const fixture fixtures[] = {
-    {"Hello {{ messages[1].content }}!",
-     "Hello Hi there!"},
-    {"line1\n    {% if true %}\n    inner\n    {% endif %}\nline2",
-     "line1\n    inner\nline2"},
-    {"a  {%- if true -%}  b  {%- endif -%}  c",
-     "abc"},
-    {"a {# c #} b\n  {# own line #}\nc{#- x -#}  d",
-     "a  b\ncd"},
-    {"  {%+ if true %}keep{% endif %}\n  {% if true +%}\nx\n{% endif %}",
-     "  keep\nx\n"},
-    {"{{ 'v' }}   {% if true %}\nz\n{% endif %}",
-     "v   z\n"},
+    {"Hello {{ messages[1].content }}!", "Hello Hi there!"},
+    {"line1\n    {% if true %}\n    inner\n    {% endif %}\nline2", "line1\n    inner\nline2"},
+    {"a  {%- if true -%}  b  {%- endif -%}  c", "abc"},
+    {"a {# c #} b\n  {# own line #}\nc{#- x -#}  d", "a  b\ncd"},
+    {"  {%+ if true %}keep{% endif %}\n  {% if true +%}\nx\n{% endif %}", "  keep\nx\n"},
+    {"{{ 'v' }}   {% if true %}\nz\n{% endif %}", "v   z\n"},
     {"{% raw %}{{ not rendered }}{% endraw %}|  {% raw -%}\n   x {{ y }}\n  {%- endraw %}",
      "{{ not rendered }}|  x {{ y }}"},
-    {"{{- 'a' -}}\n   {{- 'b' }}   {{ 'c' -}}   \n   d",
-     "ab   cd"},
-    {"{{ \"}}\" }} {{ \"%}\" }} {{ {'a': {'b': 1}} }}",
-     "}} %} {'a': {'b': 1}}"},
-    {"crlf\r\n{% if true %}\r\nx\r\n{% endif %}\r\nend\n",
-     "crlf\nx\nend"},
-    {"{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 2 ** 3 ** 2 }} {{ 7 / 2 }} {{ 1.5 * 2 }} {{ -2 ** 2 }}",
+    {"{{- 'a' -}}\n   {{- 'b' }}   {{ 'c' -}}   \n   d", "ab   cd"},
+    {"{{ \"}}\" }} {{ \"%}\" }} {{ {'a': {'b': 1}} }}", "}} %} {'a': {'b': 1}}"},
+    {"crlf\r\n{% if true %}\r\nx\r\n{% endif %}\r\nend\n", "crlf\nx\nend"},
+    {"{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 2 "
+     "** 3 ** 2 }} {{ 7 / 2 }} {{ 1.5 * 2 }} {{ -2 ** 2 }}",
      "7 9 3 -4 2 1024 64 3.5 3.0 4"},
-    {"{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ 'a' ~ 1 ~ none }} {{ 'ab' * 3 }} {{ [1] * 2 }} {{ [1,2] + [3] }} {{ (1,) + (2,) }}",
+    {"{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ 'a' ~ 1 ~ none }} {{ 'ab' * 3 }} {{ [1] * "
+     "2 }} {{ [1,2] + [3] }} {{ (1,) + (2,) }}",
      "True False True a1None ababab [1, 1] [1, 2, 3] (1, 2)"},
-    {"{{ true and 'x' }} {{ false or 'y' }} {{ none or 0 or '' }} {{ not none }} {{ 1 if false }}|{{ 1 if false else 2 }} {{ 'A' if 1 > 2 else 'B' if 2 > 1 else 'C' }}",
+    {"{{ true and 'x' }} {{ false or 'y' }} {{ none or 0 or '' }} {{ not none }} {{ 1 if false "
+     "}}|{{ 1 if false else 2 }} {{ 'A' if 1 > 2 else 'B' if 2 > 1 else 'C' }}",
      "x y  True |2 B"},
-    {"{{ 'a' in 'cat' }} {{ 'z' not in 'cat' }} {{ 1 in [1,2] }} {{ 'a' in {'a': 1} }} {{ not 1 == 2 }}",
+    {"{{ 'a' in 'cat' }} {{ 'z' not in 'cat' }} {{ 1 in [1,2] }} {{ 'a' in {'a': 1} }} {{ not 1 == "
+     "2 }}",
      "True True True True True"},
-    {"{{ [1, 'a', none, true, 1.5, [2], {'k': 'v'}] }} {{ (1, 2) }} {{ (1,) }} {{ () }} {{ {'a': 1, 'b': [1, 2]} }}",
+    {"{{ [1, 'a', none, true, 1.5, [2], {'k': 'v'}] }} {{ (1, 2) }} {{ (1,) }} {{ () }} {{ {'a': "
+     "1, 'b': [1, 2]} }}",
      "[1, 'a', None, True, 1.5, [2], {'k': 'v'}] (1, 2) (1,) () {'a': 1, 'b': [1, 2]}"},
-    {"{{ \"it's\" }} {{ [\"it's\", 'say \"hi\"', 'tab\\there', 'nl\\nx', 'back\\\\slash', '\\u00e9\\x41\\101'] }}",
+    {"{{ \"it's\" }} {{ [\"it's\", 'say \"hi\"', 'tab\\there', 'nl\\nx', 'back\\\\slash', "
+     "'\\u00e9\\x41\\101'] }}",
      "it's [\"it's\", 'say \"hi\"', 'tab\\there', 'nl\\nx', 'back\\\\slash', '\303\251AA']"},
-    {"{{ 1e10 }} {{ 1e16 }} {{ 1e-5 }} {{ 0.1 + 0.2 }} {{ 1/3 }} {{ 100.0 }} {{ -0.0 }} {{ 2.0 ** 60 }} {{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1_000 }} {{ 'a' 'b' }}",
-     "10000000000.0 1e+16 1e-05 0.30000000000000004 0.3333333333333333 100.0 -0.0 1.152921504606847e+18 31 15 5 1000 ab"},
-    {"{{ messages | length }} {{ messages[1]['role'] }} {{ messages[-1].role }} {{ messages[9] }} {{ messages[1:] | length }} {{ messages.1.role }} {{ messages[2].d.z }}",
+    {"{{ 1e10 }} {{ 1e16 }} {{ 1e-5 }} {{ 0.1 + 0.2 }} {{ 1/3 }} {{ 100.0 }} {{ -0.0 }} {{ 2.0 ** "
+     "60 }} {{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1_000 }} {{ 'a' 'b' }}",
+     "10000000000.0 1e+16 1e-05 0.30000000000000004 0.3333333333333333 100.0 -0.0 "
+     "1.152921504606847e+18 31 15 5 1000 ab"},
+    {"{{ messages | length }} {{ messages[1]['role'] }} {{ messages[-1].role }} {{ messages[9] }} "
+     "{{ messages[1:] | length }} {{ messages.1.role }} {{ messages[2].d.z }}",
      "3 user assistant  2 user "},
-    {"{{ [1,2,3,4,5][1:3] }} {{ [1,2,3,4,5][::2] }} {{ [1,2,3,4,5][::-1] }} {{ 'h\303\251llo w\303\266rld'[1:4] }} {{ 'hello'[-3:] }} {{ 'abcdef'[::-2] }} {{ 'x'[10] }}",
+    {"{{ [1,2,3,4,5][1:3] }} {{ [1,2,3,4,5][::2] }} {{ [1,2,3,4,5][::-1] }} {{ 'h\303\251llo "
+     "w\303\266rld'[1:4] }} {{ 'hello'[-3:] }} {{ 'abcdef'[::-2] }} {{ 'x'[10] }}",
      "[2, 3] [1, 3, 5] [5, 4, 3, 2, 1] \303\251ll llo fdb "},
-    {"{% set d = {'a': {'b': {'c': 'deep'}}} %}{{ d.a.b.c }} {{ d['a']['b']['c'] }} {{ d.a.x }} {{ d.a.x is defined }} {{ none.x is defined }}",
+    {"{% set d = {'a': {'b': {'c': 'deep'}}} %}{{ d.a.b.c }} {{ d['a']['b']['c'] }} {{ d.a.x }} {{ "
+     "d.a.x is defined }} {{ none.x is defined }}",
      "deep deep  False False"},
-    {"{% if messages[1].role == 'user' %}u{% elif messages[1].role == 'system' %}s{% else %}o{% endif %}{% if false %}a{% elif false %}b{% else %}c{% endif %}",
+    {"{% if messages[1].role == 'user' %}u{% elif messages[1].role == 'system' %}s{% else %}o{% "
+     "endif %}{% if false %}a{% elif false %}b{% else %}c{% endif %}",
      "uc"},
-    {"{% for x in [1,2,3,4] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}|{% endfor %}",
+    {"{% for x in [1,2,3,4] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ "
+     "loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}|{% endfor %}",
      "1043TrueFalse4|2132FalseFalse4|3221FalseFalse4|4310FalseTrue4|"},
-    {"{% for x in [1,2,3] %}{{ loop.previtem }}-{{ loop.nextitem }}-{{ loop.cycle('a','b') }};{% endfor %}",
+    {"{% for x in [1,2,3] %}{{ loop.previtem }}-{{ loop.nextitem }}-{{ loop.cycle('a','b') }};{% "
+     "endfor %}",
      "-2-a;1-3-b;2--a;"},
-    {"{% for x in [] %}no{% else %}empty{% endfor %} {% for x in [1,2,3,4,5] if x is odd %}{{ x }}{{ loop.index }}{% else %}none{% endfor %}",
+    {"{% for x in [] %}no{% else %}empty{% endfor %} {% for x in [1,2,3,4,5] if x is odd %}{{ x "
+     "}}{{ loop.index }}{% else %}none{% endfor %}",
      "empty 113253"},
-    {"{% for x in range(10) %}{% if x == 5 %}{% break %}{% endif %}{% if x is even %}{% continue %}{% endif %}{{ x }}{% endfor %}",
+    {"{% for x in range(10) %}{% if x == 5 %}{% break %}{% endif %}{% if x is even %}{% continue "
+     "%}{% endif %}{{ x }}{% endfor %}",
      "13"},
-    {"{% for a, b in [(1, 2), (3, 4)] %}{{ a + b }}{% endfor %} {% for c in 'h\303\251' %}{{ c }}.{% endfor %} {% for k in {'x': 1, 'y': 2} %}{{ k }}{% endfor %}",
+    {"{% for a, b in [(1, 2), (3, 4)] %}{{ a + b }}{% endfor %} {% for c in 'h\303\251' %}{{ c "
+     "}}.{% endfor %} {% for k in {'x': 1, 'y': 2} %}{{ k }}{% endfor %}",
      "37 h.\303\251. xy"},
-    {"{% for x in [1,2] %}{% for y in [3,4] %}{{ loop.index }}{{ loop.length }}{% endfor %}{{ loop.index }}{% endfor %}",
+    {"{% for x in [1,2] %}{% for y in [3,4] %}{{ loop.index }}{{ loop.length }}{% endfor %}{{ "
+     "loop.index }}{% endfor %}",
      "1222112222"},
-    {"{% for item in [1, [2, [3]]] recursive %}{% if item is iterable %}[{{ loop(item) }}]{% else %}{{ item }}@{{ loop.depth }}{% endif %}{% endfor %}",
+    {"{% for item in [1, [2, [3]]] recursive %}{% if item is iterable %}[{{ loop(item) }}]{% else "
+     "%}{{ item }}@{{ loop.depth }}{% endif %}{% endfor %}",
      "1@1[2@2[3@3]]"},
-    {"{% set x = 1 %}{% for i in range(3) %}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}{% if true %}{% set x = 9 %}{% endif %}{{ x }}",
+    {"{% set x = 1 %}{% for i in range(3) %}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}{% if "
+     "true %}{% set x = 9 %}{% endif %}{{ x }}",
      "22219"},
-    {"{% set ns = namespace(total=0, items=[]) %}{% for i in range(4) %}{% set ns.total = ns.total + i %}{% set ns.items = ns.items + [i] %}{% endfor %}{{ ns.total }} {{ ns.items }}",
+    {"{% set ns = namespace(total=0, items=[]) %}{% for i in range(4) %}{% set ns.total = ns.total "
+     "+ i %}{% set ns.items = ns.items + [i] %}{% endfor %}{{ ns.total }} {{ ns.items }}",
      "6 [0, 1, 2, 3]"},
-    {"{% set a, b = 1, 2 %}{{ a }}{{ b }} {% set t %}inner {{ a }}{% endset %}[{{ t }}] {% set u | upper %}shout{% endset %}{{ u }}",
+    {"{% set a, b = 1, 2 %}{{ a }}{{ b }} {% set t %}inner {{ a }}{% endset %}[{{ t }}] {% set u | "
+     "upper %}shout{% endset %}{{ u }}",
      "12 [inner 1] SHOUT"},
-    {"{% macro greet(name, greeting='Hello') %}{{ greeting }}, {{ name }}!{% endmacro %}{{ greet('Bob') }} {{ greet('Al', greeting='Hi') }} {{ greet(greeting='Yo', name='Z') }}",
+    {"{% macro greet(name, greeting='Hello') %}{{ greeting }}, {{ name }}!{% endmacro %}{{ "
+     "greet('Bob') }} {{ greet('Al', greeting='Hi') }} {{ greet(greeting='Yo', name='Z') }}",
      "Hello, Bob! Hi, Al! Yo, Z!"},
-    {"{% macro f(a, b=a*2) %}{{ a }}{{ b }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ f(1) }} {{ f(1, 2, 3, x=4) }}",
+    {"{% macro f(a, b=a*2) %}{{ a }}{{ b }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ f(1) }} {{ "
+     "f(1, 2, 3, x=4) }}",
      "12(){} 12(3,){'x': 4}"},
-    {"{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n * fact(n - 1) | int }}{% endif %}{% endmacro %}{{ fact(10) }}",
+    {"{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n * fact(n - 1) | int }}{% endif %}{% "
+     "endmacro %}{{ fact(10) }}",
      "3628800"},
-    {"{% set g = 'global' %}{% macro show() %}{{ g }}{% endmacro %}{% for g in ['loop'] %}{{ show() }}{% endfor %}{% set g = 'changed' %}{{ show() }}",
+    {"{% set g = 'global' %}{% macro show() %}{{ g }}{% endmacro %}{% for g in ['loop'] %}{{ "
+     "show() }}{% endfor %}{% set g = 'changed' %}{{ show() }}",
      "globalchanged"},
-    {"{% macro wrap() %}<{{ caller() }}>{% endmacro %}{% call wrap() %}inside {{ messages[1].role }}{% endcall %}",
+    {"{% macro wrap() %}<{{ caller() }}>{% endmacro %}{% call wrap() %}inside {{ messages[1].role "
+     "}}{% endcall %}",
      "<inside user>"},
-    {"{% macro lst(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(x) lst([1,2]) %}[{{ x }}]{% endcall %}",
+    {"{% macro lst(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% "
+     "call(x) lst([1,2]) %}[{{ x }}]{% endcall %}",
      "[1][2]"},
-    {"{% filter upper %}hello {{ 'world' }}{% endfilter %} {% with a = 5, b = 6 %}{{ a * b }}{% endwith %}{{ a }}",
+    {"{% filter upper %}hello {{ 'world' }}{% endfilter %} {% with a = 5, b = 6 %}{{ a * b }}{% "
+     "endwith %}{{ a }}",
      "HELLO WORLD 30"},
-    {"{% generation %}gen {{ 1 }}{% endgeneration %} {% block b %}blk{% endblock %}",
-     "gen 1 blk"},
-    {"{% set j = joiner(', ') %}{% for i in range(3) %}{{ j() }}{{ i }}{% endfor %} {{ range(2, 8, 2) | list }} {{ dict(a=1, b=2) }} {{ namespace(x=1).x }}",
+    {"{% generation %}gen {{ 1 }}{% endgeneration %} {% block b %}blk{% endblock %}", "gen 1 blk"},
+    {"{% set j = joiner(', ') %}{% for i in range(3) %}{{ j() }}{{ i }}{% endfor %} {{ range(2, 8, "
+     "2) | list }} {{ dict(a=1, b=2) }} {{ namespace(x=1).x }}",
      "0, 1, 2 [2, 4, 6] {'a': 1, 'b': 2} 1"},
-    {"{{ '  x  ' | trim }}|{{ 'abc' | upper }}|{{ 'ABC' | lower }}|{{ 'hello world' | capitalize }}|{{ 'hello wORLD-foo bar' | title }}|{{ 'abc' | replace('b', 'X') }}|{{ 'aaa' | replace('a', 'b', 2) }}",
+    {"{{ '  x  ' | trim }}|{{ 'abc' | upper }}|{{ 'ABC' | lower }}|{{ 'hello world' | capitalize "
+     "}}|{{ 'hello wORLD-foo bar' | title }}|{{ 'abc' | replace('b', 'X') }}|{{ 'aaa' | "
+     "replace('a', 'b', 2) }}",
      "x|ABC|abc|Hello world|Hello World-Foo Bar|aXc|bba"},
-    {"{{ 'abc' | center(9) }}|{{ [1,2,3] | join(', ') }}|{{ ['a', 1, none] | join }}|{{ messages | map(attribute='role') | join('/') }}",
+    {"{{ 'abc' | center(9) }}|{{ [1,2,3] | join(', ') }}|{{ ['a', 1, none] | join }}|{{ messages | "
+     "map(attribute='role') | join('/') }}",
      "   abc   |1, 2, 3|a1None|system/user/assistant"},
-    {"{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb\\n\\nc' | indent(2, true) }}|{{ 'a\\nb\\n\\nc' | indent(2, first=true, blank=true) }}",
+    {"{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb\\n\\nc' | indent(2, true) }}|{{ 'a\\nb\\n\\nc' | "
+     "indent(2, first=true, blank=true) }}",
      "a\n    b\n\n    c|  a\n  b\n\n  c|  a\n  b\n  \n  c"},
-    {"{{ x | default('d') }} {{ '' | default('e') }} {{ '' | default('e', true) }} {{ none | d('n') }}",
+    {"{{ x | default('d') }} {{ '' | default('e') }} {{ '' | default('e', true) }} {{ none | "
+     "d('n') }}",
      "d  e None"},
-    {"{{ 3.7 | int }} {{ '42' | int }} {{ 'x' | int(7) }} {{ '3.5' | int }} {{ 3 | float }} {{ '2.5' | float }} {{ -3 | abs }} {{ 2.567 | round(2) }} {{ 2.5 | round }} {{ 2.1 | round(method='ceil') }}",
+    {"{{ 3.7 | int }} {{ '42' | int }} {{ 'x' | int(7) }} {{ '3.5' | int }} {{ 3 | float }} {{ "
+     "'2.5' | float }} {{ -3 | abs }} {{ 2.567 | round(2) }} {{ 2.5 | round }} {{ 2.1 | "
+     "round(method='ceil') }}",
      "3 42 7 3 3.0 2.5 3 2.57 2.0 3.0"},
-    {"{{ [3, 1, 2] | reverse | list }} {{ 'abc' | reverse }} {{ [1, 2, 2, 3, 1] | unique | list }} {{ ['b', 'A', 'a', 'B'] | sort }} {{ ['b', 'A', 'a', 'B'] | sort(case_sensitive=true) }}",
+    {"{{ [3, 1, 2] | reverse | list }} {{ 'abc' | reverse }} {{ [1, 2, 2, 3, 1] | unique | list }} "
+     "{{ ['b', 'A', 'a', 'B'] | sort }} {{ ['b', 'A', 'a', 'B'] | sort(case_sensitive=true) }}",
      "[2, 1, 3] cba [1, 2, 3] ['A', 'a', 'b', 'B'] ['A', 'B', 'a', 'b']"},
-    {"{{ messages[2].l | sort(reverse=true) }} {{ messages[2].l | max }} {{ messages[2].l | min }} {{ messages[2].l | sum }} {{ messages[2].l | first }} {{ messages[2].l | last }}",
+    {"{{ messages[2].l | sort(reverse=true) }} {{ messages[2].l | max }} {{ messages[2].l | min }} "
+     "{{ messages[2].l | sum }} {{ messages[2].l | first }} {{ messages[2].l | last }}",
      "[3, 2, 1] 3 1 6 3 2"},
-    {"{{ messages[2].d | dictsort }} {{ messages[2].d | items | list }} {{ messages[2].d.keys() | list }} {{ messages[2].d.values() | list }} {{ messages[2].d.get('z', 5) }}",
+    {"{{ messages[2].d | dictsort }} {{ messages[2].d | items | list }} {{ messages[2].d.keys() | "
+     "list }} {{ messages[2].d.values() | list }} {{ messages[2].d.get('z', 5) }}",
      "[('a', 1), ('b', 2)] [('b', 2), ('a', 1)] ['b', 'a'] [2, 1] 5"},
-    {"{{ messages | selectattr('role', 'equalto', 'user') | list | length }} {{ messages | rejectattr('role', 'eq', 'user') | map(attribute='content') | first }} {{ [1, 0, 2, none] | select | list }} {{ [1, 2, 3, 4] | reject('divisibleby', 2) | list }}",
+    {"{{ messages | selectattr('role', 'equalto', 'user') | list | length }} {{ messages | "
+     "rejectattr('role', 'eq', 'user') | map(attribute='content') | first }} {{ [1, 0, 2, none] | "
+     "select | list }} {{ [1, 2, 3, 4] | reject('divisibleby', 2) | list }}",
      "1   Be brief.   [1, 2] [1, 3]"},
-    {"{{ [1, 2, 3] | map('string') | join('-') }} {{ messages | map(attribute='missing', default='?') | list }} {{ [{'n': 2, 'v': 'b'}, {'n': 1, 'v': 'a'}] | sort(attribute='n') | map(attribute='v') | join }}",
+    {"{{ [1, 2, 3] | map('string') | join('-') }} {{ messages | map(attribute='missing', "
+     "default='?') | list }} {{ [{'n': 2, 'v': 'b'}, {'n': 1, 'v': 'a'}] | sort(attribute='n') | "
+     "map(attribute='v') | join }}",
      "1-2-3 ['?', '?', '?'] ab"},
-    {"{{ messages[2] | tojson }} {{ messages[2].d | tojson(indent=2) }} {{ '\303\251\"\\n' | tojson }} {{ [1.0, 2, none, true] | tojson }} {{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }}",
-     "{\"role\": \"assistant\", \"content\": \"Hello!\", \"n\": 3, \"f\": 1.5, \"l\": [3, 1, 2], \"d\": {\"b\": 2, \"a\": 1}} {\n  \"b\": 2,\n  \"a\": 1\n} \"\303\251\\\"\\n\" [1.0, 2, null, true] {\"a\": 2, \"b\": 1}"},
-    {"{{ \"<a href='x'>&\" | e }} {{ '<b>' | safe }} {{ ('<b>' | safe) + '<i>' }} {{ '<' ~ ('<' | safe) }}",
+    {"{{ messages[2] | tojson }} {{ messages[2].d | tojson(indent=2) }} {{ '\303\251\"\\n' | "
+     "tojson }} {{ [1.0, 2, none, true] | tojson }} {{ {'b': 1, 'a': 2} | tojson(sort_keys=true) "
+     "}}",
+     "{\"role\": \"assistant\", \"content\": \"Hello!\", \"n\": 3, \"f\": 1.5, \"l\": [3, 1, 2], "
+     "\"d\": {\"b\": 2, \"a\": 1}} {\n  \"b\": 2,\n  \"a\": 1\n} \"\303\251\\\"\\n\" [1.0, 2, "
+     "null, true] {\"a\": 2, \"b\": 1}"},
+    {"{{ \"<a href='x'>&\" | e }} {{ '<b>' | safe }} {{ ('<b>' | safe) + '<i>' }} {{ '<' ~ ('<' | "
+     "safe) }}",
      "&lt;a href=&#39;x&#39;&gt;&amp; <b> <b>&lt;i&gt; <<"},
-    {"{{ 'Hello World' | wordcount }} {{ 'a very long sentence here' | truncate(12) }} {{ [1,2,3,4,5] | batch(2) | list }} {{ 'abc' | list }} {{ 'hello' | first }}",
+    {"{{ 'Hello World' | wordcount }} {{ 'a very long sentence here' | truncate(12) }} {{ "
+     "[1,2,3,4,5] | batch(2) | list }} {{ 'abc' | list }} {{ 'hello' | first }}",
      "2 a very... [[1, 2], [3, 4], [5]] ['a', 'b', 'c'] h"},
-    {"{{ '%s is %d' % ('x', 3) }} {{ '%.2f' % 3.14159 }} {{ '%(a)s-%(b)s' % {'a': 1, 'b': 2} }} {{ '%5s|%-5s|' % ('a', 'b') }} {{ '%s' | format('f') }}",
+    {"{{ '%s is %d' % ('x', 3) }} {{ '%.2f' % 3.14159 }} {{ '%(a)s-%(b)s' % {'a': 1, 'b': 2} }} {{ "
+     "'%5s|%-5s|' % ('a', 'b') }} {{ '%s' | format('f') }}",
      "x is 3 3.14 1-2     a|b    | f"},
-    {"{{ ' a b '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'a b c'.rsplit(' ', 1) }}|{{ 'a\\nb\\r\\nc'.splitlines() }}",
+    {"{{ ' a b '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() "
+     "}}|{{ 'a b c'.rsplit(' ', 1) }}|{{ 'a\\nb\\r\\nc'.splitlines() }}",
      "a b|a|['a', 'b', '', 'c']|['a', 'b']|['a b', 'c']|['a', 'b', 'c']"},
-    {"{{ 'abc'.startswith('a') }} {{ 'abc'.endswith(('x', 'c')) }} {{ \"they're bill's\".title() }} {{ 'hELLO'.capitalize() }} {{ 'hello'.replace('l', 'L') }} {{ 'h\303\251llo'.find('l') }} {{ 'hello'.count('l') }}",
+    {"{{ 'abc'.startswith('a') }} {{ 'abc'.endswith(('x', 'c')) }} {{ \"they're bill's\".title() "
+     "}} {{ 'hELLO'.capitalize() }} {{ 'hello'.replace('l', 'L') }} {{ 'h\303\251llo'.find('l') }} "
+     "{{ 'hello'.count('l') }}",
      "True True They'Re Bill'S Hello heLLo 2 2"},
-    {"{{ ', '.join(['a', 'b']) }} {{ '{} and {}'.format(1, 'x') }} {{ '{name}!'.format(name='N') }} {{ '{:>5}|{:<5}|{:^5}|{:05d}|{:.2f}|{:x}'.format('a', 'b', 'c', 42, 3.14159, 255) }}",
+    {"{{ ', '.join(['a', 'b']) }} {{ '{} and {}'.format(1, 'x') }} {{ '{name}!'.format(name='N') "
+     "}} {{ '{:>5}|{:<5}|{:^5}|{:05d}|{:.2f}|{:x}'.format('a', 'b', 'c', 42, 3.14159, 255) }}",
      "a, b 1 and x N!     a|b    |  c  |00042|3.14|ff"},
-    {"{% set content = '<think>r</think>\\n\\nans' %}{{ content.split('</think>')[-1].lstrip('\\n') }}|{{ content.split('</think>')[0].split('<think>')[-1] }}",
+    {"{% set content = '<think>r</think>\\n\\nans' %}{{ "
+     "content.split('</think>')[-1].lstrip('\\n') }}|{{ "
+     "content.split('</think>')[0].split('<think>')[-1] }}",
      "ans|r"},
-    {"{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ 1 is number }} {{ 1 is integer }} {{ 1.0 is float }} {{ true is boolean }} {{ 'a' is string }} {{ {} is mapping }} {{ [] is sequence }} {{ 'a' is iterable }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }}",
+    {"{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ 1 is number }} {{ 1 is integer "
+     "}} {{ 1.0 is float }} {{ true is boolean }} {{ 'a' is string }} {{ {} is mapping }} {{ [] is "
+     "sequence }} {{ 'a' is iterable }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }}",
      "False True True True True True True True True True True True True True"},
-    {"{{ 1 is eq 1 }} {{ 2 is gt 1 }} {{ 1 is lt 2 }} {{ 'A' is upper }} {{ 'a' is lower }} {{ 1 is in [1] }} {{ true is true }} {{ false is false }} {{ range is callable }} {{ 1 is not none }} {{ 'upper' is filter }} {{ 'odd' is test }}",
+    {"{{ 1 is eq 1 }} {{ 2 is gt 1 }} {{ 1 is lt 2 }} {{ 'A' is upper }} {{ 'a' is lower }} {{ 1 "
+     "is in [1] }} {{ true is true }} {{ false is false }} {{ range is callable }} {{ 1 is not "
+     "none }} {{ 'upper' is filter }} {{ 'odd' is test }}",
      "True True True True True True True True True True True True"},
-    {"{{ strftime_now('%Y-%m-%d %H:%M:%S %a %d %b %Y') }}",
-     "2026-01-15 12:00:00 Thu 15 Jan 2026"},
+    {"{{ strftime_now('%Y-%m-%d %H:%M:%S %a %d %b %Y') }}", "2026-01-15 12:00:00 Thu 15 Jan 2026"},
     {"{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ tools is defined }}",
      "<s>|</s>|True|False"},
-    {"{{ 'H\303\211LLO' | lower }} {{ '\303\261and\303\272' | upper }} {{ '\303\251clair au chocolat' | title }} {{ '\316\221\316\222\316\223' | lower }} {{ '\320\277\321\200\320\270\320\262\320\265\321\202' | upper }} {{ '\343\200\200wide\343\200\200' | trim }} {{ 'h\303\251llo' | length }}",
-     "h\303\251llo \303\221AND\303\232 \303\211clair Au Chocolat \316\261\316\262\316\263 \320\237\320\240\320\230\320\222\320\225\320\242 wide 5"},
+    {"{{ 'H\303\211LLO' | lower }} {{ '\303\261and\303\272' | upper }} {{ '\303\251clair au "
+     "chocolat' | title }} {{ '\316\221\316\222\316\223' | lower }} {{ "
+     "'\320\277\321\200\320\270\320\262\320\265\321\202' | upper }} {{ "
+     "'\343\200\200wide\343\200\200' | trim }} {{ 'h\303\251llo' | length }}",
+     "h\303\251llo \303\221AND\303\232 \303\211clair Au Chocolat \316\261\316\262\316\263 "
+     "\320\237\320\240\320\230\320\222\320\225\320\242 wide 5"},
 };
 
 static double now_s(void) {
@@ -199,8 +256,9 @@ static void test_errors(void) {
          "line 2: unexpected end of template, expected 'endfor' or 'else' to close the 'for' from "
          "line 1"},
         {"a\n\n{% if x %}{% endfor %}", BB_ERR_TEMPLATE, "line 3: unexpected 'endfor', expected"},
-        {"{{ 1 + }}", BB_ERR_TEMPLATE, "line 1: unexpected end of print statement '}}', expected "
-                                       "an expression"},
+        {"{{ 1 + }}", BB_ERR_TEMPLATE,
+         "line 1: unexpected end of print statement '}}', expected "
+         "an expression"},
         {"{% set x = [1, 2 %}", BB_ERR_TEMPLATE, "unexpected '}', expected ']'"},
         {"x\n{{ 'abc' | nosuch }}", BB_ERR_TEMPLATE, "line 2: no filter named 'nosuch'"},
         {"{{ 1 is nosuch }}", BB_ERR_TEMPLATE, "no test named 'nosuch'"},
@@ -214,7 +272,8 @@ static void test_errors(void) {
         {"{{ messages[0].nope.deeper }}", BB_ERR_TEMPLATE, "'dict object' has no attribute 'nope'"},
         {"{{ 'a' + 1 }}", BB_ERR_TEMPLATE, "can only concatenate str (not \"int\") to str"},
         {"{{ 1 / 0 }}", BB_ERR_TEMPLATE, "division by zero"},
-        {"{{ 1 < 'a' }}", BB_ERR_TEMPLATE, "'<' not supported between instances of 'int' and 'str'"},
+        {"{{ 1 < 'a' }}", BB_ERR_TEMPLATE,
+         "'<' not supported between instances of 'int' and 'str'"},
         {"{% for x in 5 %}{% endfor %}", BB_ERR_TEMPLATE, "'int' object is not iterable"},
         {"{{ x | tojson }}", BB_ERR_TEMPLATE, "Object of type Undefined is not JSON serializable"},
         {"{% set a, b = [1, 2, 3] %}", BB_ERR_TEMPLATE, "too many values to unpack (expected 2)"},
@@ -240,7 +299,8 @@ static void test_errors(void) {
         char *out;
         bb_error err = {0};
         double t0 = now_s();
-        bb_status st = render(cases[i].tmpl, "[{\"role\": \"user\", \"content\": \"hi\"}]", NULL, &out, &err);
+        bb_status st =
+            render(cases[i].tmpl, "[{\"role\": \"user\", \"content\": \"hi\"}]", NULL, &out, &err);
         double dt = now_s() - t0;
         CHECKF(st == cases[i].status && strstr(err.message, cases[i].message),
                "error case %zu: status %s, message '%s', wanted '%s'", i, bb_status_name(st),
@@ -252,8 +312,8 @@ static void test_errors(void) {
     /* raise_exception's message is exactly the message */
     char *out;
     bb_error err = {0};
-    CHECK(render("{{ raise_exception('Only user and assistant roles') }}", "[]", NULL, &out, &err) ==
-          BB_ERR_TEMPLATE);
+    CHECK(render("{{ raise_exception('Only user and assistant roles') }}", "[]", NULL, &out,
+                 &err) == BB_ERR_TEMPLATE);
     CHECK(!strcmp(err.message, "Only user and assistant roles"));
 }
 
@@ -261,7 +321,8 @@ static char *repeat(const char *prefix, const char *unit, int n, const char *suf
     size_t len = strlen(prefix) + strlen(unit) * (size_t)n + strlen(suffix) + 1;
     char *s = malloc(len);
     strcpy(s, prefix);
-    for (int i = 0; i < n; i++) strcat(s, unit);
+    for (int i = 0; i < n; i++)
+        strcat(s, unit);
     strcat(s, suffix);
     return s;
 }
@@ -281,7 +342,8 @@ static void test_hostile(void) {
     CHECK(render(nots, "[]", NULL, &out, &err) == BB_ERR_TEMPLATE && strstr(err.message, "deeply"));
     free(nots);
     char *chain = repeat("{{ 1", " + 1", 20000, " }}");
-    CHECK(render(chain, "[]", NULL, &out, &err) == BB_ERR_TEMPLATE && strstr(err.message, "deeply"));
+    CHECK(render(chain, "[]", NULL, &out, &err) == BB_ERR_TEMPLATE &&
+          strstr(err.message, "deeply"));
     free(chain);
     char *json = repeat("", "[", 100000, "");
     CHECK(render("x", json, NULL, &out, &err) == BB_ERR_INVALID_ARGUMENT);
@@ -302,9 +364,10 @@ static void test_hostile(void) {
     bb_free(out);
 
     /* a macro defined in a loop body keeps that iteration's scope alive */
-    CHECK(render("{% set ns = namespace() %}{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}"
-                 "{% set ns.m = m %}{% endfor %}{{ ns.m() }}",
-                 "[]", NULL, &out, &err) == BB_OK);
+    CHECK(
+        render("{% set ns = namespace() %}{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}"
+               "{% set ns.m = m %}{% endfor %}{{ ns.m() }}",
+               "[]", NULL, &out, &err) == BB_OK);
     CHECK(out && !strcmp(out, ""));
     bb_free(out);
 }
@@ -312,30 +375,35 @@ static void test_hostile(void) {
 static void test_api(void) {
     char *out = (char *)1;
     bb_error err = {0};
-    CHECK(bb_chat_render(NULL, "[]", NULL, false, NULL, NULL, &out, &err) == BB_ERR_INVALID_ARGUMENT);
+    CHECK(bb_chat_render(NULL, "[]", NULL, false, NULL, NULL, &out, &err) ==
+          BB_ERR_INVALID_ARGUMENT);
     CHECK(out == NULL);
     CHECK(bb_chat_render("x", "{\"not\": \"a list\"}", NULL, false, NULL, NULL, &out, &err) ==
           BB_ERR_INVALID_ARGUMENT);
     CHECK(strstr(err.message, "messages"));
-    CHECK(bb_chat_render("x", "[1, 2", NULL, false, NULL, NULL, &out, &err) == BB_ERR_INVALID_ARGUMENT);
+    CHECK(bb_chat_render("x", "[1, 2", NULL, false, NULL, NULL, &out, &err) ==
+          BB_ERR_INVALID_ARGUMENT);
     CHECK(strstr(err.message, "invalid JSON"));
-    CHECK(bb_chat_render("x", "[]", "{}", false, NULL, NULL, &out, &err) == BB_ERR_INVALID_ARGUMENT);
+    CHECK(bb_chat_render("x", "[]", "{}", false, NULL, NULL, &out, &err) ==
+          BB_ERR_INVALID_ARGUMENT);
     CHECK(bb_chat_render("\xff\xfe", "[]", NULL, false, NULL, NULL, &out, &err) == BB_ERR_TEMPLATE);
     CHECK(strstr(err.message, "UTF-8"));
     /* tools: null leaves `tools` undefined; NULL tokens render as "" */
-    CHECK(bb_chat_render("{{ tools is defined }}|{{ bos_token }}|{{ eos_token }}", "[]", "null", false,
-                         NULL, NULL, &out, &err) == BB_OK);
+    CHECK(bb_chat_render("{{ tools is defined }}|{{ bos_token }}|{{ eos_token }}", "[]", "null",
+                         false, NULL, NULL, &out, &err) == BB_OK);
     CHECK(out && !strcmp(out, "False||"));
     bb_free(out);
-    CHECK(bb_chat_render("{{ tools | length }}{{ tools[0].x }}", "[]", "[{\"x\": 1.0}]", false, NULL,
-                         NULL, &out, &err) == BB_OK);
+    CHECK(bb_chat_render("{{ tools | length }}{{ tools[0].x }}", "[]", "[{\"x\": 1.0}]", false,
+                         NULL, NULL, &out, &err) == BB_OK);
     CHECK(out && !strcmp(out, "11.0"));
     bb_free(out);
     /* JSON numbers keep their type: 18 stays an int, 18.0 a float, as Python's json.loads */
     CHECK(render("{{ messages[0] | tojson }} {{ messages[0].a is integer }}",
                  "[{\"a\": 18, \"b\": 18.0, \"c\": 1e400, \"d\": \"\\ud83d\\ude00\"}]", NULL, &out,
                  &err) == BB_OK);
-    CHECK(out && !strcmp(out, "{\"a\": 18, \"b\": 18.0, \"c\": Infinity, \"d\": \"\xf0\x9f\x98\x80\"} True"));
+    CHECK(out &&
+          !strcmp(out,
+                  "{\"a\": 18, \"b\": 18.0, \"c\": Infinity, \"d\": \"\xf0\x9f\x98\x80\"} True"));
     bb_free(out);
     /* no trailing newline handling differences: one trailing newline is dropped */
     CHECK(render("a\n", "[]", NULL, &out, &err) == BB_OK && !strcmp(out, "a"));
@@ -345,18 +413,21 @@ static void test_api(void) {
 }
 
 static void test_default_template(void) {
-    const char *msgs = "[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": "
-                       "\"Hi\"}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": []}, "
-                       "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"part\"}]}]";
+    const char *msgs =
+        "[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": "
+        "\"Hi\"}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": []}, "
+        "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"part\"}]}]";
     char *out;
     bb_error err = {0};
-    CHECK(bb_chat_render(bb_chat_default_template(), msgs, NULL, true, "<s>", "</s>", &out, &err) == BB_OK);
-    CHECK(out && !strcmp(out, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                              "<|im_start|>assistant\n<|im_end|>\n<|im_start|>user\npart<|im_end|>\n"
-                              "<|im_start|>assistant\n"));
+    CHECK(bb_chat_render(bb_chat_default_template(), msgs, NULL, true, "<s>", "</s>", &out, &err) ==
+          BB_OK);
+    CHECK(out &&
+          !strcmp(out, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                       "<|im_start|>assistant\n<|im_end|>\n<|im_start|>user\npart<|im_end|>\n"
+                       "<|im_start|>assistant\n"));
     bb_free(out);
-    CHECK(bb_chat_render(bb_chat_default_template(), "[{\"role\": \"user\", \"content\": \"x\"}]", NULL,
-                         false, NULL, NULL, &out, &err) == BB_OK);
+    CHECK(bb_chat_render(bb_chat_default_template(), "[{\"role\": \"user\", \"content\": \"x\"}]",
+                         NULL, false, NULL, NULL, &out, &err) == BB_OK);
     CHECK(out && !strcmp(out, "<|im_start|>user\nx<|im_end|>\n"));
     bb_free(out);
 }
@@ -391,8 +462,10 @@ static bool run_case(const char *dir, jv c, int index) {
     if (error && error->type == JV_STR)
         ok = st == BB_ERR_TEMPLATE && !strcmp(err.message, jv_sdata(*error));
     else
-        ok = st == BB_OK && expected && expected->type == JV_STR && !strcmp(out, jv_sdata(*expected));
-    CHECKF(ok, "case %d (%s): %s", index, jv_sdata(*tname), st == BB_OK ? "wrong output" : err.message);
+        ok = st == BB_OK && expected && expected->type == JV_STR &&
+             !strcmp(out, jv_sdata(*expected));
+    CHECKF(ok, "case %d (%s): %s", index, jv_sdata(*tname),
+           st == BB_OK ? "wrong output" : err.message);
     bb_free(out);
     jb_free(&b);
     free(tmpl);
@@ -415,7 +488,8 @@ static void test_conformance(const char *testdata) {
     jv cases = load_cases(dir);
     if (cases.type != JV_LIST) return;
     int pass = 0, n = (int)jv_list_len(cases);
-    for (int i = 0; i < n; i++) pass += run_case(dir, jv_list_at(cases, i), i);
+    for (int i = 0; i < n; i++)
+        pass += run_case(dir, jv_list_at(cases, i), i);
     printf("chat templates: %d/%d cases pass\n", pass, n);
     jv_release(cases);
 }
@@ -458,10 +532,13 @@ static void test_cli(const char *testdata) {
     snprintf(tpath, sizeof tpath, "/tmp/bb_chat_cli_t.%d", (int)getpid());
     snprintf(cpath, sizeof cpath, "/tmp/bb_chat_cli_c.%d", (int)getpid());
     char *out, *errs;
-    CHECK(write_file(tpath, "{% for m in messages %}{{ m.role }}:{{ m.content }}\n{% endfor %}"
-                            "{% if add_generation_prompt %}{{ bos_token }}{{ strftime_now('%Y') }}{% endif %}"));
-    CHECK(write_file(cpath, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": null, "
-                            "\"add_generation_prompt\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}"));
+    CHECK(write_file(
+        tpath, "{% for m in messages %}{{ m.role }}:{{ m.content }}\n{% endfor %}"
+               "{% if add_generation_prompt %}{{ bos_token }}{{ strftime_now('%Y') }}{% endif %}"));
+    CHECK(write_file(
+        cpath,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": null, "
+        "\"add_generation_prompt\": true, \"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}"));
     CHECK(run_cli(bin, tpath, cpath, &out, &errs) == 0);
     CHECK(out && !strcmp(out, "user:hi\n<s>2026"));
     free(out);
@@ -486,7 +563,8 @@ static void test_cli(const char *testdata) {
         jv cases = load_cases(dir);
         if (cases.type == JV_LIST && jv_list_len(cases) > 0) {
             jv c = jv_list_at(cases, jv_list_len(cases) / 2);
-            const jv *name = jv_dict_gets(c, "template", 8), *expected = jv_dict_gets(c, "expected", 8);
+            const jv *name = jv_dict_gets(c, "template", 8),
+                     *expected = jv_dict_gets(c, "expected", 8);
             jx_buf b;
             jb_init(&b, 0);
             char msg[256];
@@ -515,8 +593,10 @@ int main(void) {
     test_api();
     test_default_template();
     const char *testdata = tu_testdata();
-    if (testdata) test_conformance(testdata);
-    else tu_skip("chat template conformance cases");
+    if (testdata)
+        test_conformance(testdata);
+    else
+        tu_skip("chat template conformance cases");
     test_cli(testdata);
     return tu_finish("test_chat");
 }

@@ -150,7 +150,7 @@ typedef struct jnodes {
 /* Call arguments, and macro parameters (names with optional defaults). */
 typedef struct jargs_ast {
     jnodes pos;
-    jv *kw_names; /* string constants */
+    jv *kw_names;   /* string constants */
     jnodes kw_vals; /* for parameters: default or NULL */
     size_t nkw;
     jnode *star, *dstar; /* *args, **kwargs */

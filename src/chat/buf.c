@@ -29,7 +29,8 @@ static bool reserve(jx_buf *b, size_t extra) {
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     b->data = jx_realloc(b->data, b->cap, cap);
     b->cap = cap;
     return true;
@@ -42,9 +43,13 @@ void jb_put(jx_buf *b, const char *s, size_t n) {
     b->data[b->len] = '\0';
 }
 
-void jb_puts(jx_buf *b, const char *s) { jb_put(b, s, strlen(s)); }
+void jb_puts(jx_buf *b, const char *s) {
+    jb_put(b, s, strlen(s));
+}
 
-void jb_putc(jx_buf *b, char c) { jb_put(b, &c, 1); }
+void jb_putc(jx_buf *b, char c) {
+    jb_put(b, &c, 1);
+}
 
 void jb_printf(jx_buf *b, const char *fmt, ...) {
     char small[128];

@@ -92,9 +92,13 @@ void jx_scope_release(jx_scope *s) {
     }
 }
 
-void jx_scope_release_env(void *scope) { jx_scope_release(scope); }
+void jx_scope_release_env(void *scope) {
+    jx_scope_release(scope);
+}
 
-void jx_push_scope(jx_ctx *ctx, jx_scope *parent) { ctx->scope = jx_scope_new(parent); }
+void jx_push_scope(jx_ctx *ctx, jx_scope *parent) {
+    ctx->scope = jx_scope_new(parent);
+}
 
 void jx_pop_scope(jx_ctx *ctx, jx_scope *restore) {
     jx_scope *s = ctx->scope;
@@ -119,18 +123,23 @@ void jx_assign(jx_ctx *ctx, jv name, jv value_take) {
 
 bool jx_bind(jx_ctx *ctx, const char *fname, const jx_args *args, size_t skip,
              const char *const *names, size_t n, jv *vals) {
-    for (size_t i = 0; i < n; i++) vals[i] = jv_undef();
+    for (size_t i = 0; i < n; i++)
+        vals[i] = jv_undef();
     size_t npos = args->npos > skip ? args->npos - skip : 0;
-    if (npos > n) return jx_fail(ctx, "%s() takes at most %zu arguments (%zu given)", fname, n, npos);
-    for (size_t i = 0; i < npos; i++) vals[i] = args->pos[skip + i];
+    if (npos > n)
+        return jx_fail(ctx, "%s() takes at most %zu arguments (%zu given)", fname, n, npos);
+    for (size_t i = 0; i < npos; i++)
+        vals[i] = args->pos[skip + i];
     for (size_t k = 0; k < args->nkw; k++) {
         jv name = args->kw_names[k];
         size_t i = 0;
-        while (i < n && strcmp(names[i], name.u.s->data)) i++;
+        while (i < n && strcmp(names[i], name.u.s->data))
+            i++;
         if (i == n)
             return jx_fail(ctx, "%s() got an unexpected keyword argument '%s'", fname,
                            name.u.s->data);
-        if (i < npos) return jx_fail(ctx, "%s() got multiple values for argument '%s'", fname, names[i]);
+        if (i < npos)
+            return jx_fail(ctx, "%s() got multiple values for argument '%s'", fname, names[i]);
         vals[i] = args->kw_vals[k];
     }
     return true;
@@ -140,8 +149,10 @@ bool jx_bind(jx_ctx *ctx, const char *fname, const jx_args *args, size_t skip,
 
 /* jinja2.utils.object_type_repr, for Undefined hints. */
 static void type_repr(jv obj, char *buf, size_t size) {
-    if (obj.type == JV_NONE) snprintf(buf, size, "None");
-    else snprintf(buf, size, "%s object", jv_type_name(obj));
+    if (obj.type == JV_NONE)
+        snprintf(buf, size, "None");
+    else
+        snprintf(buf, size, "%s object", jv_type_name(obj));
 }
 
 static jv missing_attr(jv obj, jv name) {
@@ -166,34 +177,48 @@ static bool loop_attr(jx_ctx *ctx, jv obj, jv name, jv *out) {
     jloop *l = obj.u.loop;
     size_t n = l->items.type == JV_LIST ? jv_list_len(l->items) : 0, i = l->index0;
     const char *a = name.u.s->data;
-    if (!strcmp(a, "index")) *out = jv_int((int64_t)i + 1);
-    else if (!strcmp(a, "index0")) *out = jv_int((int64_t)i);
-    else if (!strcmp(a, "revindex")) *out = jv_int((int64_t)(n - i));
-    else if (!strcmp(a, "revindex0")) *out = jv_int((int64_t)(n - i) - 1);
-    else if (!strcmp(a, "first")) *out = jv_bool(i == 0);
-    else if (!strcmp(a, "last")) *out = jv_bool(i + 1 == n);
-    else if (!strcmp(a, "length")) *out = jv_int((int64_t)n);
-    else if (!strcmp(a, "depth")) *out = jv_int(l->depth);
-    else if (!strcmp(a, "depth0")) *out = jv_int(l->depth - 1);
+    if (!strcmp(a, "index"))
+        *out = jv_int((int64_t)i + 1);
+    else if (!strcmp(a, "index0"))
+        *out = jv_int((int64_t)i);
+    else if (!strcmp(a, "revindex"))
+        *out = jv_int((int64_t)(n - i));
+    else if (!strcmp(a, "revindex0"))
+        *out = jv_int((int64_t)(n - i) - 1);
+    else if (!strcmp(a, "first"))
+        *out = jv_bool(i == 0);
+    else if (!strcmp(a, "last"))
+        *out = jv_bool(i + 1 == n);
+    else if (!strcmp(a, "length"))
+        *out = jv_int((int64_t)n);
+    else if (!strcmp(a, "depth"))
+        *out = jv_int(l->depth);
+    else if (!strcmp(a, "depth0"))
+        *out = jv_int(l->depth - 1);
     else if (!strcmp(a, "previtem"))
-        *out = i > 0 ? jv_retain(jv_list_at(l->items, i - 1)) : jv_undef_hint("there is no previous item");
+        *out = i > 0 ? jv_retain(jv_list_at(l->items, i - 1))
+                     : jv_undef_hint("there is no previous item");
     else if (!strcmp(a, "nextitem"))
-        *out = i + 1 < n ? jv_retain(jv_list_at(l->items, i + 1)) : jv_undef_hint("there is no next item");
-    else if (!jx_find_method(obj, name, out)) *out = missing_attr(obj, name);
+        *out = i + 1 < n ? jv_retain(jv_list_at(l->items, i + 1))
+                         : jv_undef_hint("there is no next item");
+    else if (!jx_find_method(obj, name, out))
+        *out = missing_attr(obj, name);
     (void)ctx;
     return true;
 }
 
 bool jx_getattr(jx_ctx *ctx, jv obj, jv name, jv *out) {
     switch (obj.type) {
-    case JV_UNDEF: return jx_fail_undefined(ctx, obj);
+    case JV_UNDEF:
+        return jx_fail_undefined(ctx, obj);
     case JV_DICT: {
         if (!obj.u.d->ns && jx_find_method(obj, name, out)) return true;
         const jv *v = jv_dict_get(obj, name);
         *out = v ? jv_retain(*v) : missing_attr(obj, name);
         return true;
     }
-    case JV_LOOP: return loop_attr(ctx, obj, name, out);
+    case JV_LOOP:
+        return loop_attr(ctx, obj, name, out);
     default:
         if (!jx_find_method(obj, name, out)) *out = missing_attr(obj, name);
         return true;
@@ -217,13 +242,15 @@ static bool str_char_at(jv s, jv key, jv *out) {
     uint32_t cp;
     size_t len = utf8_next(str->data, str->len, off, &cp);
     *out = jv_str(str->data + off, len);
+    out->u.s->markup = str->markup; /* markupsafe wraps __getitem__ */
     return true;
 }
 
 bool jx_getitem(jx_ctx *ctx, jv obj, jv key, jv *out) {
     size_t i;
     switch (obj.type) {
-    case JV_UNDEF: return jx_fail_undefined(ctx, obj);
+    case JV_UNDEF:
+        return jx_fail_undefined(ctx, obj);
     case JV_DICT:
         if (jv_hashable(key)) {
             const jv *v = jv_dict_get(obj, key);
@@ -234,7 +261,7 @@ bool jx_getitem(jx_ctx *ctx, jv obj, jv key, jv *out) {
         }
         break;
     case JV_LIST:
-        if (index_of(key, jv_list_len(obj), &i)) {
+        if (!obj.u.l->gen && index_of(key, jv_list_len(obj), &i)) {
             *out = jv_retain(jv_list_at(obj, i));
             return true;
         }
@@ -245,7 +272,8 @@ bool jx_getitem(jx_ctx *ctx, jv obj, jv key, jv *out) {
     case JV_LOOP:
         if (key.type == JV_STR) return loop_attr(ctx, obj, key, out);
         break;
-    default: break;
+    default:
+        break;
     }
     if (key.type == JV_STR && obj.type != JV_DICT && jx_find_method(obj, key, out)) return true;
     if (key.type == JV_STR && obj.type == JV_DICT && !obj.u.d->ns && jx_find_method(obj, key, out))
@@ -258,9 +286,12 @@ bool jx_getitem(jx_ctx *ctx, jv obj, jv key, jv *out) {
 static bool slice_bound(jv v, int64_t *out, bool *present) {
     *present = v.type != JV_NONE && v.type != JV_UNDEF;
     if (!*present) return true;
-    if (v.type == JV_BOOL) *out = v.u.b;
-    else if (v.type == JV_INT) *out = v.u.i;
-    else return false;
+    if (v.type == JV_BOOL)
+        *out = v.u.b;
+    else if (v.type == JV_INT)
+        *out = v.u.i;
+    else
+        return false;
     return true;
 }
 
@@ -280,8 +311,8 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
     int64_t start = 0, stop = 0, step = 1;
     bool has_start, has_stop, has_step;
     if (!slice_bound(a, &start, &has_start) || !slice_bound(b, &stop, &has_stop) ||
-        !slice_bound(c, &step, &has_step) ||
-        (obj.type != JV_LIST && obj.type != JV_STR)) {
+        !slice_bound(c, &step, &has_step) || (obj.type != JV_LIST && obj.type != JV_STR) ||
+        jv_is_gen(obj)) {
         *out = jv_undef_hint("'%s' object cannot be sliced with these bounds", jv_type_name(obj));
         return true;
     }
@@ -305,8 +336,11 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
     size_t slen = obj.u.s->len;
     if (step == 1) {
         size_t from = ascii ? (size_t)start : utf8_offset(s, slen, (size_t)start);
-        size_t to = stop <= start ? from : ascii ? (size_t)stop : utf8_offset(s, slen, (size_t)stop);
+        size_t to = stop <= start ? from
+                    : ascii       ? (size_t)stop
+                                  : utf8_offset(s, slen, (size_t)stop);
         *out = jv_str(s + from, to - from);
+        out->u.s->markup = obj.u.s->markup;
         return true;
     }
     /* General steps walk code points; collect their offsets first. */
@@ -331,17 +365,22 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
 
 bool jx_iterate(jx_ctx *ctx, jv v, jv *list_out) {
     switch (v.type) {
-    case JV_UNDEF: *list_out = jv_list(0); return true;
+    case JV_UNDEF:
+        *list_out = jv_list(0);
+        return true;
     case JV_LIST: {
         jv copy = jv_list(jv_list_len(v));
-        for (size_t i = 0; i < jv_list_len(v); i++) jv_list_push_take(copy, jv_retain(jv_list_at(v, i)));
+        for (size_t i = 0; i < jv_list_len(v); i++)
+            jv_list_push_take(copy, jv_retain(jv_list_at(v, i)));
+        if (v.u.l->gen) jv_list_drop_front(v, jv_list_len(v)); /* a generator runs once */
         *list_out = copy;
         return true;
     }
     case JV_DICT: {
         if (v.u.d->ns) break;
         jv keys = jv_list(v.u.d->n);
-        for (size_t i = 0; i < v.u.d->n; i++) jv_list_push_take(keys, jv_retain(v.u.d->keys[i]));
+        for (size_t i = 0; i < v.u.d->n; i++)
+            jv_list_push_take(keys, jv_retain(v.u.d->keys[i]));
         *list_out = keys;
         return true;
     }
@@ -358,14 +397,17 @@ bool jx_iterate(jx_ctx *ctx, jv v, jv *list_out) {
         *list_out = chars;
         return true;
     }
-    default: break;
+    default:
+        break;
     }
     return jx_fail(ctx, "'%s' object is not iterable", jv_type_name(v));
 }
 
 bool jx_contains(jx_ctx *ctx, jv container, jv item, bool *out) {
     switch (container.type) {
-    case JV_UNDEF: *out = false; return true;
+    case JV_UNDEF:
+        *out = false;
+        return true;
     case JV_STR:
         if (item.type != JV_STR)
             return jx_fail(ctx, "'in <string>' requires string as left operand, not %s",
@@ -373,35 +415,46 @@ bool jx_contains(jx_ctx *ctx, jv container, jv item, bool *out) {
         *out = item.u.s->len == 0 ||
                memmem(container.u.s->data, container.u.s->len, item.u.s->data, item.u.s->len);
         return true;
-    case JV_LIST:
+    case JV_LIST: {
+        size_t i = 0;
         *out = false;
-        for (size_t i = 0; i < jv_list_len(container) && !*out; i++)
+        for (; i < jv_list_len(container) && !*out; i++)
             *out = jv_equal(jv_list_at(container, i), item);
+        if (container.u.l->gen) jv_list_drop_front(container, i); /* consumed up to the match */
         return true;
+    }
     case JV_DICT:
         if (container.u.d->ns) break;
         if (!jv_hashable(item)) return jx_fail(ctx, "unhashable type: '%s'", jv_type_name(item));
         *out = jv_dict_get(container, item) != NULL;
         return true;
-    default: break;
+    default:
+        break;
     }
     return jx_fail(ctx, "argument of type '%s' is not iterable", jv_type_name(container));
 }
 
 /* ------------------------------------------------------------------ operators */
 
-static bool int_like(jv v) { return v.type == JV_INT || v.type == JV_BOOL; }
-static int64_t int_of(jv v) { return v.type == JV_BOOL ? v.u.b : v.u.i; }
+static bool int_like(jv v) {
+    return v.type == JV_INT || v.type == JV_BOOL;
+}
+static int64_t int_of(jv v) {
+    return v.type == JV_BOOL ? v.u.b : v.u.i;
+}
 
 static bool unsupported(jx_ctx *ctx, op_kind op, jv a, jv b) {
     return jx_fail(ctx, "unsupported operand type(s) for %s: '%s' and '%s'", jx_op_text(op),
                    jv_type_name(a), jv_type_name(b));
 }
 
-static bool overflow(jx_ctx *ctx) { return jx_fail(ctx, "integer overflow (beyond 64 bits)"); }
+static bool overflow(jx_ctx *ctx) {
+    return jx_fail(ctx, "integer overflow (beyond 64 bits)");
+}
 
 static bool concat(jx_ctx *ctx, jv a, jv b, jv *out, bool markup_aware) {
-    if (markup_aware && a.type == JV_STR && b.type == JV_STR && jv_is_markup(a) != jv_is_markup(b)) {
+    if (markup_aware && a.type == JV_STR && b.type == JV_STR &&
+        jv_is_markup(a) != jv_is_markup(b)) {
         /* Markup + str (either order) escapes the plain str, as markupsafe does */
         jv ea = jx_html_escape(a), eb = jx_html_escape(b);
         bool ok = concat(ctx, ea, eb, out, true);
@@ -421,13 +474,15 @@ static bool concat(jx_ctx *ctx, jv a, jv b, jv *out, bool markup_aware) {
         *out = (jv){.type = JV_STR, .u.s = s};
         return true;
     }
-    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple) {
+    if (jv_is_list(a, true) && jv_is_list(b, true) && a.u.l->tuple == b.u.l->tuple) {
         size_t n = jv_list_len(a) + jv_list_len(b);
         if (n > JX_MAX_LIST) return jx_fail(ctx, "list longer than %zu items", JX_MAX_LIST);
         jv r = jv_list(n);
         r.u.l->tuple = a.u.l->tuple;
-        for (size_t i = 0; i < jv_list_len(a); i++) jv_list_push_take(r, jv_retain(jv_list_at(a, i)));
-        for (size_t i = 0; i < jv_list_len(b); i++) jv_list_push_take(r, jv_retain(jv_list_at(b, i)));
+        for (size_t i = 0; i < jv_list_len(a); i++)
+            jv_list_push_take(r, jv_retain(jv_list_at(a, i)));
+        for (size_t i = 0; i < jv_list_len(b); i++)
+            jv_list_push_take(r, jv_retain(jv_list_at(b, i)));
         *out = r;
         return true;
     }
@@ -455,7 +510,8 @@ static bool repeat(jx_ctx *ctx, jv seq, int64_t times, jv *out) {
     jv r = jv_list(n);
     r.u.l->tuple = seq.u.l->tuple;
     for (int64_t t = 0; t < times; t++)
-        for (size_t i = 0; i < jv_list_len(seq); i++) jv_list_push_take(r, jv_retain(jv_list_at(seq, i)));
+        for (size_t i = 0; i < jv_list_len(seq); i++)
+            jv_list_push_take(r, jv_retain(jv_list_at(seq, i)));
     *out = r;
     return true;
 }
@@ -480,9 +536,15 @@ static bool arith(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
     if (int_like(a) && int_like(b)) {
         int64_t x = int_of(a), y = int_of(b), r;
         switch (op) {
-        case OP_ADD: if (__builtin_add_overflow(x, y, &r)) return overflow(ctx); break;
-        case OP_SUB: if (__builtin_sub_overflow(x, y, &r)) return overflow(ctx); break;
-        case OP_MUL: if (__builtin_mul_overflow(x, y, &r)) return overflow(ctx); break;
+        case OP_ADD:
+            if (__builtin_add_overflow(x, y, &r)) return overflow(ctx);
+            break;
+        case OP_SUB:
+            if (__builtin_sub_overflow(x, y, &r)) return overflow(ctx);
+            break;
+        case OP_MUL:
+            if (__builtin_mul_overflow(x, y, &r)) return overflow(ctx);
+            break;
         case OP_DIV:
             if (y == 0) return jx_fail(ctx, "division by zero");
             *out = jv_float((double)x / (double)y);
@@ -495,17 +557,25 @@ static bool arith(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
             /* Python floors the quotient; the remainder takes the divisor's sign */
             if ((x % y != 0) && ((x < 0) != (y < 0))) r = op == OP_FLOORDIV ? r - 1 : r + y;
             break;
-        case OP_POW: return int_pow(ctx, x, y, out);
-        default: return unsupported(ctx, op, a, b);
+        case OP_POW:
+            return int_pow(ctx, x, y, out);
+        default:
+            return unsupported(ctx, op, a, b);
         }
         *out = jv_int(r);
         return true;
     }
     double x = jv_num(a), y = jv_num(b);
     switch (op) {
-    case OP_ADD: *out = jv_float(x + y); return true;
-    case OP_SUB: *out = jv_float(x - y); return true;
-    case OP_MUL: *out = jv_float(x * y); return true;
+    case OP_ADD:
+        *out = jv_float(x + y);
+        return true;
+    case OP_SUB:
+        *out = jv_float(x - y);
+        return true;
+    case OP_MUL:
+        *out = jv_float(x * y);
+        return true;
     case OP_DIV:
         if (y == 0) return jx_fail(ctx, "float division by zero");
         *out = jv_float(x / y);
@@ -525,7 +595,8 @@ static bool arith(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
         if (x == 0 && y < 0) return jx_fail(ctx, "0.0 cannot be raised to a negative power");
         *out = jv_float(pow(x, y));
         return true;
-    default: return unsupported(ctx, op, a, b);
+    default:
+        return unsupported(ctx, op, a, b);
     }
 }
 
@@ -543,8 +614,10 @@ bool jx_binop(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
     if (jv_is_number(a) && jv_is_number(b)) return arith(ctx, op, a, b, out);
     if (op == OP_ADD) return concat(ctx, a, b, out, true);
     if (op == OP_MUL) {
-        if ((a.type == JV_STR || a.type == JV_LIST) && int_like(b)) return repeat(ctx, a, int_of(b), out);
-        if ((b.type == JV_STR || b.type == JV_LIST) && int_like(a)) return repeat(ctx, b, int_of(a), out);
+        if ((a.type == JV_STR || jv_is_list(a, true)) && int_like(b))
+            return repeat(ctx, a, int_of(b), out);
+        if ((b.type == JV_STR || jv_is_list(b, true)) && int_like(a))
+            return repeat(ctx, b, int_of(a), out);
     }
     if (op == OP_MOD && a.type == JV_STR) return jx_percent_format(ctx, a, b, out);
     return unsupported(ctx, op, a, b);
@@ -552,30 +625,43 @@ bool jx_binop(jx_ctx *ctx, op_kind op, jv a, jv b, jv *out) {
 
 static bool compare(jx_ctx *ctx, op_kind op, jv a, jv b, bool *out) {
     switch (op) {
-    case OP_EQ: *out = jv_equal(a, b); return true;
-    case OP_NE: *out = !jv_equal(a, b); return true;
+    case OP_EQ:
+        *out = jv_equal(a, b);
+        return true;
+    case OP_NE:
+        *out = !jv_equal(a, b);
+        return true;
     case OP_IN:
     case OP_NOTIN:
         if (!jx_contains(ctx, b, a, out)) return false;
         if (op == OP_NOTIN) *out = !*out;
         return true;
-    default: break;
+    default:
+        break;
     }
     if (a.type == JV_UNDEF) return jx_fail_undefined(ctx, a);
     if (b.type == JV_UNDEF) return jx_fail_undefined(ctx, b);
     int c;
     if (!jv_compare(a, b, &c))
-        return jx_fail(ctx, "'%s' not supported between instances of '%s' and '%s'",
-                       jx_op_text(op), jv_type_name(a), jv_type_name(b));
+        return jx_fail(ctx, "'%s' not supported between instances of '%s' and '%s'", jx_op_text(op),
+                       jv_type_name(a), jv_type_name(b));
     if ((a.type == JV_FLOAT && isnan(a.u.f)) || (b.type == JV_FLOAT && isnan(b.u.f))) {
         *out = false;
         return true;
     }
     switch (op) {
-    case OP_LT: *out = c < 0; break;
-    case OP_LTEQ: *out = c <= 0; break;
-    case OP_GT: *out = c > 0; break;
-    default: *out = c >= 0; break;
+    case OP_LT:
+        *out = c < 0;
+        break;
+    case OP_LTEQ:
+        *out = c <= 0;
+        break;
+    case OP_GT:
+        *out = c > 0;
+        break;
+    default:
+        *out = c >= 0;
+        break;
     }
     return true;
 }
@@ -688,7 +774,8 @@ static void vec_push(jvec *a, jv x) {
 }
 
 static void vec_free(jvec *a) {
-    for (size_t i = 0; i < a->n; i++) jv_release(a->v[i]);
+    for (size_t i = 0; i < a->n; i++)
+        jv_release(a->v[i]);
     if (a->v != a->inl) free(a->v);
 }
 
@@ -718,7 +805,8 @@ static bool expand_star(jx_ctx *ctx, const jnode *node, jvec *pos) {
     bool ok = jx_iterate(ctx, v, &items);
     jv_release(v);
     if (!ok) return false;
-    for (size_t i = 0; i < jv_list_len(items); i++) vec_push(pos, jv_retain(jv_list_at(items, i)));
+    for (size_t i = 0; i < jv_list_len(items); i++)
+        vec_push(pos, jv_retain(jv_list_at(items, i)));
     jv_release(items);
     return true;
 }
@@ -853,7 +941,8 @@ static bool eval_slice(jx_ctx *ctx, const jnode *n, jv *out) {
         if (nodes[i]) ok = jx_eval(ctx, nodes[i], &parts[i]);
     if (ok && parts[0].type == JV_UNDEF) ok = jx_fail_undefined(ctx, parts[0]);
     if (ok) ok = do_slice(ctx, parts[0], parts[1], parts[2], parts[3], out);
-    for (int i = 0; i < 4; i++) jv_release(parts[i]);
+    for (int i = 0; i < 4; i++)
+        jv_release(parts[i]);
     return ok;
 }
 
@@ -871,7 +960,9 @@ static bool eval_node(jx_ctx *ctx, const jnode *n, jv *out) {
     jv a, b;
     bool ok;
     switch (n->kind) {
-    case E_CONST: *out = jv_retain(n->value); return true;
+    case E_CONST:
+        *out = jv_retain(n->value);
+        return true;
     case E_NAME: {
         const jv *v = jx_lookup(ctx, n->value);
         *out = v ? jv_retain(*v) : jv_undef_hint("'%s' is undefined", n->value.u.s->data);
@@ -889,11 +980,16 @@ static bool eval_node(jx_ctx *ctx, const jnode *n, jv *out) {
         jv_release(a);
         jv_release(b);
         return ok;
-    case E_SLICE: return eval_slice(ctx, n, out);
-    case E_CALL: return eval_call(ctx, n, out);
-    case E_FILTER: return eval_filter(ctx, n, out);
-    case E_TEST: return eval_test(ctx, n, out);
-    case E_UNARY: return eval_unary(ctx, n, out);
+    case E_SLICE:
+        return eval_slice(ctx, n, out);
+    case E_CALL:
+        return eval_call(ctx, n, out);
+    case E_FILTER:
+        return eval_filter(ctx, n, out);
+    case E_TEST:
+        return eval_test(ctx, n, out);
+    case E_UNARY:
+        return eval_unary(ctx, n, out);
     case E_AND:
     case E_OR:
         if (!jx_eval(ctx, n->a, &a)) return false;
@@ -909,7 +1005,8 @@ static bool eval_node(jx_ctx *ctx, const jnode *n, jv *out) {
         jv_release(a);
         jv_release(b);
         return ok;
-    case E_COMPARE: return eval_compare(ctx, n, out);
+    case E_COMPARE:
+        return eval_compare(ctx, n, out);
     case E_COND:
         if (!jx_eval(ctx, n->b, &a)) return false;
         ok = jv_truthy(a);
@@ -927,8 +1024,10 @@ static bool eval_node(jx_ctx *ctx, const jnode *n, jv *out) {
         if (eval_items(ctx, &n->body, *out)) return true;
         jv_release(*out);
         return false;
-    case E_DICT: return eval_dict(ctx, n, out);
-    default: return jx_fail(ctx, "internal error: not an expression");
+    case E_DICT:
+        return eval_dict(ctx, n, out);
+    default:
+        return jx_fail(ctx, "internal error: not an expression");
     }
 }
 

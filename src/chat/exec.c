@@ -36,10 +36,12 @@ static bool unpack(jx_ctx *ctx, const jnode *target, jv value) {
     size_t want = target->body.n, got = jv_list_len(items);
     bool ok = true;
     if (got != want) {
-        ok = got > want ? jx_fail(ctx, "too many values to unpack (expected %zu)", want)
-                        : jx_fail(ctx, "not enough values to unpack (expected %zu, got %zu)", want, got);
+        ok = got > want
+                 ? jx_fail(ctx, "too many values to unpack (expected %zu)", want)
+                 : jx_fail(ctx, "not enough values to unpack (expected %zu, got %zu)", want, got);
     }
-    for (size_t i = 0; ok && i < want; i++) ok = assign_target(ctx, target->body.v[i], jv_list_at(items, i));
+    for (size_t i = 0; ok && i < want; i++)
+        ok = assign_target(ctx, target->body.v[i], jv_list_at(items, i));
     jv_release(items);
     return ok;
 }
@@ -211,9 +213,11 @@ static bool bind_params(jx_ctx *ctx, const jnode *node, const char *name, const 
     for (size_t k = 0; k < args->nkw && ok; k++) {
         jv kw = args->kw_names[k];
         size_t i = 0;
-        while (i < np && !jv_equal(params->kw_names[i], kw)) i++;
+        while (i < np && !jv_equal(params->kw_names[i], kw))
+            i++;
         if (i < np && set[i]) {
-            ok = jx_fail(ctx, "macro '%s' got multiple values for argument '%s'", name, kw.u.s->data);
+            ok = jx_fail(ctx, "macro '%s' got multiple values for argument '%s'", name,
+                         kw.u.s->data);
         } else if (i < np) {
             jx_assign(ctx, kw, jv_retain(args->kw_vals[k]));
             set[i] = true;
@@ -228,15 +232,21 @@ static bool bind_params(jx_ctx *ctx, const jnode *node, const char *name, const 
     for (size_t i = 0; i < np && ok; i++) {
         if (set[i]) continue;
         jv v;
-        if (params->kw_vals.v[i]) ok = jx_eval(ctx, params->kw_vals.v[i], &v);
-        else v = jv_undef_hint("'%s' is undefined", params->kw_names[i].u.s->data);
+        if (params->kw_vals.v[i])
+            ok = jx_eval(ctx, params->kw_vals.v[i], &v);
+        else
+            v = jv_undef_hint("'%s' is undefined", params->kw_names[i].u.s->data);
         if (ok) jx_assign(ctx, params->kw_names[i], v);
     }
     if (set != set_small) free(set);
-    if (node->uses & USES_VARARGS) jx_assign(ctx, ctx->name_varargs, varargs);
-    else jv_release(varargs);
-    if (node->uses & USES_KWARGS) jx_assign(ctx, ctx->name_kwargs, kwargs);
-    else jv_release(kwargs);
+    if (node->uses & USES_VARARGS)
+        jx_assign(ctx, ctx->name_varargs, varargs);
+    else
+        jv_release(varargs);
+    if (node->uses & USES_KWARGS)
+        jx_assign(ctx, ctx->name_kwargs, kwargs);
+    else
+        jv_release(kwargs);
     return ok;
 }
 
@@ -292,11 +302,13 @@ static jx_flow exec_with(jx_ctx *ctx, const jnode *n) {
     if (ok) {
         jx_scope *outer = ctx->scope;
         jx_push_scope(ctx, outer);
-        for (size_t i = 0; i < count && ok; i++) ok = assign_target(ctx, n->alt.v[i]->a, vals[i]);
+        for (size_t i = 0; i < count && ok; i++)
+            ok = assign_target(ctx, n->alt.v[i]->a, vals[i]);
         if (ok) flow = jx_exec_body(ctx, &n->body);
         jx_pop_scope(ctx, outer);
     }
-    for (size_t i = 0; i < done; i++) jv_release(vals[i]);
+    for (size_t i = 0; i < done; i++)
+        jv_release(vals[i]);
     free(vals);
     return flow;
 }
@@ -340,24 +352,34 @@ static jx_flow exec_stmt(jx_ctx *ctx, const jnode *n) {
         ok = jv_truthy(v);
         jv_release(v);
         return jx_exec_body(ctx, ok ? &n->body : &n->alt);
-    case N_FOR: return exec_for(ctx, n);
+    case N_FOR:
+        return exec_for(ctx, n);
     case N_SET:
         if (!jx_eval(ctx, n->b, &v)) return FLOW_ERROR;
         ctx->line = n->line;
         ok = assign_target(ctx, n->a, v);
         jv_release(v);
         return ok ? FLOW_OK : FLOW_ERROR;
-    case N_SET_BLOCK: return exec_set_block(ctx, n);
+    case N_SET_BLOCK:
+        return exec_set_block(ctx, n);
     case N_MACRO:
         jx_assign(ctx, n->value, new_macro(ctx, n, n->value.u.s->data));
         return FLOW_OK;
-    case N_CALL_BLOCK: return exec_call_block(ctx, n);
-    case N_FILTER_BLOCK: return exec_filter_block(ctx, n);
-    case N_WITH: return exec_with(ctx, n);
-    case N_BODY: return jx_exec_body(ctx, &n->body);
-    case N_BREAK: return FLOW_BREAK;
-    case N_CONTINUE: return FLOW_CONTINUE;
-    default: jx_fail(ctx, "internal error: not a statement"); return FLOW_ERROR;
+    case N_CALL_BLOCK:
+        return exec_call_block(ctx, n);
+    case N_FILTER_BLOCK:
+        return exec_filter_block(ctx, n);
+    case N_WITH:
+        return exec_with(ctx, n);
+    case N_BODY:
+        return jx_exec_body(ctx, &n->body);
+    case N_BREAK:
+        return FLOW_BREAK;
+    case N_CONTINUE:
+        return FLOW_CONTINUE;
+    default:
+        jx_fail(ctx, "internal error: not a statement");
+        return FLOW_ERROR;
     }
 }
 

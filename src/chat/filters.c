@@ -24,26 +24,35 @@ typedef struct filter_entry {
 } filter_entry;
 
 #define BIND(fname, ...)                                                                           \
-    static const char *const names_[] = {__VA_ARGS__};                                           \
+    static const char *const names_[] = {__VA_ARGS__};                                             \
     jv a[sizeof names_ / sizeof names_[0]];                                                        \
     if (!jx_bind(ctx, fname, args, 0, names_, sizeof names_ / sizeof names_[0], a)) return false
 
 static const jx_args no_args = {0};
 
-static bool is_absent(jv v) { return v.type == JV_UNDEF; }
+static bool is_absent(jv v) {
+    return v.type == JV_UNDEF;
+}
 
 static bool opt_int(jx_ctx *ctx, jv v, int64_t dflt, int64_t *out) {
     *out = dflt;
-    if (v.type == JV_UNDEF || v.type == JV_NONE) *out = dflt;
-    else if (v.type == JV_INT) *out = v.u.i;
-    else if (v.type == JV_BOOL) *out = v.u.b;
-    else if (v.type == JV_FLOAT) *out = (int64_t)v.u.f;
-    else return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
+    if (v.type == JV_UNDEF || v.type == JV_NONE)
+        *out = dflt;
+    else if (v.type == JV_INT)
+        *out = v.u.i;
+    else if (v.type == JV_BOOL)
+        *out = v.u.b;
+    else if (v.type == JV_FLOAT)
+        *out = (int64_t)v.u.f;
+    else
+        return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
     return true;
 }
 
 /* jinja2's soft_str: str() of anything, Undefined as "", Markup kept as Markup. */
-static jv soft_str(jv v) { return jx_to_str(v); }
+static jv soft_str(jv v) {
+    return jx_to_str(v);
+}
 
 /* ------------------------------------------------------------------ attribute getters */
 
@@ -64,7 +73,8 @@ static bool get_attr_path(jx_ctx *ctx, jv item, jv path, jv dflt, jv *out) {
             if (!dot) dot = end;
             jv key;
             bool digits = dot > p;
-            for (const char *q = p; q < dot; q++) digits = digits && *q >= '0' && *q <= '9';
+            for (const char *q = p; q < dot; q++)
+                digits = digits && *q >= '0' && *q <= '9';
             key = digits ? jv_int(strtoll(p, NULL, 10)) : jv_str(p, (size_t)(dot - p));
             jv r;
             bool ok = jx_getitem(ctx, cur, key, &r);
@@ -92,7 +102,8 @@ static jv fold_case(jv v, bool case_sensitive) {
 /* Sort keys for each item: the attribute (when given) and case folding. */
 static bool sort_keys_of(jx_ctx *ctx, jv items, jv attribute, bool case_sensitive, jv *keys) {
     size_t n = jv_list_len(items);
-    for (size_t i = 0; i < n; i++) keys[i] = jv_none();
+    for (size_t i = 0; i < n; i++)
+        keys[i] = jv_none();
     for (size_t i = 0; i < n; i++) {
         jv k;
         if (is_absent(attribute) || attribute.type == JV_NONE) {
@@ -107,7 +118,8 @@ static bool sort_keys_of(jx_ctx *ctx, jv items, jv attribute, bool case_sensitiv
 }
 
 static void release_all(jv *v, size_t n) {
-    for (size_t i = 0; i < n; i++) jv_release(v[i]);
+    for (size_t i = 0; i < n; i++)
+        jv_release(v[i]);
 }
 
 typedef struct sorter {
@@ -133,15 +145,19 @@ static void merge_sort(sorter *s, size_t *idx, size_t *tmp, size_t n) {
     merge_sort(s, idx, tmp, h);
     merge_sort(s, idx + h, tmp, n - h);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) tmp[k++] = sort_less(s, idx[j], idx[i]) ? idx[j++] : idx[i++];
-    while (i < h) tmp[k++] = idx[i++];
-    while (j < n) tmp[k++] = idx[j++];
+    while (i < h && j < n)
+        tmp[k++] = sort_less(s, idx[j], idx[i]) ? idx[j++] : idx[i++];
+    while (i < h)
+        tmp[k++] = idx[i++];
+    while (j < n)
+        tmp[k++] = idx[j++];
     memcpy(idx, tmp, n * sizeof *idx);
 }
 
 static bool sorted_order(jx_ctx *ctx, const jv *keys, size_t n, bool reverse, size_t *idx) {
     size_t *tmp = jx_alloc((n ? n : 1) * sizeof *tmp);
-    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
     sorter s = {.ctx = ctx, .keys = keys, .reverse = reverse};
     merge_sort(&s, idx, tmp, n);
     free(tmp);
@@ -235,7 +251,8 @@ static bool f_indent(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     for (size_t i = 0; i < jv_list_len(lines); i++) {
         jv line = jv_list_at(lines, i);
         if (i) jb_putc(&b, '\n');
-        if (i == 0 ? jv_truthy(a[1]) : blank || line.u.s->len) jb_put(&b, ind.u.s->data, ind.u.s->len);
+        if (i == 0 ? jv_truthy(a[1]) : blank || line.u.s->len)
+            jb_put(&b, ind.u.s->data, ind.u.s->len);
         jb_put(&b, line.u.s->data, line.u.s->len);
     }
     bool markup = jv_is_markup(s);
@@ -281,14 +298,17 @@ static bool f_safe(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 }
 
 static bool f_format(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
-    if (args->npos && args->nkw) return jx_fail(ctx, "can't handle positional and keyword arguments at the same time");
+    if (args->npos && args->nkw)
+        return jx_fail(ctx, "can't handle positional and keyword arguments at the same time");
     jv s = soft_str(v), fa;
     if (args->nkw) {
         fa = jv_dict();
-        for (size_t i = 0; i < args->nkw; i++) jv_dict_set_take(fa, jv_retain(args->kw_names[i]), jv_retain(args->kw_vals[i]));
+        for (size_t i = 0; i < args->nkw; i++)
+            jv_dict_set_take(fa, jv_retain(args->kw_names[i]), jv_retain(args->kw_vals[i]));
     } else {
         fa = jv_tuple(args->npos);
-        for (size_t i = 0; i < args->npos; i++) jv_list_set_take(fa, i, jv_retain(args->pos[i]));
+        for (size_t i = 0; i < args->npos; i++)
+            jv_list_set_take(fa, i, jv_retain(args->pos[i]));
     }
     bool ok = jx_percent_format(ctx, s, fa, out);
     jv_release(fa);
@@ -304,7 +324,8 @@ static bool f_truncate(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     int64_t end_len = (int64_t)jx_str_cplen(end);
     if (length < end_len) {
         jv_release(end);
-        return jx_fail(ctx, "expected length >= %lld, got %lld", (long long)end_len, (long long)length);
+        return jx_fail(ctx, "expected length >= %lld, got %lld", (long long)end_len,
+                       (long long)length);
     }
     jv s = soft_str(v);
     int64_t n = (int64_t)jx_str_cplen(s);
@@ -330,7 +351,9 @@ static bool f_truncate(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     return true;
 }
 
-static bool is_word_char(uint32_t cp) { return cp == '_' || uni_isalpha(cp) || uni_isdigit(cp); }
+static bool is_word_char(uint32_t cp) {
+    return cp == '_' || uni_isalpha(cp) || uni_isdigit(cp);
+}
 
 static bool f_wordcount(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)ctx, (void)args;
@@ -441,11 +464,16 @@ static bool f_tojson(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_abs(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
-    if (v.type == JV_FLOAT) *out = jv_float(fabs(v.u.f));
-    else if (v.type == JV_INT && v.u.i != INT64_MIN) *out = jv_int(v.u.i < 0 ? -v.u.i : v.u.i);
-    else if (v.type == JV_BOOL) *out = jv_int(v.u.b);
-    else if (v.type == JV_UNDEF) return jx_fail_undefined(ctx, v);
-    else return jx_fail(ctx, "bad operand type for abs(): '%s'", jv_type_name(v));
+    if (v.type == JV_FLOAT)
+        *out = jv_float(fabs(v.u.f));
+    else if (v.type == JV_INT && v.u.i != INT64_MIN)
+        *out = jv_int(v.u.i < 0 ? -v.u.i : v.u.i);
+    else if (v.type == JV_BOOL)
+        *out = jv_int(v.u.b);
+    else if (v.type == JV_UNDEF)
+        return jx_fail_undefined(ctx, v);
+    else
+        return jx_fail(ctx, "bad operand type for abs(): '%s'", jv_type_name(v));
     return true;
 }
 
@@ -456,17 +484,23 @@ static bool parse_int_str(jv s, int64_t base, int64_t *out) {
     bool neg = false, ok = false;
     if (*p == '+' || *p == '-') neg = *p++ == '-';
     if (base == 0 || base == 16 || base == 8 || base == 2) {
-        if (p[0] == '0' && (p[1] | 32) == 'x' && (base == 0 || base == 16)) p += 2, base = 16;
-        else if (p[0] == '0' && (p[1] | 32) == 'o' && (base == 0 || base == 8)) p += 2, base = 8;
-        else if (p[0] == '0' && (p[1] | 32) == 'b' && (base == 0 || base == 2)) p += 2, base = 2;
-        else if (base == 0) base = 10;
+        if (p[0] == '0' && (p[1] | 32) == 'x' && (base == 0 || base == 16))
+            p += 2, base = 16;
+        else if (p[0] == '0' && (p[1] | 32) == 'o' && (base == 0 || base == 8))
+            p += 2, base = 8;
+        else if (p[0] == '0' && (p[1] | 32) == 'b' && (base == 0 || base == 2))
+            p += 2, base = 2;
+        else if (base == 0)
+            base = 10;
     }
     uint64_t v = 0;
     if (base >= 2 && base <= 36 && *p) {
         ok = true;
         for (; *p && ok; p++) {
             if (*p == '_' && p[1] && p[1] != '_') continue;
-            int d = *p >= '0' && *p <= '9' ? *p - '0' : (*p | 32) >= 'a' && (*p | 32) <= 'z' ? (*p | 32) - 'a' + 10 : 99;
+            int d = *p >= '0' && *p <= '9'                 ? *p - '0'
+                    : (*p | 32) >= 'a' && (*p | 32) <= 'z' ? (*p | 32) - 'a' + 10
+                                                           : 99;
             ok = d < base && v <= (UINT64_MAX - (uint64_t)d) / (uint64_t)base;
             v = v * (uint64_t)base + (uint64_t)d;
         }
@@ -492,22 +526,32 @@ static bool f_int(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     if (!opt_int(ctx, a[1], 10, &base)) return false;
     jv dflt = is_absent(a[0]) ? jv_int(0) : a[0];
     double f;
-    if (v.type == JV_INT) *out = v;
-    else if (v.type == JV_BOOL) *out = jv_int(v.u.b);
-    else if (v.type == JV_FLOAT && isfinite(v.u.f) && fabs(v.u.f) < 9.2e18) *out = jv_int((int64_t)v.u.f);
-    else if (v.type == JV_STR && parse_int_str(v, base, &r)) *out = jv_int(r);
-    else if (v.type == JV_STR && parse_float_str(v, &f) && isfinite(f) && fabs(f) < 9.2e18) *out = jv_int((int64_t)f);
-    else *out = jv_retain(dflt);
+    if (v.type == JV_INT)
+        *out = v;
+    else if (v.type == JV_BOOL)
+        *out = jv_int(v.u.b);
+    else if (v.type == JV_FLOAT && isfinite(v.u.f) && fabs(v.u.f) < 9.2e18)
+        *out = jv_int((int64_t)v.u.f);
+    else if (v.type == JV_STR && parse_int_str(v, base, &r))
+        *out = jv_int(r);
+    else if (v.type == JV_STR && parse_float_str(v, &f) && isfinite(f) && fabs(f) < 9.2e18)
+        *out = jv_int((int64_t)f);
+    else
+        *out = jv_retain(dflt);
     return true;
 }
 
 static bool f_float(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("float", "default");
     double f;
-    if (v.type == JV_FLOAT) *out = v;
-    else if (v.type == JV_INT || v.type == JV_BOOL) *out = jv_float(jv_num(v));
-    else if (v.type == JV_STR && parse_float_str(v, &f)) *out = jv_float(f);
-    else *out = is_absent(a[0]) ? jv_float(0.0) : jv_retain(a[0]);
+    if (v.type == JV_FLOAT)
+        *out = v;
+    else if (v.type == JV_INT || v.type == JV_BOOL)
+        *out = jv_float(jv_num(v));
+    else if (v.type == JV_STR && parse_float_str(v, &f))
+        *out = jv_float(f);
+    else
+        *out = is_absent(a[0]) ? jv_float(0.0) : jv_retain(a[0]);
     return true;
 }
 
@@ -529,8 +573,10 @@ static bool f_round(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     if (prec > 300) prec = 300;
     if (prec < -300) prec = -300;
     double x = jv_num(v), scale = pow(10.0, (double)prec), r;
-    if (!strcmp(method, "ceil")) r = ceil(x * scale) / scale;
-    else if (!strcmp(method, "floor")) r = floor(x * scale) / scale;
+    if (!strcmp(method, "ceil"))
+        r = ceil(x * scale) / scale;
+    else if (!strcmp(method, "floor"))
+        r = floor(x * scale) / scale;
     else {
         /* Python rounds the exact binary value half-to-even; printing with %.*f does the same */
         char buf[400];
@@ -550,10 +596,17 @@ static bool f_round(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_length(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) return jx_fail(ctx, "object of type 'generator' has no len()");
     switch (v.type) {
-    case JV_UNDEF: *out = jv_int(0); return true;
-    case JV_STR: *out = jv_int((int64_t)jx_str_cplen(v)); return true;
-    case JV_LIST: *out = jv_int((int64_t)jv_list_len(v)); return true;
+    case JV_UNDEF:
+        *out = jv_int(0);
+        return true;
+    case JV_STR:
+        *out = jv_int((int64_t)jx_str_cplen(v));
+        return true;
+    case JV_LIST:
+        *out = jv_int((int64_t)jv_list_len(v));
+        return true;
     case JV_DICT:
         if (v.u.d->ns) break;
         *out = jv_int((int64_t)jv_dict_len(v));
@@ -561,7 +614,8 @@ static bool f_length(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     case JV_LOOP:
         *out = jv_int((int64_t)jv_list_len(v.u.loop->items));
         return true;
-    default: break;
+    default:
+        break;
     }
     return jx_fail(ctx, "object of type '%s' has no len()", jv_type_name(v));
 }
@@ -575,6 +629,12 @@ static bool f_list(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_first(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) { /* next(iter(generator)) takes one item */
+        *out = jv_list_len(v) ? jv_retain(jv_list_at(v, 0))
+                              : jv_undef_hint("No first item, sequence was empty.");
+        jv_list_drop_front(v, 1);
+        return true;
+    }
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     *out = jv_list_len(items) ? jv_retain(jv_list_at(items, 0))
@@ -585,10 +645,12 @@ static bool f_first(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_last(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     (void)args;
+    if (jv_is_gen(v)) return jx_fail(ctx, "'generator' object is not reversible");
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     size_t n = jv_list_len(items);
-    *out = n ? jv_retain(jv_list_at(items, n - 1)) : jv_undef_hint("No last item, sequence was empty.");
+    *out = n ? jv_retain(jv_list_at(items, n - 1))
+             : jv_undef_hint("No last item, sequence was empty.");
     jv_release(items);
     return true;
 }
@@ -607,11 +669,15 @@ static bool f_reverse(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
         *out = jb_take_str(&b);
         return true;
     }
+    /* reversed() gives an iterator over sequences and dicts; a generator is listed first */
+    bool reversible = !jv_is_gen(v);
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     jv r = jv_list(jv_list_len(items));
-    for (size_t i = jv_list_len(items); i-- > 0;) jv_list_push_take(r, jv_retain(jv_list_at(items, i)));
+    for (size_t i = jv_list_len(items); i-- > 0;)
+        jv_list_push_take(r, jv_retain(jv_list_at(items, i)));
     jv_release(items);
+    r.u.l->gen = reversible;
     *out = r;
     return true;
 }
@@ -651,8 +717,10 @@ static bool f_join(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 static bool f_default(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("default", "default_value", "boolean");
     bool use_default = v.type == JV_UNDEF || (jv_truthy(a[1]) && !jv_truthy(v));
-    if (!use_default) *out = jv_retain(v);
-    else *out = is_absent(a[0]) ? jv_str("", 0) : jv_retain(a[0]);
+    if (!use_default)
+        *out = jv_retain(v);
+    else
+        *out = is_absent(a[0]) ? jv_str("", 0) : jv_retain(a[0]);
     return true;
 }
 
@@ -661,7 +729,8 @@ static bool f_items(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
         *out = jv_list(0);
         return true;
     }
-    if (v.type != JV_DICT || v.u.d->ns) return jx_fail(ctx, "Can only get item pairs from a mapping.");
+    if (v.type != JV_DICT || v.u.d->ns)
+        return jx_fail(ctx, "Can only get item pairs from a mapping.");
     jv fn;
     jv items_name = jv_str("items", 5);
     bool found = jx_find_method(v, items_name, &fn);
@@ -674,14 +743,16 @@ static bool f_items(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 
 static bool f_dictsort(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("dictsort", "case_sensitive", "by", "reverse");
-    if (v.type != JV_DICT || v.u.d->ns) return jx_fail(ctx, "dictsort requires a mapping, not %s", jv_type_name(v));
+    if (v.type != JV_DICT || v.u.d->ns)
+        return jx_fail(ctx, "dictsort requires a mapping, not %s", jv_type_name(v));
     bool by_value = a[1].type == JV_STR && !strcmp(a[1].u.s->data, "value");
     if (a[1].type == JV_STR && !by_value && strcmp(a[1].u.s->data, "key"))
         return jx_fail(ctx, "You can only sort by either \"key\" or \"value\"");
     size_t n = v.u.d->n;
     jv *keys = jx_alloc((n ? n : 1) * sizeof *keys);
     size_t *idx = jx_alloc((n ? n : 1) * sizeof *idx);
-    for (size_t i = 0; i < n; i++) keys[i] = fold_case(by_value ? v.u.d->vals[i] : v.u.d->keys[i], jv_truthy(a[0]));
+    for (size_t i = 0; i < n; i++)
+        keys[i] = fold_case(by_value ? v.u.d->vals[i] : v.u.d->keys[i], jv_truthy(a[0]));
     bool ok = sorted_order(ctx, keys, n, jv_truthy(a[2]), idx);
     if (ok) {
         jv r = jv_list(n);
@@ -710,7 +781,8 @@ static bool f_sort(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
               sorted_order(ctx, keys, n, jv_truthy(a[0]), idx);
     if (ok) {
         jv r = jv_list(n);
-        for (size_t i = 0; i < n; i++) jv_list_push_take(r, jv_retain(jv_list_at(items, idx[i])));
+        for (size_t i = 0; i < n; i++)
+            jv_list_push_take(r, jv_retain(jv_list_at(items, idx[i])));
         *out = r;
     }
     release_all(keys, n);
@@ -739,8 +811,10 @@ static bool f_unique(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
             jv_list_push_take(r, jv_retain(jv_list_at(items, i)));
         }
         jv_release(seen);
-        if (ok) *out = r;
-        else jv_release(r);
+        if (ok)
+            *out = r;
+        else
+            jv_release(r);
     }
     release_all(keys, n);
     free(keys);
@@ -765,14 +839,20 @@ static bool min_max(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool want_m
         }
         if (want_max ? c > 0 : c < 0) best = i;
     }
-    if (ok) *out = n ? jv_retain(jv_list_at(items, best)) : jv_undef_hint("No aggregated item, sequence was empty.");
+    if (ok)
+        *out = n ? jv_retain(jv_list_at(items, best))
+                 : jv_undef_hint("No aggregated item, sequence was empty.");
     release_all(keys, n);
     free(keys);
     jv_release(items);
     return ok;
 }
-static bool f_min(jx_ctx *c, jv v, const jx_args *a, jv *o) { return min_max(c, v, a, o, false); }
-static bool f_max(jx_ctx *c, jv v, const jx_args *a, jv *o) { return min_max(c, v, a, o, true); }
+static bool f_min(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return min_max(c, v, a, o, false);
+}
+static bool f_max(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return min_max(c, v, a, o, true);
+}
 
 static bool f_sum(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("sum", "attribute", "start");
@@ -835,7 +915,8 @@ static bool f_slice(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("slice", "slices", "fill_with");
     int64_t slices;
     if (!opt_int(ctx, a[0], 0, &slices)) return false;
-    if (slices <= 0 || slices > (int64_t)JX_MAX_LIST) return jx_fail(ctx, "slice count must be positive");
+    if (slices <= 0 || slices > (int64_t)JX_MAX_LIST)
+        return jx_fail(ctx, "slice count must be positive");
     jv items;
     if (!jx_iterate(ctx, v, &items)) return false;
     size_t n = jv_list_len(items), per = n / (size_t)slices, extra = n % (size_t)slices, off = 0;
@@ -843,9 +924,11 @@ static bool f_slice(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     for (size_t s = 0; s < (size_t)slices; s++) {
         size_t take = per + (s < extra);
         jv part = jv_list(take + 1);
-        for (size_t i = 0; i < take; i++) jv_list_push_take(part, jv_retain(jv_list_at(items, off + i)));
+        for (size_t i = 0; i < take; i++)
+            jv_list_push_take(part, jv_retain(jv_list_at(items, off + i)));
         off += take;
-        if (!is_absent(a[1]) && a[1].type != JV_NONE && s >= extra && extra) jv_list_push_take(part, jv_retain(a[1]));
+        if (!is_absent(a[1]) && a[1].type != JV_NONE && s >= extra && extra)
+            jv_list_push_take(part, jv_retain(a[1]));
         jv_list_push_take(r, part);
     }
     jv_release(items);
@@ -858,6 +941,12 @@ static bool f_slice(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
 static bool f_attr(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     BIND("attr", "name");
     if (a[0].type != JV_STR) return jx_fail(ctx, "attribute name must be a string");
+    /* getattr() only: a dict key is not an attribute */
+    if (v.type == JV_DICT && !v.u.d->ns) {
+        if (!jx_find_method(v, a[0], out))
+            *out = jv_undef_hint("'dict object' has no attribute '%s'", a[0].u.s->data);
+        return true;
+    }
     return jx_getattr(ctx, v, a[0], out);
 }
 
@@ -878,8 +967,10 @@ static bool f_map(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     if (by_attr) {
         for (size_t i = 0; i < args->nkw; i++) {
             const char *k = args->kw_names[i].u.s->data;
-            if (!strcmp(k, "attribute")) attribute = args->kw_vals[i];
-            else if (!strcmp(k, "default")) dflt = args->kw_vals[i];
+            if (!strcmp(k, "attribute"))
+                attribute = args->kw_vals[i];
+            else if (!strcmp(k, "default"))
+                dflt = args->kw_vals[i];
             else {
                 jv_release(items);
                 return jx_fail(ctx, "Unexpected keyword argument '%s'", k);
@@ -916,11 +1007,13 @@ static bool f_map(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
     return true;
 }
 
-static bool select_common(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool by_attr, bool keep) {
+static bool select_common(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool by_attr,
+                          bool keep) {
     size_t off = by_attr ? 1 : 0;
     if (by_attr && args->npos < 1) return jx_fail(ctx, "Missing parameter for attribute name");
     bool has_test = args->npos > off;
-    if (has_test && args->pos[off].type != JV_STR) return jx_fail(ctx, "test name must be a string");
+    if (has_test && args->pos[off].type != JV_STR)
+        return jx_fail(ctx, "test name must be a string");
     jx_args rest = {.pos = args->pos + off + 1,
                     .npos = has_test ? args->npos - off - 1 : 0,
                     .kw_names = args->kw_names,
@@ -932,12 +1025,16 @@ static bool select_common(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool 
     bool ok = true;
     for (size_t i = 0; i < jv_list_len(items) && ok; i++) {
         jv it = jv_list_at(items, i), probe;
-        if (by_attr) ok = get_attr_path(ctx, it, args->pos[0], jv_undef(), &probe);
-        else probe = jv_retain(it);
+        if (by_attr)
+            ok = get_attr_path(ctx, it, args->pos[0], jv_undef(), &probe);
+        else
+            probe = jv_retain(it);
         if (!ok) break;
         bool pass = false;
-        if (has_test) ok = jx_apply_test(ctx, args->pos[off], probe, &rest, &pass);
-        else pass = jv_truthy(probe);
+        if (has_test)
+            ok = jx_apply_test(ctx, args->pos[off], probe, &rest, &pass);
+        else
+            pass = jv_truthy(probe);
         jv_release(probe);
         if (ok && pass == keep) jv_list_push_take(r, jv_retain(it));
     }
@@ -949,17 +1046,58 @@ static bool select_common(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool 
     *out = r;
     return true;
 }
-static bool f_select(jx_ctx *c, jv v, const jx_args *a, jv *o) { return select_common(c, v, a, o, false, true); }
-static bool f_reject(jx_ctx *c, jv v, const jx_args *a, jv *o) { return select_common(c, v, a, o, false, false); }
-static bool f_selectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) { return select_common(c, v, a, o, true, true); }
-static bool f_rejectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) { return select_common(c, v, a, o, true, false); }
+static bool f_select(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return select_common(c, v, a, o, false, true);
+}
+static bool f_reject(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return select_common(c, v, a, o, false, false);
+}
+static bool f_selectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return select_common(c, v, a, o, true, true);
+}
+static bool f_rejectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return select_common(c, v, a, o, true, false);
+}
 
 /* ------------------------------------------------------------------ table */
+
+/* Filters that are generator functions in jinja2 return generators. */
+static bool as_gen(bool ok, jv *out) {
+    if (ok) out->u.l->gen = true;
+    return ok;
+}
+static bool g_map(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_map(c, v, a, o), o);
+}
+static bool g_select(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_select(c, v, a, o), o);
+}
+static bool g_reject(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_reject(c, v, a, o), o);
+}
+static bool g_selectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_selectattr(c, v, a, o), o);
+}
+static bool g_rejectattr(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_rejectattr(c, v, a, o), o);
+}
+static bool g_unique(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_unique(c, v, a, o), o);
+}
+static bool g_items(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_items(c, v, a, o), o);
+}
+static bool g_batch(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_batch(c, v, a, o), o);
+}
+static bool g_slice(jx_ctx *c, jv v, const jx_args *a, jv *o) {
+    return as_gen(f_slice(c, v, a, o), o);
+}
 
 static const filter_entry filters[] = {
     {"abs", f_abs},
     {"attr", f_attr},
-    {"batch", f_batch},
+    {"batch", g_batch},
     {"capitalize", f_capitalize},
     {"center", f_center},
     {"count", f_length},
@@ -976,26 +1114,26 @@ static const filter_entry filters[] = {
     {"groupby", NULL},
     {"indent", f_indent},
     {"int", f_int},
-    {"items", f_items},
+    {"items", g_items},
     {"join", f_join},
     {"last", f_last},
     {"length", f_length},
     {"list", f_list},
     {"lower", f_lower},
-    {"map", f_map},
+    {"map", g_map},
     {"max", f_max},
     {"min", f_min},
     {"pprint", f_pprint},
     {"random", NULL},
-    {"reject", f_reject},
-    {"rejectattr", f_rejectattr},
+    {"reject", g_reject},
+    {"rejectattr", g_rejectattr},
     {"replace", f_replace},
     {"reverse", f_reverse},
     {"round", f_round},
     {"safe", f_safe},
-    {"select", f_select},
-    {"selectattr", f_selectattr},
-    {"slice", f_slice},
+    {"select", g_select},
+    {"selectattr", g_selectattr},
+    {"slice", g_slice},
     {"sort", f_sort},
     {"string", f_string},
     {"striptags", f_striptags},
@@ -1004,7 +1142,7 @@ static const filter_entry filters[] = {
     {"tojson", f_tojson},
     {"trim", f_trim},
     {"truncate", f_truncate},
-    {"unique", f_unique},
+    {"unique", g_unique},
     {"upper", f_upper},
     {"urlencode", NULL},
     {"urlize", NULL},
@@ -1015,11 +1153,14 @@ static const filter_entry filters[] = {
 
 static const filter_entry *find_filter(const char *name, size_t len) {
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
-        if (strlen(filters[i].name) == len && !memcmp(filters[i].name, name, len)) return &filters[i];
+        if (strlen(filters[i].name) == len && !memcmp(filters[i].name, name, len))
+            return &filters[i];
     return NULL;
 }
 
-bool jx_filter_known(const char *name, size_t len) { return find_filter(name, len) != NULL; }
+bool jx_filter_known(const char *name, size_t len) {
+    return find_filter(name, len) != NULL;
+}
 
 bool jx_apply_filter(jx_ctx *ctx, jv name, jv input, const jx_args *args, jv *out) {
     const filter_entry *f = find_filter(name.u.s->data, name.u.s->len);

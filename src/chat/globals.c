@@ -14,9 +14,12 @@
 enum { MAX_RANGE = 100000 };
 
 static bool as_int(jx_ctx *ctx, jv v, int64_t *out) {
-    if (v.type == JV_INT) *out = v.u.i;
-    else if (v.type == JV_BOOL) *out = v.u.b;
-    else return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
+    if (v.type == JV_INT)
+        *out = v.u.i;
+    else if (v.type == JV_BOOL)
+        *out = v.u.b;
+    else
+        return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
     return true;
 }
 
@@ -32,21 +35,24 @@ static bool g_range(jx_ctx *ctx, jfunc *fn, const jx_args *args, jv *out) {
     if (step == 0) return jx_fail(ctx, "range() arg 3 must not be zero");
     /* the count in unsigned arithmetic: no overflow for any int64 bounds */
     uint64_t count = 0;
-    if (step > 0 && start < stop) count = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
+    if (step > 0 && start < stop)
+        count = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
     if (step < 0 && start > stop)
         count = ((uint64_t)start - (uint64_t)stop - 1) / ((uint64_t)0 - (uint64_t)step) + 1;
     if (count > MAX_RANGE)
         return jx_fail(ctx, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).",
                        MAX_RANGE);
     jv r = jv_list((size_t)count);
-    for (uint64_t i = 0; i < count; i++) jv_list_push_take(r, jv_int(start + (int64_t)i * step));
+    for (uint64_t i = 0; i < count; i++)
+        jv_list_push_take(r, jv_int(start + (int64_t)i * step));
     *out = r;
     return true;
 }
 
 /* dict(mapping or pairs, **kwargs) and namespace(...), which take the same arguments. */
 static bool fill_mapping(jx_ctx *ctx, const char *name, const jx_args *args, jv target) {
-    if (args->npos > 1) return jx_fail(ctx, "%s expected at most 1 argument, got %zu", name, args->npos);
+    if (args->npos > 1)
+        return jx_fail(ctx, "%s expected at most 1 argument, got %zu", name, args->npos);
     if (args->npos) {
         jv src = args->pos[0];
         if (src.type == JV_DICT && !src.u.d->ns) {
@@ -59,9 +65,11 @@ static bool fill_mapping(jx_ctx *ctx, const char *name, const jx_args *args, jv 
             for (size_t i = 0; i < jv_list_len(items) && ok; i++) {
                 jv p = jv_list_at(items, i);
                 if (p.type != JV_LIST || jv_list_len(p) != 2 || !jv_hashable(jv_list_at(p, 0)))
-                    ok = jx_fail(ctx, "%s update sequence element #%zu is not a key/value pair", name, i);
+                    ok = jx_fail(ctx, "%s update sequence element #%zu is not a key/value pair",
+                                 name, i);
                 else
-                    jv_dict_set_take(target, jv_retain(jv_list_at(p, 0)), jv_retain(jv_list_at(p, 1)));
+                    jv_dict_set_take(target, jv_retain(jv_list_at(p, 0)),
+                                     jv_retain(jv_list_at(p, 1)));
             }
             jv_release(items);
             if (!ok) return false;
@@ -124,7 +132,8 @@ static bool g_strftime_now(jx_ctx *ctx, jfunc *fn, const jx_args *args, jv *out)
     static const char *const names[] = {"format"};
     jv f;
     if (!jx_bind(ctx, "strftime_now", args, 0, names, 1, &f)) return false;
-    if (f.type != JV_STR) return jx_fail(ctx, "strftime_now() argument must be str, not %s", jv_type_name(f));
+    if (f.type != JV_STR)
+        return jx_fail(ctx, "strftime_now() argument must be str, not %s", jv_type_name(f));
     if (f.u.s->len > 256) return jx_fail(ctx, "strftime_now() format is too long");
     struct tm tm;
     if (ctx->fixed_clock) {

@@ -38,10 +38,10 @@ struct jx_ctx {
     jx_buf *out;
     uint64_t steps;
     int calls, call_depth, nest;
-    int line;          /* line of the node being evaluated, for error messages */
+    int line; /* line of the node being evaluated, for error messages */
     bool failed;
-    bool raised;       /* the error came from raise_exception() */
-    bool fixed_clock;  /* strftime_now renders `clock` instead of the local time now */
+    bool raised;      /* the error came from raise_exception() */
+    bool fixed_clock; /* strftime_now renders `clock` instead of the local time now */
     struct tm clock;
     char err[512];
     jv name_loop, name_varargs, name_kwargs, name_caller; /* interned variable names */

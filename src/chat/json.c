@@ -63,16 +63,35 @@ static bool read_hex4(reader *r, uint32_t *out) {
 static bool read_escape(reader *r, jx_buf *b) {
     char c = r->s[r->pos++];
     switch (c) {
-    case '"': jb_putc(b, '"'); return true;
-    case '\\': jb_putc(b, '\\'); return true;
-    case '/': jb_putc(b, '/'); return true;
-    case 'b': jb_putc(b, '\b'); return true;
-    case 'f': jb_putc(b, '\f'); return true;
-    case 'n': jb_putc(b, '\n'); return true;
-    case 'r': jb_putc(b, '\r'); return true;
-    case 't': jb_putc(b, '\t'); return true;
-    case 'u': break;
-    default: r->pos--; return fail_at(r, "invalid escape");
+    case '"':
+        jb_putc(b, '"');
+        return true;
+    case '\\':
+        jb_putc(b, '\\');
+        return true;
+    case '/':
+        jb_putc(b, '/');
+        return true;
+    case 'b':
+        jb_putc(b, '\b');
+        return true;
+    case 'f':
+        jb_putc(b, '\f');
+        return true;
+    case 'n':
+        jb_putc(b, '\n');
+        return true;
+    case 'r':
+        jb_putc(b, '\r');
+        return true;
+    case 't':
+        jb_putc(b, '\t');
+        return true;
+    case 'u':
+        break;
+    default:
+        r->pos--;
+        return fail_at(r, "invalid escape");
     }
     uint32_t cp;
     if (!read_hex4(r, &cp)) return false;
@@ -82,8 +101,10 @@ static bool read_escape(reader *r, jx_buf *b) {
         uint32_t lo;
         r->pos += 2;
         if (!read_hex4(r, &lo)) return false;
-        if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        else r->pos = save;
+        if (lo >= 0xDC00 && lo <= 0xDFFF)
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        else
+            r->pos = save;
     }
     /* A lone surrogate cannot be UTF-8; it becomes U+FFFD. */
     if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
@@ -142,15 +163,18 @@ static bool read_number(reader *r, jv *out) {
     }
     if (r->pos >= r->len || r->s[r->pos] < '0' || r->s[r->pos] > '9')
         return fail_at(r, "invalid number");
-    if (r->s[r->pos] == '0') r->pos++;
+    if (r->s[r->pos] == '0')
+        r->pos++;
     else
-        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9')
+            r->pos++;
     if (r->pos < r->len && r->s[r->pos] == '.') {
         is_float = true;
         r->pos++;
         if (r->pos >= r->len || r->s[r->pos] < '0' || r->s[r->pos] > '9')
             return fail_at(r, "invalid number");
-        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9')
+            r->pos++;
     }
     if (r->pos < r->len && (r->s[r->pos] == 'e' || r->s[r->pos] == 'E')) {
         is_float = true;
@@ -158,7 +182,8 @@ static bool read_number(reader *r, jv *out) {
         if (r->pos < r->len && (r->s[r->pos] == '+' || r->s[r->pos] == '-')) r->pos++;
         if (r->pos >= r->len || r->s[r->pos] < '0' || r->s[r->pos] > '9')
             return fail_at(r, "invalid number");
-        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+        while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9')
+            r->pos++;
     }
     char tmp[64];
     size_t n = r->pos - start;
@@ -169,8 +194,10 @@ static bool read_number(reader *r, jv *out) {
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
         /* Integers beyond 64 bits (Python has no limit) fall back to the nearest double. */
-        if (errno == 0) *out = jv_int(v);
-        else is_float = true;
+        if (errno == 0)
+            *out = jv_int(v);
+        else
+            is_float = true;
     }
     if (is_float) *out = jv_float(strtod(buf, NULL));
     if (buf != tmp) free(buf);
@@ -264,12 +291,18 @@ static bool read_value(reader *r, jv *out, int depth) {
     if (c == '[') return read_array(r, out, depth);
     if (c == '"') return read_string(r, out);
     if (c == '-' || (c >= '0' && c <= '9')) return read_number(r, out);
-    if (literal(r, "true")) *out = jv_bool(true);
-    else if (literal(r, "false")) *out = jv_bool(false);
-    else if (literal(r, "null")) *out = jv_none();
-    else if (literal(r, "NaN")) *out = jv_float(NAN);
-    else if (literal(r, "Infinity")) *out = jv_float(INFINITY);
-    else return fail_at(r, "unexpected character");
+    if (literal(r, "true"))
+        *out = jv_bool(true);
+    else if (literal(r, "false"))
+        *out = jv_bool(false);
+    else if (literal(r, "null"))
+        *out = jv_none();
+    else if (literal(r, "NaN"))
+        *out = jv_float(NAN);
+    else if (literal(r, "Infinity"))
+        *out = jv_float(INFINITY);
+    else
+        return fail_at(r, "unexpected character");
     return true;
 }
 
@@ -316,14 +349,29 @@ static void write_json_string(writer *w, const char *s, size_t len) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default: break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        default:
+            break;
         }
         if (!esc && c >= 0x20 && (c < 0x80 || !w->o->ensure_ascii)) {
             i++;
@@ -353,15 +401,19 @@ static void write_json_string(writer *w, const char *s, size_t len) {
 }
 
 static void write_float(writer *w, double f) {
-    if (isnan(f)) jb_puts(w->b, "NaN");
-    else if (isinf(f)) jb_puts(w->b, f < 0 ? "-Infinity" : "Infinity");
-    else jx_write_float(w->b, f);
+    if (isnan(f))
+        jb_puts(w->b, "NaN");
+    else if (isinf(f))
+        jb_puts(w->b, f < 0 ? "-Infinity" : "Infinity");
+    else
+        jx_write_float(w->b, f);
 }
 
 static void newline_indent(writer *w, int level) {
     if (!w->o->indent) return;
     jb_putc(w->b, '\n');
-    for (int i = 0; i < level; i++) jb_puts(w->b, w->o->indent);
+    for (int i = 0; i < level; i++)
+        jb_puts(w->b, w->o->indent);
 }
 
 static bool write_value(writer *w, jv v, int level);
@@ -370,10 +422,18 @@ static bool write_value(writer *w, jv v, int level);
  * JSON spelling. */
 static bool write_key(writer *w, jv k) {
     switch (k.type) {
-    case JV_STR: write_json_string(w, k.u.s->data, k.u.s->len); return true;
-    case JV_NONE: jb_puts(w->b, "\"null\""); return true;
-    case JV_BOOL: jb_puts(w->b, k.u.b ? "\"true\"" : "\"false\""); return true;
-    case JV_INT: jb_printf(w->b, "\"%lld\"", (long long)k.u.i); return true;
+    case JV_STR:
+        write_json_string(w, k.u.s->data, k.u.s->len);
+        return true;
+    case JV_NONE:
+        jb_puts(w->b, "\"null\"");
+        return true;
+    case JV_BOOL:
+        jb_puts(w->b, k.u.b ? "\"true\"" : "\"false\"");
+        return true;
+    case JV_INT:
+        jb_printf(w->b, "\"%lld\"", (long long)k.u.i);
+        return true;
     case JV_FLOAT:
         jb_putc(w->b, '"');
         write_float(w, k.u.f);
@@ -396,7 +456,8 @@ static int cmp_slots(const jv *keys, size_t a, size_t b, bool *ok) {
  * sort stable without a comparator context. */
 static bool sorted_slots(writer *w, jdict *d, size_t *slots) {
     bool ok = true;
-    for (size_t i = 0; i < d->n; i++) slots[i] = i;
+    for (size_t i = 0; i < d->n; i++)
+        slots[i] = i;
     for (size_t i = 1; i < d->n; i++) {
         size_t s = slots[i], j = i;
         while (j > 0 && cmp_slots(d->keys, slots[j - 1], s, &ok) > 0) {
@@ -444,6 +505,7 @@ static bool write_dict(writer *w, jv v, int level) {
 
 static bool write_list(writer *w, jv v, int level) {
     jlist *l = v.u.l;
+    if (l->gen) return type_error(w, v);
     if (l->n == 0) {
         jb_puts(w->b, "[]");
         return true;
@@ -469,14 +531,27 @@ static bool write_value(writer *w, jv v, int level) {
         return false;
     }
     switch (v.type) {
-    case JV_NONE: jb_puts(w->b, "null"); return true;
-    case JV_BOOL: jb_puts(w->b, v.u.b ? "true" : "false"); return true;
-    case JV_INT: jb_printf(w->b, "%lld", (long long)v.u.i); return true;
-    case JV_FLOAT: write_float(w, v.u.f); return true;
-    case JV_STR: write_json_string(w, v.u.s->data, v.u.s->len); return true;
-    case JV_LIST: return write_list(w, v, level);
-    case JV_DICT: return write_dict(w, v, level);
-    default: return type_error(w, v);
+    case JV_NONE:
+        jb_puts(w->b, "null");
+        return true;
+    case JV_BOOL:
+        jb_puts(w->b, v.u.b ? "true" : "false");
+        return true;
+    case JV_INT:
+        jb_printf(w->b, "%lld", (long long)v.u.i);
+        return true;
+    case JV_FLOAT:
+        write_float(w, v.u.f);
+        return true;
+    case JV_STR:
+        write_json_string(w, v.u.s->data, v.u.s->len);
+        return true;
+    case JV_LIST:
+        return write_list(w, v, level);
+    case JV_DICT:
+        return write_dict(w, v, level);
+    default:
+        return type_error(w, v);
     }
 }
 

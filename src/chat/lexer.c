@@ -49,7 +49,8 @@ static jtoken *emit(lexer *L, tk_kind kind, int line) {
 
 /* Moves to `to`, counting the newlines passed. */
 static void advance(lexer *L, size_t to) {
-    for (size_t i = L->pos; i < to; i++) L->line += L->s[i] == '\n';
+    for (size_t i = L->pos; i < to; i++)
+        L->line += L->s[i] == '\n';
     L->pos = to;
 }
 
@@ -62,7 +63,8 @@ static size_t space_at(const char *s, size_t len, size_t i) {
 
 static size_t skip_space(const char *s, size_t len, size_t i) {
     size_t n;
-    while (i < len && (n = space_at(s, len, i)) > 0) i += n;
+    while (i < len && (n = space_at(s, len, i)) > 0)
+        i += n;
     return i;
 }
 
@@ -85,7 +87,8 @@ static size_t strip_text(lexer *L, const char *text, size_t len, char sign, bool
     if (sign == '-') return rstrip_len(text, len);
     if (sign == '+' || !lstrip) return len;
     size_t l_pos = len;
-    while (l_pos > 0 && text[l_pos - 1] != '\n') l_pos--;
+    while (l_pos > 0 && text[l_pos - 1] != '\n')
+        l_pos--;
     if (l_pos == 0 && !L->line_starting) return len;
     if (l_pos == len) return len;
     for (size_t i = l_pos; i < len;) {
@@ -193,17 +196,24 @@ static bool lex_comment(lexer *L, size_t body) {
 static bool is_name_start(unsigned char c) {
     return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
-static bool is_name_char(unsigned char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_name_char(unsigned char c) {
+    return is_name_start(c) || (c >= '0' && c <= '9');
+}
+static bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 /* (\d+_)*\d+ at i: returns the end, or i when there is none. */
 static size_t scan_digits(const char *s, size_t len, size_t i) {
     size_t p = i, end = i;
     while (p < len && is_digit(s[p])) {
-        while (p < len && is_digit(s[p])) p++;
+        while (p < len && is_digit(s[p]))
+            p++;
         end = p;
-        if (p + 1 < len && s[p] == '_' && is_digit(s[p + 1])) p++;
-        else break;
+        if (p + 1 < len && s[p] == '_' && is_digit(s[p + 1]))
+            p++;
+        else
+            break;
     }
     return end;
 }
@@ -264,9 +274,12 @@ static bool lex_number(lexer *L) {
         int d;
         if (c == '_' && any && p + 1 < len && hexval(s[p + 1]) >= 0 && hexval(s[p + 1]) < base)
             continue;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (base == 16 && (c | 32) >= 'a' && (c | 32) <= 'f') d = (c | 32) - 'a' + 10;
-        else break;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (base == 16 && (c | 32) >= 'a' && (c | 32) <= 'f')
+            d = (c | 32) - 'a' + 10;
+        else
+            break;
         if (d >= base) break;
         if (base == 10 && any && v == 0) break; /* "0" only continues with zeros */
         if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) overflow = true;
@@ -287,20 +300,47 @@ static bool decode_escape(lexer *L, const char *s, size_t len, size_t *i, jx_buf
     (*i)++;
     int digits = 0;
     switch (c) {
-    case '\n': return true;
-    case '\\': jb_putc(b, '\\'); return true;
-    case '\'': jb_putc(b, '\''); return true;
-    case '"': jb_putc(b, '"'); return true;
-    case 'a': jb_putc(b, '\a'); return true;
-    case 'b': jb_putc(b, '\b'); return true;
-    case 'f': jb_putc(b, '\f'); return true;
-    case 'n': jb_putc(b, '\n'); return true;
-    case 'r': jb_putc(b, '\r'); return true;
-    case 't': jb_putc(b, '\t'); return true;
-    case 'v': jb_putc(b, '\v'); return true;
-    case 'x': digits = 2; break;
-    case 'u': digits = 4; break;
-    case 'U': digits = 8; break;
+    case '\n':
+        return true;
+    case '\\':
+        jb_putc(b, '\\');
+        return true;
+    case '\'':
+        jb_putc(b, '\'');
+        return true;
+    case '"':
+        jb_putc(b, '"');
+        return true;
+    case 'a':
+        jb_putc(b, '\a');
+        return true;
+    case 'b':
+        jb_putc(b, '\b');
+        return true;
+    case 'f':
+        jb_putc(b, '\f');
+        return true;
+    case 'n':
+        jb_putc(b, '\n');
+        return true;
+    case 'r':
+        jb_putc(b, '\r');
+        return true;
+    case 't':
+        jb_putc(b, '\t');
+        return true;
+    case 'v':
+        jb_putc(b, '\v');
+        return true;
+    case 'x':
+        digits = 2;
+        break;
+    case 'u':
+        digits = 4;
+        break;
+    case 'U':
+        digits = 8;
+        break;
     default:
         if (c >= '0' && c <= '7') {
             uint32_t v = (uint32_t)(c - '0');
@@ -330,7 +370,8 @@ static bool lex_string(lexer *L) {
     const char *s = L->s;
     char q = s[L->pos];
     size_t i = L->pos + 1;
-    while (i < L->len && s[i] != q) i += s[i] == '\\' && i + 1 < L->len ? 2 : 1;
+    while (i < L->len && s[i] != q)
+        i += s[i] == '\\' && i + 1 < L->len ? 2 : 1;
     if (i >= L->len) return lex_fail(L, "%s", "unterminated string literal");
     jx_buf b;
     jb_init(&b, 0);
@@ -358,29 +399,35 @@ static const struct {
     const char *text;
     op_kind op;
 } operators[] = {
-    {"**", OP_POW}, {"//", OP_FLOORDIV}, {"==", OP_EQ},       {"!=", OP_NE},       {">=", OP_GTEQ},
-    {"<=", OP_LTEQ}, {"+", OP_ADD},      {"-", OP_SUB},       {"/", OP_DIV},       {"*", OP_MUL},
-    {"%", OP_MOD},  {"~", OP_TILDE},     {"[", OP_LBRACKET},  {"]", OP_RBRACKET},  {"(", OP_LPAREN},
-    {")", OP_RPAREN}, {"{", OP_LBRACE},  {"}", OP_RBRACE},    {">", OP_GT},        {"<", OP_LT},
-    {"=", OP_ASSIGN}, {".", OP_DOT},     {":", OP_COLON},     {"|", OP_PIPE},      {",", OP_COMMA},
-    {";", OP_SEMICOLON},
+    {"**", OP_POW},     {"//", OP_FLOORDIV}, {"==", OP_EQ},    {"!=", OP_NE},
+    {">=", OP_GTEQ},    {"<=", OP_LTEQ},     {"+", OP_ADD},    {"-", OP_SUB},
+    {"/", OP_DIV},      {"*", OP_MUL},       {"%", OP_MOD},    {"~", OP_TILDE},
+    {"[", OP_LBRACKET}, {"]", OP_RBRACKET},  {"(", OP_LPAREN}, {")", OP_RPAREN},
+    {"{", OP_LBRACE},   {"}", OP_RBRACE},    {">", OP_GT},     {"<", OP_LT},
+    {"=", OP_ASSIGN},   {".", OP_DOT},       {":", OP_COLON},  {"|", OP_PIPE},
+    {",", OP_COMMA},    {";", OP_SEMICOLON},
 };
 
 const char *jx_op_text(op_kind op) {
     for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++)
         if (operators[i].op == op) return operators[i].text;
     switch (op) {
-    case OP_IN: return "in";
-    case OP_NOTIN: return "not in";
-    case OP_NOT: return "not";
-    default: return "?";
+    case OP_IN:
+        return "in";
+    case OP_NOTIN:
+        return "not in";
+    case OP_NOT:
+        return "not";
+    default:
+        return "?";
     }
 }
 
 static bool track_bracket(lexer *L, op_kind op) {
     char open = op == OP_LPAREN ? ')' : op == OP_LBRACKET ? ']' : op == OP_LBRACE ? '}' : 0;
     if (open) {
-        if (L->nbrackets >= JX_MAX_PARSE_DEPTH) return lex_fail(L, "%s", "brackets nested too deeply");
+        if (L->nbrackets >= JX_MAX_PARSE_DEPTH)
+            return lex_fail(L, "%s", "brackets nested too deeply");
         L->brackets[L->nbrackets++] = open;
         return true;
     }
@@ -433,8 +480,9 @@ static bool lex_tag(lexer *L, bool block) {
         }
         if (L->pos >= L->len) {
             L->line = open_line;
-            return lex_fail(L, "unexpected end of template: the tag opened here was not closed "
-                               "with '%s'",
+            return lex_fail(L,
+                            "unexpected end of template: the tag opened here was not closed "
+                            "with '%s'",
                             block ? "%}" : "}}");
         }
         unsigned char c = (unsigned char)L->s[L->pos];
@@ -443,7 +491,8 @@ static bool lex_tag(lexer *L, bool block) {
             ok = lex_number(L);
         } else if (is_name_start(c)) {
             size_t e = L->pos;
-            while (e < L->len && is_name_char((unsigned char)L->s[e])) e++;
+            while (e < L->len && is_name_char((unsigned char)L->s[e]))
+                e++;
             jtoken *t = emit(L, TK_NAME, L->line);
             t->s = L->s + L->pos;
             t->len = e - L->pos;
@@ -505,8 +554,14 @@ static bool lex_root(lexer *L) {
 
 bool jx_lex(const char *src, size_t len, jx_arena *arena, jx_tokens *out, char *err,
             size_t err_size) {
-    lexer L = {.s = src, .len = len, .line = 1, .line_starting = true, .arena = arena,
-               .out = out, .err = err, .err_size = err_size};
+    lexer L = {.s = src,
+               .len = len,
+               .line = 1,
+               .line_starting = true,
+               .arena = arena,
+               .out = out,
+               .err = err,
+               .err_size = err_size};
     memset(out, 0, sizeof *out);
     if (!lex_root(&L)) {
         jx_tokens_free(out);

@@ -20,7 +20,7 @@ typedef struct method {
 } method;
 
 #define BIND(fname, ...)                                                                           \
-    static const char *const names_[] = {__VA_ARGS__};                                           \
+    static const char *const names_[] = {__VA_ARGS__};                                             \
     jv a[sizeof names_ / sizeof names_[0]];                                                        \
     if (!jx_bind(ctx, fname, args, 0, names_, sizeof names_ / sizeof names_[0], a)) return false
 
@@ -31,10 +31,14 @@ static bool want_str(jx_ctx *ctx, jv v, const char *what) {
 
 static bool opt_int(jx_ctx *ctx, jv v, int64_t dflt, int64_t *out) {
     *out = dflt;
-    if (v.type == JV_UNDEF || v.type == JV_NONE) *out = dflt;
-    else if (v.type == JV_INT) *out = v.u.i;
-    else if (v.type == JV_BOOL) *out = v.u.b;
-    else return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
+    if (v.type == JV_UNDEF || v.type == JV_NONE)
+        *out = dflt;
+    else if (v.type == JV_INT)
+        *out = v.u.i;
+    else if (v.type == JV_BOOL)
+        *out = v.u.b;
+    else
+        return jx_fail(ctx, "'%s' object cannot be interpreted as an integer", jv_type_name(v));
     return true;
 }
 
@@ -52,22 +56,36 @@ static bool strip_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, str
     *out = jx_str_strip(self, a[0], side);
     return true;
 }
-static bool m_strip(jx_ctx *c, jv s, const jx_args *a, jv *o) { return strip_common(c, s, a, o, STRIP_BOTH); }
-static bool m_lstrip(jx_ctx *c, jv s, const jx_args *a, jv *o) { return strip_common(c, s, a, o, STRIP_LEFT); }
-static bool m_rstrip(jx_ctx *c, jv s, const jx_args *a, jv *o) { return strip_common(c, s, a, o, STRIP_RIGHT); }
+static bool m_strip(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return strip_common(c, s, a, o, STRIP_BOTH);
+}
+static bool m_lstrip(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return strip_common(c, s, a, o, STRIP_LEFT);
+}
+static bool m_rstrip(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return strip_common(c, s, a, o, STRIP_RIGHT);
+}
 
 static bool case_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, case_mode mode) {
     if (!no_args(ctx, "str method", args)) return false;
     *out = jx_str_case(self, mode);
     return true;
 }
-static bool m_upper(jx_ctx *c, jv s, const jx_args *a, jv *o) { return case_common(c, s, a, o, CASE_UPPER); }
-static bool m_lower(jx_ctx *c, jv s, const jx_args *a, jv *o) { return case_common(c, s, a, o, CASE_LOWER); }
-static bool m_title(jx_ctx *c, jv s, const jx_args *a, jv *o) { return case_common(c, s, a, o, CASE_TITLE); }
+static bool m_upper(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return case_common(c, s, a, o, CASE_UPPER);
+}
+static bool m_lower(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return case_common(c, s, a, o, CASE_LOWER);
+}
+static bool m_title(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return case_common(c, s, a, o, CASE_TITLE);
+}
 static bool m_capitalize(jx_ctx *c, jv s, const jx_args *a, jv *o) {
     return case_common(c, s, a, o, CASE_CAPITALIZE);
 }
-static bool m_swapcase(jx_ctx *c, jv s, const jx_args *a, jv *o) { return case_common(c, s, a, o, CASE_SWAP); }
+static bool m_swapcase(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return case_common(c, s, a, o, CASE_SWAP);
+}
 
 static bool split_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, bool right) {
     BIND("split", "sep", "maxsplit");
@@ -79,8 +97,12 @@ static bool split_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, boo
     *out = jx_str_split(self, a[0], maxsplit, right);
     return true;
 }
-static bool m_split(jx_ctx *c, jv s, const jx_args *a, jv *o) { return split_common(c, s, a, o, false); }
-static bool m_rsplit(jx_ctx *c, jv s, const jx_args *a, jv *o) { return split_common(c, s, a, o, true); }
+static bool m_split(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return split_common(c, s, a, o, false);
+}
+static bool m_rsplit(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return split_common(c, s, a, o, true);
+}
 
 static bool m_splitlines(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     BIND("splitlines", "keepends");
@@ -113,14 +135,18 @@ static bool affix_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, boo
     if (sliced) jv_release(s);
     return true;
 }
-static bool m_startswith(jx_ctx *c, jv s, const jx_args *a, jv *o) { return affix_common(c, s, a, o, false); }
-static bool m_endswith(jx_ctx *c, jv s, const jx_args *a, jv *o) { return affix_common(c, s, a, o, true); }
+static bool m_startswith(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return affix_common(c, s, a, o, false);
+}
+static bool m_endswith(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return affix_common(c, s, a, o, true);
+}
 
 static bool m_replace(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     BIND("replace", "old", "new", "count");
     int64_t count;
-    if (!want_str(ctx, a[0], "replace() argument 1") || !want_str(ctx, a[1], "replace() argument 2") ||
-        !opt_int(ctx, a[2], -1, &count))
+    if (!want_str(ctx, a[0], "replace() argument 1") ||
+        !want_str(ctx, a[1], "replace() argument 2") || !opt_int(ctx, a[2], -1, &count))
         return false;
     jv rep = jv_is_markup(self) ? jx_html_escape(a[1]) : jv_retain(a[1]);
     jv old = jv_is_markup(self) ? jx_html_escape(a[0]) : jv_retain(a[0]);
@@ -138,10 +164,18 @@ static bool find_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, bool
     *out = jv_int(r);
     return true;
 }
-static bool m_find(jx_ctx *c, jv s, const jx_args *a, jv *o) { return find_common(c, s, a, o, false, false); }
-static bool m_rfind(jx_ctx *c, jv s, const jx_args *a, jv *o) { return find_common(c, s, a, o, true, false); }
-static bool m_index_str(jx_ctx *c, jv s, const jx_args *a, jv *o) { return find_common(c, s, a, o, false, true); }
-static bool m_rindex(jx_ctx *c, jv s, const jx_args *a, jv *o) { return find_common(c, s, a, o, true, true); }
+static bool m_find(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return find_common(c, s, a, o, false, false);
+}
+static bool m_rfind(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return find_common(c, s, a, o, true, false);
+}
+static bool m_index_str(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return find_common(c, s, a, o, false, true);
+}
+static bool m_rindex(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return find_common(c, s, a, o, true, true);
+}
 
 static bool m_count_str(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     BIND("count", "sub");
@@ -160,12 +194,15 @@ static bool m_join(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     for (size_t i = 0; i < jv_list_len(items) && ok; i++) {
         jv it = jv_list_at(items, i);
         if (it.type != JV_STR) {
-            ok = jx_fail(ctx, "sequence item %zu: expected str instance, %s found", i, jv_type_name(it));
+            ok = jx_fail(ctx, "sequence item %zu: expected str instance, %s found", i,
+                         jv_type_name(it));
             break;
         }
         if (i) jb_put(&b, self.u.s->data, self.u.s->len);
-        if (jv_is_markup(self) && !jv_is_markup(it)) jx_html_escape_into(&b, it.u.s->data, it.u.s->len);
-        else jb_put(&b, it.u.s->data, it.u.s->len);
+        if (jv_is_markup(self) && !jv_is_markup(it))
+            jx_html_escape_into(&b, it.u.s->data, it.u.s->len);
+        else
+            jb_put(&b, it.u.s->data, it.u.s->len);
     }
     jv_release(items);
     if (ok && b.overflow) ok = jx_fail(ctx, "string longer than %zu bytes", JX_MAX_STRING);
@@ -189,16 +226,23 @@ static bool pad_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out, char 
     const char *fill = " ";
     size_t fill_len = 1;
     if (a[1].type == JV_STR) {
-        if (jx_str_cplen(a[1]) != 1) return jx_fail(ctx, "The fill character must be exactly one character long");
+        if (jx_str_cplen(a[1]) != 1)
+            return jx_fail(ctx, "The fill character must be exactly one character long");
         fill = a[1].u.s->data;
         fill_len = a[1].u.s->len;
     }
     *out = jx_str_pad(self, width, fill, fill_len, align);
     return true;
 }
-static bool m_center(jx_ctx *c, jv s, const jx_args *a, jv *o) { return pad_common(c, s, a, o, '^'); }
-static bool m_ljust(jx_ctx *c, jv s, const jx_args *a, jv *o) { return pad_common(c, s, a, o, '<'); }
-static bool m_rjust(jx_ctx *c, jv s, const jx_args *a, jv *o) { return pad_common(c, s, a, o, '>'); }
+static bool m_center(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return pad_common(c, s, a, o, '^');
+}
+static bool m_ljust(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return pad_common(c, s, a, o, '<');
+}
+static bool m_rjust(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return pad_common(c, s, a, o, '>');
+}
 
 static bool m_zfill(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     BIND("zfill", "width");
@@ -215,8 +259,12 @@ static bool m_zfill(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 }
 
 typedef bool (*cp_pred)(uint32_t);
-static bool is_space_cp(uint32_t c) { return uni_isspace(c); }
-static bool is_alnum_cp(uint32_t c) { return uni_isalpha(c) || uni_isdigit(c); }
+static bool is_space_cp(uint32_t c) {
+    return uni_isspace(c);
+}
+static bool is_alnum_cp(uint32_t c) {
+    return uni_isalpha(c) || uni_isdigit(c);
+}
 
 static bool all_cps(jv s, cp_pred pred) {
     const char *d = s.u.s->data;
@@ -289,8 +337,12 @@ static bool partition_common(jx_ctx *ctx, jv self, const jx_args *args, jv *out,
     *out = t;
     return true;
 }
-static bool m_partition(jx_ctx *c, jv s, const jx_args *a, jv *o) { return partition_common(c, s, a, o, false); }
-static bool m_rpartition(jx_ctx *c, jv s, const jx_args *a, jv *o) { return partition_common(c, s, a, o, true); }
+static bool m_partition(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return partition_common(c, s, a, o, false);
+}
+static bool m_rpartition(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return partition_common(c, s, a, o, true);
+}
 
 static bool affix_remove(jx_ctx *ctx, jv self, const jx_args *args, jv *out, bool suffix) {
     BIND(suffix ? "removesuffix" : "removeprefix", "affix");
@@ -300,22 +352,50 @@ static bool affix_remove(jx_ctx *ctx, jv self, const jx_args *args, jv *out, boo
     *out = jv_str(self.u.s->data + (suffix ? 0 : n), self.u.s->len - n);
     return true;
 }
-static bool m_removeprefix(jx_ctx *c, jv s, const jx_args *a, jv *o) { return affix_remove(c, s, a, o, false); }
-static bool m_removesuffix(jx_ctx *c, jv s, const jx_args *a, jv *o) { return affix_remove(c, s, a, o, true); }
+static bool m_removeprefix(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return affix_remove(c, s, a, o, false);
+}
+static bool m_removesuffix(jx_ctx *c, jv s, const jx_args *a, jv *o) {
+    return affix_remove(c, s, a, o, true);
+}
 
 static const method str_methods[] = {
-    {"strip", m_strip},         {"lstrip", m_lstrip},       {"rstrip", m_rstrip},
-    {"upper", m_upper},         {"lower", m_lower},         {"title", m_title},
-    {"capitalize", m_capitalize}, {"swapcase", m_swapcase}, {"split", m_split},
-    {"rsplit", m_rsplit},       {"splitlines", m_splitlines}, {"startswith", m_startswith},
-    {"endswith", m_endswith},   {"replace", m_replace},     {"find", m_find},
-    {"rfind", m_rfind},         {"index", m_index_str},     {"rindex", m_rindex},
-    {"count", m_count_str},     {"join", m_join},           {"format", m_format},
-    {"center", m_center},       {"ljust", m_ljust},         {"rjust", m_rjust},
-    {"zfill", m_zfill},         {"isdigit", m_isdigit},     {"isnumeric", m_isdigit},
-    {"isdecimal", m_isdigit},   {"isalpha", m_isalpha},     {"isalnum", m_isalnum},
-    {"isspace", m_isspace},     {"isupper", m_isupper},     {"islower", m_islower},
-    {"partition", m_partition}, {"rpartition", m_rpartition}, {"removeprefix", m_removeprefix},
+    {"strip", m_strip},
+    {"lstrip", m_lstrip},
+    {"rstrip", m_rstrip},
+    {"upper", m_upper},
+    {"lower", m_lower},
+    {"title", m_title},
+    {"capitalize", m_capitalize},
+    {"swapcase", m_swapcase},
+    {"split", m_split},
+    {"rsplit", m_rsplit},
+    {"splitlines", m_splitlines},
+    {"startswith", m_startswith},
+    {"endswith", m_endswith},
+    {"replace", m_replace},
+    {"find", m_find},
+    {"rfind", m_rfind},
+    {"index", m_index_str},
+    {"rindex", m_rindex},
+    {"count", m_count_str},
+    {"join", m_join},
+    {"format", m_format},
+    {"center", m_center},
+    {"ljust", m_ljust},
+    {"rjust", m_rjust},
+    {"zfill", m_zfill},
+    {"isdigit", m_isdigit},
+    {"isnumeric", m_isdigit},
+    {"isdecimal", m_isdigit},
+    {"isalpha", m_isalpha},
+    {"isalnum", m_isalnum},
+    {"isspace", m_isspace},
+    {"isupper", m_isupper},
+    {"islower", m_islower},
+    {"partition", m_partition},
+    {"rpartition", m_rpartition},
+    {"removeprefix", m_removeprefix},
     {"removesuffix", m_removesuffix},
 };
 
@@ -331,7 +411,8 @@ static jv pair(jv a, jv b) {
 static bool m_items(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     if (!no_args(ctx, "items", args)) return false;
     jv r = jv_list(self.u.d->n);
-    for (size_t i = 0; i < self.u.d->n; i++) jv_list_push_take(r, pair(self.u.d->keys[i], self.u.d->vals[i]));
+    for (size_t i = 0; i < self.u.d->n; i++)
+        jv_list_push_take(r, pair(self.u.d->keys[i], self.u.d->vals[i]));
     *out = r;
     return true;
 }
@@ -339,7 +420,8 @@ static bool m_items(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 static bool m_keys(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     if (!no_args(ctx, "keys", args)) return false;
     jv r = jv_list(self.u.d->n);
-    for (size_t i = 0; i < self.u.d->n; i++) jv_list_push_take(r, jv_retain(self.u.d->keys[i]));
+    for (size_t i = 0; i < self.u.d->n; i++)
+        jv_list_push_take(r, jv_retain(self.u.d->keys[i]));
     *out = r;
     return true;
 }
@@ -347,7 +429,8 @@ static bool m_keys(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 static bool m_values(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     if (!no_args(ctx, "values", args)) return false;
     jv r = jv_list(self.u.d->n);
-    for (size_t i = 0; i < self.u.d->n; i++) jv_list_push_take(r, jv_retain(self.u.d->vals[i]));
+    for (size_t i = 0; i < self.u.d->n; i++)
+        jv_list_push_take(r, jv_retain(self.u.d->vals[i]));
     *out = r;
     return true;
 }
@@ -412,14 +495,15 @@ static bool m_setdefault(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 }
 
 static const method dict_methods[] = {
-    {"items", m_items}, {"keys", m_keys},     {"values", m_values},         {"get", m_get},
+    {"items", m_items},    {"keys", m_keys},    {"values", m_values}, {"get", m_get},
     {"copy", m_copy_dict}, {"pop", m_pop_dict}, {"update", m_update}, {"setdefault", m_setdefault},
 };
 
 /* ------------------------------------------------------------------ list */
 
 static bool check_list_room(jx_ctx *ctx, jv self, size_t extra) {
-    if (jv_list_len(self) + extra > JX_MAX_LIST) return jx_fail(ctx, "list longer than %zu items", JX_MAX_LIST);
+    if (jv_list_len(self) + extra > JX_MAX_LIST)
+        return jx_fail(ctx, "list longer than %zu items", JX_MAX_LIST);
     return true;
 }
 
@@ -436,7 +520,8 @@ static bool m_extend(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     jv items;
     if (!jx_iterate(ctx, a[0], &items)) return false;
     bool ok = check_list_room(ctx, self, jv_list_len(items));
-    for (size_t i = 0; ok && i < jv_list_len(items); i++) jv_list_push_take(self, jv_retain(jv_list_at(items, i)));
+    for (size_t i = 0; ok && i < jv_list_len(items); i++)
+        jv_list_push_take(self, jv_retain(jv_list_at(items, i)));
     jv_release(items);
     *out = jv_none();
     return ok;
@@ -491,7 +576,8 @@ static bool m_index_list(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 static bool m_count_list(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     BIND("count", "value");
     int64_t n = 0;
-    for (size_t i = 0; i < jv_list_len(self); i++) n += jv_equal(jv_list_at(self, i), a[0]);
+    for (size_t i = 0; i < jv_list_len(self); i++)
+        n += jv_equal(jv_list_at(self, i), a[0]);
     *out = jv_int(n);
     return true;
 }
@@ -502,7 +588,7 @@ static bool m_copy_list(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
 }
 
 static const method list_methods[] = {
-    {"append", m_append}, {"extend", m_extend},         {"pop", m_pop_list},   {"insert", m_insert},
+    {"append", m_append},    {"extend", m_extend},    {"pop", m_pop_list},   {"insert", m_insert},
     {"index", m_index_list}, {"count", m_count_list}, {"copy", m_copy_list},
 };
 static const method tuple_methods[] = {{"index", m_index_list}, {"count", m_count_list}};
@@ -515,7 +601,27 @@ static bool m_cycle(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
     return true;
 }
 
-static const method loop_methods[] = {{"cycle", m_cycle}};
+/* loop.changed(*values): true the first time and whenever the values differ from the
+ * previous call's. */
+static bool m_changed(jx_ctx *ctx, jv self, const jx_args *args, jv *out) {
+    (void)ctx;
+    jv now = jv_tuple(args->npos);
+    for (size_t i = 0; i < args->npos; i++)
+        jv_list_set_take(now, i, jv_retain(args->pos[i]));
+    jloop *l = self.u.loop;
+    bool changed = l->last_changed.type == JV_UNDEF || !jv_equal(l->last_changed, now);
+    if (changed) {
+        jv old = l->last_changed;
+        l->last_changed = now;
+        jv_release(old);
+    } else {
+        jv_release(now);
+    }
+    *out = jv_bool(changed);
+    return true;
+}
+
+static const method loop_methods[] = {{"cycle", m_cycle}, {"changed", m_changed}};
 
 /* ------------------------------------------------------------------ dispatch */
 
@@ -535,11 +641,20 @@ static const method *find_in(const method *table, size_t n, jv name) {
 bool jx_find_method(jv obj, jv name, jv *out) {
     const method *m = NULL;
     switch (obj.type) {
-    case JV_STR: m = FIND(str_methods); break;
-    case JV_DICT: m = obj.u.d->ns ? NULL : FIND(dict_methods); break;
-    case JV_LIST: m = obj.u.l->tuple ? FIND(tuple_methods) : FIND(list_methods); break;
-    case JV_LOOP: m = FIND(loop_methods); break;
-    default: break;
+    case JV_STR:
+        m = FIND(str_methods);
+        break;
+    case JV_DICT:
+        m = obj.u.d->ns ? NULL : FIND(dict_methods);
+        break;
+    case JV_LIST:
+        m = obj.u.l->tuple ? FIND(tuple_methods) : FIND(list_methods);
+        break;
+    case JV_LOOP:
+        m = FIND(loop_methods);
+        break;
+    default:
+        break;
     }
     if (!m) return false;
     *out = jv_native(m->name, call_method, jv_retain(obj));

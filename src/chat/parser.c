@@ -44,8 +44,12 @@ static void *fail(parser *P, int line, const char *fmt, ...) {
     return NULL;
 }
 
-static jtoken *cur(parser *P) { return &P->t[P->pos]; }
-static jtoken *peek(parser *P) { return P->t[P->pos].kind == TK_EOF ? cur(P) : &P->t[P->pos + 1]; }
+static jtoken *cur(parser *P) {
+    return &P->t[P->pos];
+}
+static jtoken *peek(parser *P) {
+    return P->t[P->pos].kind == TK_EOF ? cur(P) : &P->t[P->pos + 1];
+}
 static jtoken *next_tok(parser *P) {
     jtoken *t = cur(P);
     if (t->kind != TK_EOF) P->pos++;
@@ -55,9 +59,15 @@ static jtoken *next_tok(parser *P) {
 static bool tok_is_name(const jtoken *t, const char *name) {
     return t->kind == TK_NAME && t->len == strlen(name) && !memcmp(t->s, name, t->len);
 }
-static bool tok_is_op(const jtoken *t, op_kind op) { return t->kind == TK_OP && t->op == op; }
-static bool at_name(parser *P, const char *name) { return tok_is_name(cur(P), name); }
-static bool at_op(parser *P, op_kind op) { return tok_is_op(cur(P), op); }
+static bool tok_is_op(const jtoken *t, op_kind op) {
+    return t->kind == TK_OP && t->op == op;
+}
+static bool at_name(parser *P, const char *name) {
+    return tok_is_name(cur(P), name);
+}
+static bool at_op(parser *P, op_kind op) {
+    return tok_is_op(cur(P), op);
+}
 
 static bool skip_name(parser *P, const char *name) {
     if (!at_name(P, name)) return false;
@@ -73,17 +83,39 @@ static bool skip_op(parser *P, op_kind op) {
 /* How a token reads in an error message, like jinja2's describe_token. */
 static void describe(const jtoken *t, char *buf, size_t size) {
     switch (t->kind) {
-    case TK_EOF: snprintf(buf, size, "end of template"); break;
-    case TK_TEXT: snprintf(buf, size, "template text"); break;
-    case TK_VAR_BEGIN: snprintf(buf, size, "'{{'"); break;
-    case TK_VAR_END: snprintf(buf, size, "end of print statement '}}'"); break;
-    case TK_BLOCK_BEGIN: snprintf(buf, size, "'{%%'"); break;
-    case TK_BLOCK_END: snprintf(buf, size, "end of statement block '%%}'"); break;
-    case TK_NAME: snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); break;
-    case TK_STRING: snprintf(buf, size, "string"); break;
-    case TK_INT: snprintf(buf, size, "integer"); break;
-    case TK_FLOAT: snprintf(buf, size, "float"); break;
-    case TK_OP: snprintf(buf, size, "'%s'", jx_op_text(t->op)); break;
+    case TK_EOF:
+        snprintf(buf, size, "end of template");
+        break;
+    case TK_TEXT:
+        snprintf(buf, size, "template text");
+        break;
+    case TK_VAR_BEGIN:
+        snprintf(buf, size, "'{{'");
+        break;
+    case TK_VAR_END:
+        snprintf(buf, size, "end of print statement '}}'");
+        break;
+    case TK_BLOCK_BEGIN:
+        snprintf(buf, size, "'{%%'");
+        break;
+    case TK_BLOCK_END:
+        snprintf(buf, size, "end of statement block '%%}'");
+        break;
+    case TK_NAME:
+        snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s);
+        break;
+    case TK_STRING:
+        snprintf(buf, size, "string");
+        break;
+    case TK_INT:
+        snprintf(buf, size, "integer");
+        break;
+    case TK_FLOAT:
+        snprintf(buf, size, "float");
+        break;
+    case TK_OP:
+        snprintf(buf, size, "'%s'", jx_op_text(t->op));
+        break;
     }
 }
 
@@ -135,7 +167,9 @@ static jv add_const(parser *P, jv v) {
     return v;
 }
 
-static jv name_const(parser *P, const char *s, size_t len) { return add_const(P, jv_str(s, len)); }
+static jv name_const(parser *P, const char *s, size_t len) {
+    return add_const(P, jv_str(s, len));
+}
 
 /* A growing list of nodes kept in the arena (a failed parse then leaks nothing). */
 typedef struct nvec {
@@ -154,7 +188,9 @@ static void nvec_push(parser *P, nvec *vec, jnode *node) {
     vec->v[vec->n++] = node;
 }
 
-static jnodes nvec_done(nvec *vec) { return (jnodes){.v = vec->v, .n = vec->n}; }
+static jnodes nvec_done(nvec *vec) {
+    return (jnodes){.v = vec->v, .n = vec->n};
+}
 
 static bool enter(parser *P) {
     if (++P->depth > JX_MAX_PARSE_DEPTH) {
@@ -164,13 +200,15 @@ static bool enter(parser *P) {
     }
     return true;
 }
-static void leave(parser *P) { P->depth--; }
+static void leave(parser *P) {
+    P->depth--;
+}
 
 /* ------------------------------------------------------------------ expressions */
 
 static jnode *parse_expression(parser *P, bool with_condexpr);
-static jnode *parse_tuple(parser *P, bool with_condexpr, const char *extra_end, bool explicit_parens,
-                          bool simplified);
+static jnode *parse_tuple(parser *P, bool with_condexpr, const char *extra_end,
+                          bool explicit_parens, bool simplified);
 static jnode *parse_primary(parser *P);
 static jnode *parse_postfix(parser *P, jnode *node);
 static jnode *parse_unary(parser *P, bool with_filter);
@@ -191,7 +229,8 @@ static jargs_ast *parse_call_args(parser *P) {
             if (at_op(P, OP_RPAREN)) break;
         }
         if (skip_op(P, OP_MUL)) {
-            if (a->star || a->dstar) return fail(P, cur(P)->line, "invalid syntax for function call");
+            if (a->star || a->dstar)
+                return fail(P, cur(P)->line, "invalid syntax for function call");
             if (!(a->star = parse_expression(P, true))) return NULL;
         } else if (skip_op(P, OP_POW)) {
             if (a->dstar) return fail(P, cur(P)->line, "invalid syntax for function call");
@@ -265,7 +304,8 @@ static jnode *parse_test(parser *P, jnode *node) {
     } else if ((c->kind == TK_NAME || c->kind == TK_STRING || c->kind == TK_INT ||
                 c->kind == TK_FLOAT || tok_is_op(c, OP_LBRACKET) || tok_is_op(c, OP_LBRACE)) &&
                !tok_is_name(c, "else") && !tok_is_name(c, "or") && !tok_is_name(c, "and")) {
-        if (tok_is_name(c, "is")) return fail(P, c->line, "you cannot chain multiple tests with is");
+        if (tok_is_name(c, "is"))
+            return fail(P, c->line, "you cannot chain multiple tests with is");
         jnode *arg = parse_primary(P);
         if (!arg || !(arg = parse_postfix(P, arg))) return NULL;
         t->args = arena_alloc(&P->tpl->arena, sizeof *t->args);
@@ -415,9 +455,12 @@ static jnode *parse_primary(parser *P) {
     case TK_NAME:
         next_tok(P);
         n = new_node(P, E_CONST, t->line);
-        if (tok_is_name(t, "true") || tok_is_name(t, "True")) n->value = jv_bool(true);
-        else if (tok_is_name(t, "false") || tok_is_name(t, "False")) n->value = jv_bool(false);
-        else if (tok_is_name(t, "none") || tok_is_name(t, "None")) n->value = jv_none();
+        if (tok_is_name(t, "true") || tok_is_name(t, "True"))
+            n->value = jv_bool(true);
+        else if (tok_is_name(t, "false") || tok_is_name(t, "False"))
+            n->value = jv_bool(false);
+        else if (tok_is_name(t, "none") || tok_is_name(t, "None"))
+            n->value = jv_none();
         else {
             n->kind = E_NAME;
             n->value = name_const(P, t->s, t->len);
@@ -427,7 +470,8 @@ static jnode *parse_primary(parser *P) {
         /* adjacent string literals concatenate, as in Python */
         n = new_node(P, E_CONST, t->line);
         size_t total = 0, k = P->pos;
-        while (P->t[k].kind == TK_STRING) total += P->t[k++].len;
+        while (P->t[k].kind == TK_STRING)
+            total += P->t[k++].len;
         jstr *s = jstr_new(NULL, total);
         size_t off = 0;
         while (cur(P)->kind == TK_STRING) {
@@ -454,7 +498,8 @@ static jnode *parse_primary(parser *P) {
         if (t->op == OP_LBRACKET) return parse_list(P);
         if (t->op == OP_LBRACE) return parse_dict(P);
         break;
-    default: break;
+    default:
+        break;
     }
     char got[64];
     describe(t, got, sizeof got);
@@ -499,7 +544,8 @@ static jnode *parse_pow(parser *P) {
 
 static jnode *parse_math2(parser *P) {
     jnode *left = parse_pow(P);
-    while (left && (at_op(P, OP_MUL) || at_op(P, OP_DIV) || at_op(P, OP_FLOORDIV) || at_op(P, OP_MOD))) {
+    while (left &&
+           (at_op(P, OP_MUL) || at_op(P, OP_DIV) || at_op(P, OP_FLOORDIV) || at_op(P, OP_MOD))) {
         jtoken *op = next_tok(P);
         jnode *right = parse_pow(P);
         left = right ? binop(P, op->op, left, right, op->line) : NULL;
@@ -624,8 +670,8 @@ static bool is_tuple_end(parser *P, const char *extra_end) {
 }
 
 /* jinja2's parse_tuple: one expression, or a tuple when commas separate several. */
-static jnode *parse_tuple(parser *P, bool with_condexpr, const char *extra_end, bool explicit_parens,
-                          bool simplified) {
+static jnode *parse_tuple(parser *P, bool with_condexpr, const char *extra_end,
+                          bool explicit_parens, bool simplified) {
     int line = cur(P)->line;
     nvec items = {0};
     bool is_tuple = false;
@@ -790,7 +836,8 @@ static jnode *parse_set(parser *P, int line) {
 static void scan_uses(const jnode *n, uint8_t *uses);
 
 static void scan_list(const jnodes *l, uint8_t *uses) {
-    for (size_t i = 0; i < l->n; i++) scan_uses(l->v[i], uses);
+    for (size_t i = 0; i < l->n; i++)
+        scan_uses(l->v[i], uses);
 }
 
 static void scan_args(const jargs_ast *a, uint8_t *uses) {
@@ -805,9 +852,12 @@ static void scan_uses(const jnode *n, uint8_t *uses) {
     if (!n) return;
     if (n->kind == E_NAME) {
         const char *name = n->value.u.s->data;
-        if (!strcmp(name, "varargs")) *uses |= USES_VARARGS;
-        else if (!strcmp(name, "kwargs")) *uses |= USES_KWARGS;
-        else if (!strcmp(name, "caller")) *uses |= USES_CALLER;
+        if (!strcmp(name, "varargs"))
+            *uses |= USES_VARARGS;
+        else if (!strcmp(name, "kwargs"))
+            *uses |= USES_KWARGS;
+        else if (!strcmp(name, "caller"))
+            *uses |= USES_CALLER;
         return;
     }
     scan_uses(n->a, uses);
@@ -944,8 +994,10 @@ static jnode *parse_statement(parser *P) {
     if (tok_is_name(t, "with")) return parse_with(P, line);
     if (tok_is_name(t, "print")) return parse_print(P, line);
     if (tok_is_name(t, "block")) return parse_inline_body(P, line, "block", "endblock");
-    if (tok_is_name(t, "generation")) return parse_inline_body(P, line, "generation", "endgeneration");
-    if (tok_is_name(t, "autoescape")) return parse_inline_body(P, line, "autoescape", "endautoescape");
+    if (tok_is_name(t, "generation"))
+        return parse_inline_body(P, line, "generation", "endgeneration");
+    if (tok_is_name(t, "autoescape"))
+        return parse_inline_body(P, line, "autoescape", "endautoescape");
     if (tok_is_name(t, "break") || tok_is_name(t, "continue")) {
         if (!P->loop_depth) return fail(P, line, "'%.*s' outside of a for loop", (int)t->len, t->s);
         return new_node(P, tok_is_name(t, "break") ? N_BREAK : N_CONTINUE, line);
@@ -987,9 +1039,9 @@ static bool unexpected_tag(parser *P, const jtoken *t, const block_ctx *blk) {
 }
 
 static bool is_any_end_tag(const jtoken *t) {
-    static const char *const names[] = {"endfor", "endif", "elif", "else", "endset", "endmacro",
-                                        "endcall", "endfilter", "endwith", "endblock",
-                                        "endgeneration", "endautoescape", "endraw", NULL};
+    static const char *const names[] = {
+        "endfor",    "endif",   "elif",     "else",          "endset",        "endmacro", "endcall",
+        "endfilter", "endwith", "endblock", "endgeneration", "endautoescape", "endraw",   NULL};
     for (const char *const *n = names; *n; n++)
         if (tok_is_name(t, *n)) return true;
     return false;
@@ -1006,8 +1058,9 @@ static bool parse_body(parser *P, nvec *out, const block_ctx *blk, const char **
             } else {
                 char ends[128];
                 list_ends(blk, ends, sizeof ends);
-                fail(P, t->line, "unexpected end of template, expected %s to close the '%s' from "
-                                 "line %d",
+                fail(P, t->line,
+                     "unexpected end of template, expected %s to close the '%s' from "
+                     "line %d",
                      ends, blk->tag, blk->line);
             }
             break;
@@ -1051,7 +1104,8 @@ static bool parse_body(parser *P, nvec *out, const block_ctx *blk, const char **
 
 void jx_template_free(jx_template *t) {
     if (!t) return;
-    for (size_t i = 0; i < t->nconsts; i++) jv_release(t->consts[i]);
+    for (size_t i = 0; i < t->nconsts; i++)
+        jv_release(t->consts[i]);
     free(t->consts);
     jx_arena arena = t->arena;
     arena_free(&arena);

@@ -44,11 +44,13 @@ void jx_write_float(jx_buf *b, double f) {
     if (decpt > -4 && decpt <= 16) {
         if (decpt <= 0) {
             jb_puts(b, "0.");
-            for (int i = 0; i < -decpt; i++) jb_putc(b, '0');
+            for (int i = 0; i < -decpt; i++)
+                jb_putc(b, '0');
             jb_put(b, digits, nd);
         } else if ((size_t)decpt >= nd) {
             jb_put(b, digits, nd);
-            for (size_t i = nd; i < (size_t)decpt; i++) jb_putc(b, '0');
+            for (size_t i = nd; i < (size_t)decpt; i++)
+                jb_putc(b, '0');
             jb_puts(b, ".0");
         } else {
             jb_put(b, digits, (size_t)decpt);
@@ -83,9 +85,12 @@ void jx_write_str_repr(jx_buf *b, const char *s, size_t len) {
         } else if (c == '\t') {
             jb_puts(b, "\\t");
         } else if (!uni_printable(c)) {
-            if (c <= 0xFF) jb_printf(b, "\\x%02x", (unsigned)c);
-            else if (c <= 0xFFFF) jb_printf(b, "\\u%04x", (unsigned)c);
-            else jb_printf(b, "\\U%08x", (unsigned)c);
+            if (c <= 0xFF)
+                jb_printf(b, "\\x%02x", (unsigned)c);
+            else if (c <= 0xFFFF)
+                jb_printf(b, "\\u%04x", (unsigned)c);
+            else
+                jb_printf(b, "\\U%08x", (unsigned)c);
         } else {
             jb_put(b, s + i, n);
         }
@@ -98,6 +103,10 @@ static void write_repr_depth(jx_buf *b, jv v, int depth);
 
 static void write_list(jx_buf *b, jv v, int depth) {
     jlist *l = v.u.l;
+    if (l->gen) {
+        jb_puts(b, "<generator object>");
+        return;
+    }
     jb_putc(b, l->tuple ? '(' : '[');
     for (size_t i = 0; i < l->n; i++) {
         if (i) jb_puts(b, ", ");
@@ -127,19 +136,38 @@ static void write_repr_depth(jx_buf *b, jv v, int depth) {
         return;
     }
     switch (v.type) {
-    case JV_UNDEF: jb_puts(b, "Undefined"); break;
-    case JV_NONE: jb_puts(b, "None"); break;
-    case JV_BOOL: jb_puts(b, v.u.b ? "True" : "False"); break;
-    case JV_INT: jb_printf(b, "%lld", (long long)v.u.i); break;
-    case JV_FLOAT: jx_write_float(b, v.u.f); break;
-    case JV_STR: jx_write_str_repr(b, v.u.s->data, v.u.s->len); break;
-    case JV_LIST: write_list(b, v, depth); break;
-    case JV_DICT: write_dict(b, v, depth); break;
+    case JV_UNDEF:
+        jb_puts(b, "Undefined");
+        break;
+    case JV_NONE:
+        jb_puts(b, "None");
+        break;
+    case JV_BOOL:
+        jb_puts(b, v.u.b ? "True" : "False");
+        break;
+    case JV_INT:
+        jb_printf(b, "%lld", (long long)v.u.i);
+        break;
+    case JV_FLOAT:
+        jx_write_float(b, v.u.f);
+        break;
+    case JV_STR:
+        jx_write_str_repr(b, v.u.s->data, v.u.s->len);
+        break;
+    case JV_LIST:
+        write_list(b, v, depth);
+        break;
+    case JV_DICT:
+        write_dict(b, v, depth);
+        break;
     case JV_FUNC:
         if (v.u.fn->native && v.u.fn->self.type != JV_UNDEF)
-            jb_printf(b, "<built-in method %s of %s object>", v.u.fn->name, jv_type_name(v.u.fn->self));
-        else if (v.u.fn->native) jb_printf(b, "<built-in function %s>", v.u.fn->name);
-        else jb_printf(b, "<Macro '%s'>", v.u.fn->name);
+            jb_printf(b, "<built-in method %s of %s object>", v.u.fn->name,
+                      jv_type_name(v.u.fn->self));
+        else if (v.u.fn->native)
+            jb_printf(b, "<built-in function %s>", v.u.fn->name);
+        else
+            jb_printf(b, "<Macro '%s'>", v.u.fn->name);
         break;
     case JV_LOOP: {
         jloop *l = v.u.loop;
@@ -150,12 +178,16 @@ static void write_repr_depth(jx_buf *b, jv v, int depth) {
     }
 }
 
-void jx_write_repr(jx_buf *b, jv v) { write_repr_depth(b, v, 0); }
+void jx_write_repr(jx_buf *b, jv v) {
+    write_repr_depth(b, v, 0);
+}
 
 void jx_write_str(jx_buf *b, jv v) {
     if (v.type == JV_UNDEF) return;
-    if (v.type == JV_STR) jb_put(b, v.u.s->data, v.u.s->len);
-    else write_repr_depth(b, v, 0);
+    if (v.type == JV_STR)
+        jb_put(b, v.u.s->data, v.u.s->len);
+    else
+        write_repr_depth(b, v, 0);
 }
 
 jv jx_to_str(jv v) {

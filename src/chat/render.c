@@ -31,7 +31,9 @@ static const char chatml[] =
     "{%- endfor -%}\n"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}\n";
 
-const char *bb_chat_default_template(void) { return chatml; }
+const char *bb_chat_default_template(void) {
+    return chatml;
+}
 
 /* The variables a template sees; tools is JV_UNDEF when the caller has none (as Hugging
  * Face leaves `tools` undefined then). */
@@ -100,7 +102,8 @@ static bb_status render(const char *src, const render_vars *vars, char **out, bb
     if (len > JX_MAX_STRING)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "chat template longer than %zu bytes",
                        JX_MAX_STRING);
-    if (!utf8_valid(src, len)) return bb_fail(err, BB_ERR_TEMPLATE, "chat template is not valid UTF-8");
+    if (!utf8_valid(src, len))
+        return bb_fail(err, BB_ERR_TEMPLATE, "chat template is not valid UTF-8");
     jx_template *tpl;
     char msg[400];
     if (!jx_parse(src, len, &tpl, msg, sizeof msg))
@@ -119,7 +122,8 @@ static bb_status parse_json_arg(const char *what, const char *json, jv *out, bb_
 
 static bb_status token_arg(const char *what, const char *s, jv *out, bb_error *err) {
     if (!s) s = "";
-    if (!utf8_valid(s, strlen(s))) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
+    if (!utf8_valid(s, strlen(s)))
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
     *out = jv_cstr(s);
     return BB_OK;
 }
@@ -143,7 +147,8 @@ bb_status bb_chat_render(const char *template_src, const char *messages_json,
     if (!out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render: out is NULL");
     *out = NULL;
     if (!template_src || !messages_json)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render: template and messages are required");
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "bb_chat_render: template and messages are required");
     jx_heap heap;
     jx_heap_begin(&heap, JX_MAX_ALLOC);
     render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), add_generation_prompt};
@@ -151,7 +156,8 @@ bb_status bb_chat_render(const char *template_src, const char *messages_json,
     if (st == BB_OK) st = check_messages(v.messages, err);
     if (st == BB_OK && tools_json) {
         st = parse_json_arg("tools", tools_json, &v.tools, err);
-        if (st == BB_OK && v.tools.type == JV_NONE) v.tools = jv_undef();
+        if (st == BB_OK && v.tools.type == JV_NONE)
+            v.tools = jv_undef();
         else if (st == BB_OK && !jv_is_list(v.tools, false))
             st = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "tools must be a JSON array or null");
     }
@@ -183,7 +189,8 @@ static bb_status case_token(jv obj, const char *name, jv *out, bb_error *err) {
 }
 
 static bb_status case_vars(jv c, render_vars *v, bb_error *err) {
-    if (c.type != JV_DICT) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "the case must be a JSON object");
+    if (c.type != JV_DICT)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "the case must be a JSON object");
     v->messages = case_field(c, "messages");
     bb_status st = check_messages(v->messages, err);
     if (st != BB_OK) return st;

@@ -57,7 +57,9 @@ static bool is_title_sep(uint32_t cp) {
     return cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || uni_isspace(cp);
 }
 
-static bool is_cased(uint32_t cp) { return uni_isupper(cp) || uni_islower(cp); }
+static bool is_cased(uint32_t cp) {
+    return uni_isupper(cp) || uni_islower(cp);
+}
 
 jv jx_str_case(jv s, case_mode mode) {
     const char *d = s.u.s->data;
@@ -69,10 +71,18 @@ jv jx_str_case(jv s, case_mode mode) {
         uint32_t cp, r = 0;
         i += utf8_next(d, len, i, &cp);
         switch (mode) {
-        case CASE_UPPER: r = uni_upper(cp); break;
-        case CASE_LOWER: r = uni_lower(cp); break;
-        case CASE_SWAP: r = uni_isupper(cp) ? uni_lower(cp) : uni_upper(cp); break;
-        case CASE_CAPITALIZE: r = first ? uni_upper(cp) : uni_lower(cp); break;
+        case CASE_UPPER:
+            r = uni_upper(cp);
+            break;
+        case CASE_LOWER:
+            r = uni_lower(cp);
+            break;
+        case CASE_SWAP:
+            r = uni_isupper(cp) ? uni_lower(cp) : uni_upper(cp);
+            break;
+        case CASE_CAPITALIZE:
+            r = first ? uni_upper(cp) : uni_lower(cp);
+            break;
         case CASE_TITLE:
             r = is_cased(cp) ? (prev_cased ? uni_lower(cp) : uni_upper(cp)) : cp;
             prev_cased = is_cased(cp);
@@ -86,8 +96,10 @@ jv jx_str_case(jv s, case_mode mode) {
         }
         }
         first = false;
-        if (cp == 0xDF && (mode == CASE_UPPER || mode == CASE_SWAP)) jb_puts(&b, "SS"); /* ß */
-        else jb_put_utf8(&b, r);
+        if (cp == 0xDF && (mode == CASE_UPPER || mode == CASE_SWAP))
+            jb_puts(&b, "SS"); /* ß */
+        else
+            jb_put_utf8(&b, r);
     }
     return with_markup(jb_take_str(&b), s.u.s->markup);
 }
@@ -145,18 +157,21 @@ static jv split_ws(const char *d, size_t len, int64_t maxsplit, bool right) {
         return out;
     }
     size_t end = len;
-    while (end > 0 && ws_before(d, len, end)) end = utf8_prev(d, end);
+    while (end > 0 && ws_before(d, len, end))
+        end = utf8_prev(d, end);
     while (end > 0) {
         if (maxsplit >= 0 && splits == maxsplit) {
             jv_list_push_take(out, jv_str(d, end));
             break;
         }
         size_t start = end;
-        while (start > 0 && !ws_before(d, len, start)) start = utf8_prev(d, start);
+        while (start > 0 && !ws_before(d, len, start))
+            start = utf8_prev(d, start);
         jv_list_push_take(out, jv_str(d + start, end - start));
         splits++;
         end = start;
-        while (end > 0 && ws_before(d, len, end)) end = utf8_prev(d, end);
+        while (end > 0 && ws_before(d, len, end))
+            end = utf8_prev(d, end);
     }
     reverse_list(out);
     return out;
@@ -305,13 +320,17 @@ jv jx_str_pad(jv s, int64_t width, const char *fill, size_t fill_len, char align
     int64_t len = (int64_t)jx_str_cplen(s);
     if (width <= len || width - len > (int64_t)JX_MAX_STRING / 4) return jv_retain(s);
     int64_t marg = width - len, left = 0;
-    if (align == '>') left = marg;
-    else if (align == '^') left = marg / 2 + (marg & width & 1);
+    if (align == '>')
+        left = marg;
+    else if (align == '^')
+        left = marg / 2 + (marg & width & 1);
     jx_buf b;
     jb_init(&b, 0);
-    for (int64_t i = 0; i < left; i++) jb_put(&b, fill, fill_len);
+    for (int64_t i = 0; i < left; i++)
+        jb_put(&b, fill, fill_len);
     jb_put(&b, s.u.s->data, s.u.s->len);
-    for (int64_t i = left; i < marg; i++) jb_put(&b, fill, fill_len);
+    for (int64_t i = left; i < marg; i++)
+        jb_put(&b, fill, fill_len);
     return with_markup(jb_take_str(&b), s.u.s->markup);
 }
 
@@ -320,12 +339,23 @@ void jx_html_escape_into(jx_buf *b, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         const char *e = NULL;
         switch (s[i]) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = "&#34;"; break;
-        case '\'': e = "&#39;"; break;
-        default: continue;
+        case '&':
+            e = "&amp;";
+            break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '"':
+            e = "&#34;";
+            break;
+        case '\'':
+            e = "&#39;";
+            break;
+        default:
+            continue;
         }
         jb_put(b, s + run, i - run);
         jb_puts(b, e);
@@ -367,6 +397,7 @@ typedef struct spec {
     char align; /* 0, '<', '>', '^', '=' */
     char sign;  /* 0, '+', '-', ' ' */
     bool alt, zero;
+    char grouping;            /* 0, ',' or '_' between thousands */
     int64_t width, precision; /* -1 when absent */
     char type;                /* 0 when absent */
 } spec;
@@ -392,13 +423,15 @@ static bool parse_spec(const char *s, size_t n, spec *sp) {
     if (i < n && s[i] == '0') sp->zero = true, i++;
     if (i < n && s[i] >= '0' && s[i] <= '9') {
         sp->width = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && sp->width < 100000) sp->width = sp->width * 10 + (s[i++] - '0');
+        while (i < n && s[i] >= '0' && s[i] <= '9' && sp->width < 100000)
+            sp->width = sp->width * 10 + (s[i++] - '0');
     }
-    if (i < n && s[i] == ',') i++;
+    if (i < n && (s[i] == ',' || s[i] == '_')) sp->grouping = s[i++];
     if (i < n && s[i] == '.') {
         i++;
         sp->precision = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && sp->precision < 1000) sp->precision = sp->precision * 10 + (s[i++] - '0');
+        while (i < n && s[i] >= '0' && s[i] <= '9' && sp->precision < 1000)
+            sp->precision = sp->precision * 10 + (s[i++] - '0');
     }
     if (i < n) sp->type = s[i++];
     return i == n;
@@ -414,15 +447,36 @@ static void pad_into(jx_buf *b, const char *s, size_t len, const spec *sp, char 
         jb_putc(b, s[0]);
         s++, len--;
     }
-    for (int64_t i = 0; i < left; i++) jb_put(b, fill, fill_len);
+    for (int64_t i = 0; i < left; i++)
+        jb_put(b, fill, fill_len);
     jb_put(b, s, len);
-    for (int64_t i = left; i < marg; i++) jb_put(b, fill, fill_len);
+    for (int64_t i = left; i < marg; i++)
+        jb_put(b, fill, fill_len);
+}
+
+/* Inserts `sep` every three digits of the integer part of a formatted number. */
+static void group_thousands(char *num, size_t size, char sep) {
+    char *d = num;
+    while (*d && (*d < '0' || *d > '9'))
+        d++;
+    char *end = d;
+    while (*end >= '0' && *end <= '9')
+        end++;
+    size_t ndig = (size_t)(end - d), nsep = ndig ? (ndig - 1) / 3 : 0;
+    if (!nsep || strlen(num) + nsep + 1 > size) return;
+    memmove(end + nsep, end, strlen(end) + 1);
+    char *w = end + nsep - 1;
+    for (size_t k = 0; k < ndig; k++) {
+        *w-- = end[-1 - (ptrdiff_t)k];
+        if (k % 3 == 2 && k + 1 < ndig) *w-- = sep;
+    }
 }
 
 /* format(value, spec) for str, int, float and bool. */
 static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t n) {
     spec sp;
-    if (!parse_spec(specs, n, &sp)) return jx_fail(ctx, "invalid format specifier '%.*s'", (int)n, specs);
+    if (!parse_spec(specs, n, &sp))
+        return jx_fail(ctx, "invalid format specifier '%.*s'", (int)n, specs);
     char tmp[512];
     if (v.type == JV_STR || (!jv_is_number(v) && !sp.type)) {
         jv s = jx_to_str(v);
@@ -440,7 +494,10 @@ static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t
     if (strchr("dxXob", type) && !is_int)
         return jx_fail(ctx, "unknown format code '%c' for object of type 'float'", type);
     double x = jv_num(v);
-    const char *sign = x < 0 || (x == 0 && signbit(x)) ? "-" : sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
+    const char *sign = x < 0 || (x == 0 && signbit(x)) ? "-"
+                       : sp.sign == '+'                ? "+"
+                       : sp.sign == ' '                ? " "
+                                                       : "";
     int prec = sp.precision >= 0 ? (int)sp.precision : 6;
     switch (type) {
     case 'd':
@@ -458,9 +515,14 @@ static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t
             rev[nd++] = digs[u % base];
             u /= base;
         } while (u);
-        const char *prefix = !sp.alt || base == 10 ? "" : type == 'o' ? "0o" : type == 'b' ? "0b" : type == 'X' ? "0X" : "0x";
+        const char *prefix = !sp.alt || base == 10 ? ""
+                             : type == 'o'         ? "0o"
+                             : type == 'b'         ? "0b"
+                             : type == 'X'         ? "0X"
+                                                   : "0x";
         size_t k = (size_t)snprintf(tmp, sizeof tmp, "%s%s", i < 0 ? "-" : sign, prefix);
-        while (nd > 0) tmp[k++] = rev[--nd];
+        while (nd > 0)
+            tmp[k++] = rev[--nd];
         tmp[k] = '\0';
         break;
     }
@@ -487,9 +549,11 @@ static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t
         jb_free(&nb);
         break;
     }
-    default: return jx_fail(ctx, "unknown format code '%c' for a number", type);
+    default:
+        return jx_fail(ctx, "unknown format code '%c' for a number", type);
     }
     if (v.type == JV_BOOL && !sp.type) snprintf(tmp, sizeof tmp, "%s", v.u.b ? "True" : "False");
+    if (sp.grouping && strchr("dfF%r", type)) group_thousands(tmp, sizeof tmp, sp.grouping);
     pad_into(b, tmp, strlen(tmp), &sp, '>');
     return true;
 }
@@ -497,26 +561,37 @@ static bool format_value(jx_ctx *ctx, jx_buf *b, jv v, const char *specs, size_t
 static bool format_lookup(jx_ctx *ctx, const char *name, size_t n, const jx_args *args,
                           size_t *auto_idx, jv *out) {
     size_t i = 0;
-    while (i < n && name[i] != '.' && name[i] != '[') i++;
+    while (i < n && name[i] != '.' && name[i] != '[')
+        i++;
     jv v;
     if (i == 0 || (name[0] >= '0' && name[0] <= '9')) {
         size_t idx = 0;
-        if (i == 0) idx = (*auto_idx)++;
+        if (i == 0)
+            idx = (*auto_idx)++;
         else
-            for (size_t k = 0; k < i; k++) idx = idx * 10 + (size_t)(name[k] - '0');
-        if (idx >= args->npos) return jx_fail(ctx, "Replacement index %zu out of range for positional args tuple", idx);
+            for (size_t k = 0; k < i; k++)
+                idx = idx * 10 + (size_t)(name[k] - '0');
+        if (idx >= args->npos)
+            return jx_fail(ctx, "Replacement index %zu out of range for positional args tuple",
+                           idx);
         v = jv_retain(args->pos[idx]);
     } else {
         size_t k = 0;
-        while (k < args->nkw && (args->kw_names[k].u.s->len != i || memcmp(args->kw_names[k].u.s->data, name, i))) k++;
+        while (k < args->nkw &&
+               (args->kw_names[k].u.s->len != i || memcmp(args->kw_names[k].u.s->data, name, i)))
+            k++;
         if (k == args->nkw) return jx_fail(ctx, "'%.*s'", (int)i, name);
         v = jv_retain(args->kw_vals[k]);
     }
     while (i < n) {
         bool dot = name[i] == '.';
         size_t s = ++i;
-        while (i < n && name[i] != '.' && name[i] != '[' && name[i] != ']') i++;
-        jv key = jv_str(name + s, i - s), r;
+        while (i < n && name[i] != '.' && name[i] != '[' && name[i] != ']')
+            i++;
+        bool digits = i > s;
+        for (size_t k = s; k < i; k++)
+            digits = digits && name[k] >= '0' && name[k] <= '9';
+        jv key = !dot && digits ? jv_int(strtoll(name + s, NULL, 10)) : jv_str(name + s, i - s), r;
         bool ok = dot ? jx_getattr(ctx, v, key, &r) : jx_getitem(ctx, v, key, &r);
         jv_release(key);
         jv_release(v);
@@ -549,21 +624,24 @@ bool jx_str_format(jx_ctx *ctx, jv fmt, const jx_args *args, jv *out) {
             continue;
         }
         size_t e = i + 1;
-        while (e < n && s[e] != '}') e++;
+        while (e < n && s[e] != '}')
+            e++;
         if (e >= n) {
             jb_free(&b);
             return jx_fail(ctx, "Single '{' encountered in format string");
         }
         const char *field = s + i + 1;
         size_t flen = e - i - 1, name_len = 0;
-        while (name_len < flen && field[name_len] != '!' && field[name_len] != ':') name_len++;
+        while (name_len < flen && field[name_len] != '!' && field[name_len] != ':')
+            name_len++;
         char conv = 0;
         size_t spec_at = name_len;
         if (spec_at < flen && field[spec_at] == '!' && spec_at + 1 < flen) {
             conv = field[spec_at + 1];
             spec_at += 2;
         }
-        const char *sp = spec_at < flen && field[spec_at] == ':' ? field + spec_at + 1 : field + flen;
+        const char *sp =
+            spec_at < flen && field[spec_at] == ':' ? field + spec_at + 1 : field + flen;
         jv v;
         if (!format_lookup(ctx, field, name_len, args, &auto_idx, &v)) {
             jb_free(&b);
@@ -596,8 +674,10 @@ static bool percent_value(jx_ctx *ctx, jx_buf *b, char type, const char *flags, 
     if (type == 's' || type == 'r' || type == 'a') {
         jx_buf sb;
         jb_init(&sb, 0);
-        if (type == 's') jx_write_str(&sb, v);
-        else jx_write_repr(&sb, v);
+        if (type == 's')
+            jx_write_str(&sb, v);
+        else
+            jx_write_repr(&sb, v);
         if (escape && !jv_is_markup(v)) {
             jx_buf eb;
             jb_init(&eb, 0);
@@ -612,17 +692,23 @@ static bool percent_value(jx_ctx *ctx, jx_buf *b, char type, const char *flags, 
         jb_free(&sb);
         return true;
     }
+    if (type == 'c' && v.type == JV_STR && jx_str_cplen(v) == 1) {
+        jb_put(b, v.u.s->data, v.u.s->len);
+        return true;
+    }
     if (!jv_is_number(v))
-        return jx_fail(ctx, "%%%c format: a real number is required, not %s", type, jv_type_name(v));
+        return jx_fail(ctx, "%%%c format: a real number is required, not %s", type,
+                       jv_type_name(v));
     if (strchr("diuxXoc", type)) {
         long long x = v.type == JV_FLOAT ? (long long)v.u.f : v.type == JV_BOOL ? v.u.b : v.u.i;
         if (type == 'c') {
+            if (x < 0 || x > 0x10FFFF) return jx_fail(ctx, "%%c arg not in range(0x110000)");
             jb_put_utf8(b, (uint32_t)x);
             return true;
         }
         char t = type == 'i' || type == 'u' ? 'd' : type;
-        snprintf(fmt, sizeof fmt, "%%%s%s%lld.%lldll%c", flags, "", (long long)(width < 0 ? 0 : width),
-                 (long long)(prec < 0 ? 1 : prec), t);
+        snprintf(fmt, sizeof fmt, "%%%s%s%lld.%lldll%c", flags, "",
+                 (long long)(width < 0 ? 0 : width), (long long)(prec < 0 ? 1 : prec), t);
         snprintf(tmp, sizeof tmp, fmt, x);
     } else {
         snprintf(fmt, sizeof fmt, "%%%s%lld.%lld%c", flags, (long long)(width < 0 ? 0 : width),
@@ -652,7 +738,8 @@ bool jx_percent_format(jx_ctx *ctx, jv fmt, jv args, jv *out) {
         bool named = false;
         if (s[i] == '(') {
             size_t e = i + 1;
-            while (e < n && s[e] != ')') e++;
+            while (e < n && s[e] != ')')
+                e++;
             if (e >= n || args.type != JV_DICT) goto need_mapping;
             const jv *found = jv_dict_gets(args, s + i + 1, e - i - 1);
             if (!found) {
@@ -665,12 +752,15 @@ bool jx_percent_format(jx_ctx *ctx, jv fmt, jv args, jv *out) {
         }
         char flags[8] = {0};
         size_t nf = 0;
-        while (i < n && strchr("-+ #0", s[i]) && nf < 6) flags[nf++] = s[i++];
+        while (i < n && strchr("-+ #0", s[i]) && nf < 6)
+            flags[nf++] = s[i++];
         int64_t width = -1, prec = -1;
-        while (i < n && s[i] >= '0' && s[i] <= '9') width = (width < 0 ? 0 : width) * 10 + (s[i++] - '0');
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            width = (width < 0 ? 0 : width) * 10 + (s[i++] - '0');
         if (i < n && s[i] == '.') {
             prec = 0;
-            for (i++; i < n && s[i] >= '0' && s[i] <= '9';) prec = prec * 10 + (s[i++] - '0');
+            for (i++; i < n && s[i] >= '0' && s[i] <= '9';)
+                prec = prec * 10 + (s[i++] - '0');
         }
         if (width > 100000 || prec > 1000) {
             jx_fail(ctx, "format width or precision too large");

@@ -14,7 +14,9 @@ typedef struct test_entry {
     test_fn fn;
 } test_entry;
 
-static jv arg0(const jx_args *args) { return args->npos ? args->pos[0] : args->nkw ? args->kw_vals[0] : jv_undef(); }
+static jv arg0(const jx_args *args) {
+    return args->npos ? args->pos[0] : args->nkw ? args->kw_vals[0] : jv_undef();
+}
 
 static bool need_arg(jx_ctx *ctx, const jx_args *args, const char *name) {
     if (args->npos + args->nkw == 1) return true;
@@ -79,7 +81,8 @@ static bool t_mapping(jx_ctx *c, jv v, const jx_args *a, bool *o) {
 /* len() and [] both work: str, list, tuple, dict, and jinja2's Undefined. */
 static bool t_sequence(jx_ctx *c, jv v, const jx_args *a, bool *o) {
     (void)c, (void)a;
-    *o = v.type == JV_STR || v.type == JV_LIST || (v.type == JV_DICT && !v.u.d->ns) || v.type == JV_UNDEF;
+    *o = v.type == JV_STR || (v.type == JV_LIST && !v.u.l->gen) ||
+         (v.type == JV_DICT && !v.u.d->ns) || v.type == JV_UNDEF;
     return true;
 }
 static bool t_iterable(jx_ctx *c, jv v, const jx_args *a, bool *o) {
@@ -172,12 +175,24 @@ static bool cmp_test(jx_ctx *ctx, jv v, const jx_args *a, bool *o, op_kind op, c
     *o = op == OP_LT ? c < 0 : op == OP_LTEQ ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
     return true;
 }
-static bool t_eq(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_EQ, "eq"); }
-static bool t_ne(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_NE, "ne"); }
-static bool t_lt(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_LT, "lt"); }
-static bool t_le(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_LTEQ, "le"); }
-static bool t_gt(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_GT, "gt"); }
-static bool t_ge(jx_ctx *c, jv v, const jx_args *a, bool *o) { return cmp_test(c, v, a, o, OP_GTEQ, "ge"); }
+static bool t_eq(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_EQ, "eq");
+}
+static bool t_ne(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_NE, "ne");
+}
+static bool t_lt(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_LT, "lt");
+}
+static bool t_le(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_LTEQ, "le");
+}
+static bool t_gt(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_GT, "gt");
+}
+static bool t_ge(jx_ctx *c, jv v, const jx_args *a, bool *o) {
+    return cmp_test(c, v, a, o, OP_GTEQ, "ge");
+}
 
 static bool t_in(jx_ctx *ctx, jv v, const jx_args *a, bool *o) {
     if (!need_arg(ctx, a, "in")) return false;
@@ -188,10 +203,14 @@ static bool t_in(jx_ctx *ctx, jv v, const jx_args *a, bool *o) {
 static bool t_sameas(jx_ctx *ctx, jv v, const jx_args *a, bool *o) {
     if (!need_arg(ctx, a, "sameas")) return false;
     jv w = arg0(a);
-    if (v.type != w.type) *o = false;
-    else if (v.type == JV_STR) *o = v.u.s == w.u.s;
-    else if (v.type >= JV_LIST) *o = v.u.l == w.u.l;
-    else *o = jv_equal(v, w);
+    if (v.type != w.type)
+        *o = false;
+    else if (v.type == JV_STR)
+        *o = v.u.s == w.u.s;
+    else if (v.type >= JV_LIST)
+        *o = v.u.l == w.u.l;
+    else
+        *o = jv_equal(v, w);
     return true;
 }
 
@@ -207,19 +226,45 @@ static bool t_test(jx_ctx *ctx, jv v, const jx_args *a, bool *o) {
 }
 
 static const test_entry tests[] = {
-    {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},
-    {"boolean", t_boolean},   {"true", t_true},           {"false", t_false},
-    {"integer", t_integer},   {"float", t_float},         {"number", t_number},
-    {"string", t_string},     {"mapping", t_mapping},     {"sequence", t_sequence},
-    {"iterable", t_iterable}, {"callable", t_callable},   {"escaped", t_escaped},
-    {"lower", t_lower},       {"upper", t_upper},         {"odd", t_odd},
-    {"even", t_even},         {"divisibleby", t_divisibleby}, {"eq", t_eq},
-    {"equalto", t_eq},        {"==", t_eq},               {"ne", t_ne},
-    {"!=", t_ne},             {"lt", t_lt},               {"lessthan", t_lt},
-    {"<", t_lt},              {"le", t_le},               {"<=", t_le},
-    {"gt", t_gt},             {"greaterthan", t_gt},      {">", t_gt},
-    {"ge", t_ge},             {">=", t_ge},               {"in", t_in},
-    {"sameas", t_sameas},     {"filter", t_filter},       {"test", t_test},
+    {"defined", t_defined},
+    {"undefined", t_undefined},
+    {"none", t_none},
+    {"boolean", t_boolean},
+    {"true", t_true},
+    {"false", t_false},
+    {"integer", t_integer},
+    {"float", t_float},
+    {"number", t_number},
+    {"string", t_string},
+    {"mapping", t_mapping},
+    {"sequence", t_sequence},
+    {"iterable", t_iterable},
+    {"callable", t_callable},
+    {"escaped", t_escaped},
+    {"lower", t_lower},
+    {"upper", t_upper},
+    {"odd", t_odd},
+    {"even", t_even},
+    {"divisibleby", t_divisibleby},
+    {"eq", t_eq},
+    {"equalto", t_eq},
+    {"==", t_eq},
+    {"ne", t_ne},
+    {"!=", t_ne},
+    {"lt", t_lt},
+    {"lessthan", t_lt},
+    {"<", t_lt},
+    {"le", t_le},
+    {"<=", t_le},
+    {"gt", t_gt},
+    {"greaterthan", t_gt},
+    {">", t_gt},
+    {"ge", t_ge},
+    {">=", t_ge},
+    {"in", t_in},
+    {"sameas", t_sameas},
+    {"filter", t_filter},
+    {"test", t_test},
 };
 
 static const test_entry *find_test(const char *name, size_t len) {
@@ -228,7 +273,9 @@ static const test_entry *find_test(const char *name, size_t len) {
     return NULL;
 }
 
-bool jx_test_known(const char *name, size_t len) { return find_test(name, len) != NULL; }
+bool jx_test_known(const char *name, size_t len) {
+    return find_test(name, len) != NULL;
+}
 
 bool jx_apply_test(jx_ctx *ctx, jv name, jv input, const jx_args *args, bool *out) {
     const test_entry *t = find_test(name.u.s->data, name.u.s->len);

@@ -39,7 +39,8 @@ size_t utf8_next(const char *str, size_t len, size_t i, uint32_t *cp) {
     size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
     if (n > len - i) n = len - i;
     uint32_t v = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < n; k++) v = (v << 6) | (s[i + k] & 0x3F);
+    for (size_t k = 1; k < n; k++)
+        v = (v << 6) | (s[i + k] & 0x3F);
     *cp = v;
     return n;
 }
@@ -47,13 +48,15 @@ size_t utf8_next(const char *str, size_t len, size_t i, uint32_t *cp) {
 size_t utf8_prev(const char *s, size_t i) {
     if (i == 0) return 0;
     i--;
-    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
     return i;
 }
 
 size_t utf8_count(const char *s, size_t len) {
     size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
     return n;
 }
 
@@ -61,7 +64,8 @@ size_t utf8_offset(const char *s, size_t len, size_t index) {
     size_t i = 0;
     while (i < len && index > 0) {
         i++;
-        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
         index--;
     }
     return i;
@@ -86,7 +90,9 @@ bool uni_printable(uint32_t c) {
     return true;
 }
 
-bool uni_isdigit(uint32_t c) { return c >= '0' && c <= '9'; }
+bool uni_isdigit(uint32_t c) {
+    return c >= '0' && c <= '9';
+}
 
 /* Latin Extended-A pairs upper/lower case as even/odd code points, except in two runs
  * where the pairing is shifted by one. */
@@ -125,8 +131,12 @@ uint32_t uni_lower(uint32_t c) {
     return c;
 }
 
-bool uni_isupper(uint32_t c) { return uni_lower(c) != c; }
-bool uni_islower(uint32_t c) { return uni_upper(c) != c || c == 0xDF; }
+bool uni_isupper(uint32_t c) {
+    return uni_lower(c) != c;
+}
+bool uni_islower(uint32_t c) {
+    return uni_upper(c) != c || c == 0xDF;
+}
 
 bool uni_isalpha(uint32_t c) {
     if (c < 0x80) return (c | 32) >= 'a' && (c | 32) <= 'z';

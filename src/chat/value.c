@@ -52,7 +52,9 @@ void jx_heap_begin(jx_heap *heap, size_t limit) {
     cur_heap = heap;
 }
 
-bool jx_heap_exceeded(void) { return cur_heap && cur_heap->exceeded; }
+bool jx_heap_exceeded(void) {
+    return cur_heap && cur_heap->exceeded;
+}
 
 static void link_obj(jobj *o, jv_type kind) {
     o->refcnt = 1;
@@ -68,8 +70,10 @@ static void link_obj(jobj *o, jv_type kind) {
 
 static void unlink_obj(jobj *o) {
     if (!o->heap) return;
-    if (o->prev) o->prev->next = o->next;
-    else o->heap->live = o->next;
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        o->heap->live = o->next;
     if (o->next) o->next->prev = o->prev;
     o->heap = NULL;
 }
@@ -77,10 +81,18 @@ static void unlink_obj(jobj *o) {
 static jv obj_value(jobj *o) {
     jv v = {.type = (jv_type)o->kind};
     switch (o->kind) {
-    case JV_LIST: v.u.l = (jlist *)o; break;
-    case JV_DICT: v.u.d = (jdict *)o; break;
-    case JV_FUNC: v.u.fn = (jfunc *)o; break;
-    default: v.u.loop = (jloop *)o; break;
+    case JV_LIST:
+        v.u.l = (jlist *)o;
+        break;
+    case JV_DICT:
+        v.u.d = (jdict *)o;
+        break;
+    case JV_FUNC:
+        v.u.fn = (jfunc *)o;
+        break;
+    default:
+        v.u.loop = (jloop *)o;
+        break;
     }
     return v;
 }
@@ -90,7 +102,8 @@ static jv obj_value(jobj *o) {
  * cycles), then drop the holds. */
 void jx_heap_end(jx_heap *heap) {
     size_t n = 0;
-    for (jobj *o = heap->live; o; o = o->next) n++;
+    for (jobj *o = heap->live; o; o = o->next)
+        n++;
     if (n) {
         jobj **all = check_alloc(malloc(n * sizeof *all));
         size_t i = 0;
@@ -98,8 +111,10 @@ void jx_heap_end(jx_heap *heap) {
             all[i++] = o;
             o->refcnt++;
         }
-        for (i = 0; i < n; i++) jv_container_clear(obj_value(all[i]));
-        for (i = 0; i < n; i++) jv_release(obj_value(all[i]));
+        for (i = 0; i < n; i++)
+            jv_container_clear(obj_value(all[i]));
+        for (i = 0; i < n; i++)
+            jv_release(obj_value(all[i]));
         free(all);
     }
     cur_heap = heap->outer;
@@ -134,9 +149,13 @@ bool jstr_is_ascii(jstr *s) {
     return s->ascii == 1;
 }
 
-jv jv_str(const char *s, size_t len) { return (jv){.type = JV_STR, .u.s = jstr_new(s, len)}; }
+jv jv_str(const char *s, size_t len) {
+    return (jv){.type = JV_STR, .u.s = jstr_new(s, len)};
+}
 
-jv jv_cstr(const char *s) { return jv_str(s, strlen(s)); }
+jv jv_cstr(const char *s) {
+    return jv_str(s, strlen(s));
+}
 
 jv jv_markup(const char *s, size_t len) {
     jv v = jv_str(s, len);
@@ -179,11 +198,20 @@ jv jv_retain(jv v) {
     case JV_STR:
         if (v.u.s) v.u.s->refcnt++;
         break;
-    case JV_LIST: v.u.l->h.refcnt++; break;
-    case JV_DICT: v.u.d->h.refcnt++; break;
-    case JV_FUNC: v.u.fn->h.refcnt++; break;
-    case JV_LOOP: v.u.loop->h.refcnt++; break;
-    default: break;
+    case JV_LIST:
+        v.u.l->h.refcnt++;
+        break;
+    case JV_DICT:
+        v.u.d->h.refcnt++;
+        break;
+    case JV_FUNC:
+        v.u.fn->h.refcnt++;
+        break;
+    case JV_LOOP:
+        v.u.loop->h.refcnt++;
+        break;
+    default:
+        break;
     }
     return v;
 }
@@ -194,10 +222,13 @@ void jv_container_clear(jv v) {
         jlist *l = v.u.l;
         size_t n = l->n;
         l->n = 0;
-        for (size_t i = 0; i < n; i++) jv_release(l->items[i]);
+        for (size_t i = 0; i < n; i++)
+            jv_release(l->items[i]);
         break;
     }
-    case JV_DICT: jv_dict_clear(v); break;
+    case JV_DICT:
+        jv_dict_clear(v);
+        break;
     case JV_FUNC: {
         jfunc *f = v.u.fn;
         jv self = f->self;
@@ -208,26 +239,34 @@ void jv_container_clear(jv v) {
         break;
     }
     case JV_LOOP: {
-        jv items = v.u.loop->items;
+        jv items = v.u.loop->items, last = v.u.loop->last_changed;
         v.u.loop->items = jv_none();
+        v.u.loop->last_changed = jv_undef();
         jv_release(items);
+        jv_release(last);
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
 static void free_container(jv v, jobj *o) {
     jv_container_clear(v);
     switch (v.type) {
-    case JV_LIST: free(v.u.l->items); break;
+    case JV_LIST:
+        free(v.u.l->items);
+        break;
     case JV_DICT:
         free(v.u.d->keys);
         free(v.u.d->vals);
         free(v.u.d->index);
         break;
-    case JV_LOOP: jv_release(v.u.loop->items); break;
-    default: break;
+    case JV_LOOP:
+        jv_release(v.u.loop->items);
+        break;
+    default:
+        break;
     }
     free(o);
 }
@@ -242,12 +281,23 @@ void jv_release(jv v) {
     jobj *o;
     switch (v.type) {
     case JV_UNDEF:
-    case JV_STR: jstr_release(v.u.s); return;
-    case JV_LIST: o = &v.u.l->h; break;
-    case JV_DICT: o = &v.u.d->h; break;
-    case JV_FUNC: o = &v.u.fn->h; break;
-    case JV_LOOP: o = &v.u.loop->h; break;
-    default: return;
+    case JV_STR:
+        jstr_release(v.u.s);
+        return;
+    case JV_LIST:
+        o = &v.u.l->h;
+        break;
+    case JV_DICT:
+        o = &v.u.d->h;
+        break;
+    case JV_FUNC:
+        o = &v.u.fn->h;
+        break;
+    case JV_LOOP:
+        o = &v.u.loop->h;
+        break;
+    default:
+        return;
     }
     if (--o->refcnt != 0) return;
     unlink_obj(o);
@@ -269,6 +319,7 @@ jv jv_list(size_t cap) {
     jlist *l = jx_alloc(sizeof *l);
     link_obj(&l->h, JV_LIST);
     l->tuple = false;
+    l->gen = false;
     l->n = 0;
     l->cap = cap;
     l->items = cap ? jx_alloc(cap * sizeof(jv)) : NULL;
@@ -278,7 +329,8 @@ jv jv_list(size_t cap) {
 jv jv_tuple(size_t n) {
     jv t = jv_list(n);
     t.u.l->tuple = true;
-    for (size_t i = 0; i < n; i++) t.u.l->items[i] = jv_none();
+    for (size_t i = 0; i < n; i++)
+        t.u.l->items[i] = jv_none();
     t.u.l->n = n;
     return t;
 }
@@ -300,7 +352,20 @@ void jv_list_set_take(jv list, size_t i, jv item) {
 }
 
 bool jv_is_list(jv v, bool or_tuple) {
-    return v.type == JV_LIST && (or_tuple || !v.u.l->tuple);
+    return v.type == JV_LIST && !v.u.l->gen && (or_tuple || !v.u.l->tuple);
+}
+
+void jv_list_drop_front(jv list, size_t n) {
+    jlist *l = list.u.l;
+    if (n > l->n) n = l->n;
+    if (!n) return;
+    jv *dropped = jx_alloc((n ? n : 1) * sizeof *dropped);
+    memcpy(dropped, l->items, n * sizeof *dropped);
+    memmove(l->items, l->items + n, (l->n - n) * sizeof *l->items);
+    l->n -= n;
+    for (size_t i = 0; i < n; i++)
+        jv_release(dropped[i]);
+    free(dropped);
 }
 
 /* ------------------------------------------------------------------ dicts */
@@ -312,8 +377,12 @@ static jv new_dict(bool ns) {
     return (jv){.type = JV_DICT, .u.d = d};
 }
 
-jv jv_dict(void) { return new_dict(false); }
-jv jv_namespace(void) { return new_dict(true); }
+jv jv_dict(void) {
+    return new_dict(false);
+}
+jv jv_namespace(void) {
+    return new_dict(true);
+}
 
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
@@ -326,8 +395,10 @@ static uint64_t mix64(uint64_t x) {
 /* Keys that compare equal hash equally, as Python requires: 1, 1.0 and True are one key. */
 static uint64_t hash_value(jv v) {
     switch (v.type) {
-    case JV_BOOL: return mix64((uint64_t)v.u.b);
-    case JV_INT: return mix64((uint64_t)v.u.i);
+    case JV_BOOL:
+        return mix64((uint64_t)v.u.b);
+    case JV_INT:
+        return mix64((uint64_t)v.u.i);
     case JV_FLOAT: {
         double f = v.u.f;
         if (f == floor(f) && fabs(f) < 9.2e18) return mix64((uint64_t)(int64_t)f);
@@ -337,21 +408,27 @@ static uint64_t hash_value(jv v) {
     }
     case JV_STR: {
         uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-        for (size_t i = 0; i < v.u.s->len; i++) h = (h ^ (unsigned char)v.u.s->data[i]) * 1099511628211ULL;
+        for (size_t i = 0; i < v.u.s->len; i++)
+            h = (h ^ (unsigned char)v.u.s->data[i]) * 1099511628211ULL;
         return mix64(h);
     }
     case JV_LIST: {
+        if (v.u.l->gen) return mix64((uint64_t)(uintptr_t)v.u.l);
         uint64_t h = 0x345678;
-        for (size_t i = 0; i < v.u.l->n; i++) h = mix64(h ^ hash_value(v.u.l->items[i]));
+        for (size_t i = 0; i < v.u.l->n; i++)
+            h = mix64(h ^ hash_value(v.u.l->items[i]));
         return h;
     }
-    case JV_NONE: return 0x9e3779b97f4a7c15ULL;
-    default: return mix64((uint64_t)(uintptr_t)v.u.fn);
+    case JV_NONE:
+        return 0x9e3779b97f4a7c15ULL;
+    default:
+        return mix64((uint64_t)(uintptr_t)v.u.fn);
     }
 }
 
 bool jv_hashable(jv v) {
     if (v.type == JV_DICT) return false;
+    if (jv_is_gen(v)) return true; /* by identity, as any Python object */
     if (v.type == JV_LIST) {
         if (!v.u.l->tuple) return false;
         for (size_t i = 0; i < v.u.l->n; i++)
@@ -365,7 +442,8 @@ enum { DICT_LINEAR_MAX = 8 };
 static void index_insert(jdict *d, size_t slot) {
     size_t mask = d->index_cap - 1;
     size_t i = hash_value(d->keys[slot]) & mask;
-    while (d->index[i]) i = (i + 1) & mask;
+    while (d->index[i])
+        i = (i + 1) & mask;
     d->index[i] = (uint32_t)slot + 1;
 }
 
@@ -375,10 +453,12 @@ static void index_rebuild(jdict *d) {
     d->index_cap = 0;
     if (d->n <= DICT_LINEAR_MAX) return;
     size_t cap = 16;
-    while (cap < d->n * 2) cap *= 2;
+    while (cap < d->n * 2)
+        cap *= 2;
     d->index = jx_calloc(cap, sizeof *d->index);
     d->index_cap = cap;
-    for (size_t i = 0; i < d->n; i++) index_insert(d, i);
+    for (size_t i = 0; i < d->n; i++)
+        index_insert(d, i);
 }
 
 static long find_slot(const jdict *d, jv key) {
@@ -414,8 +494,10 @@ void jv_dict_set_take(jv dict, jv key, jv val) {
     d->keys[d->n] = key;
     d->vals[d->n] = val;
     d->n++;
-    if (d->n > DICT_LINEAR_MAX && d->n * 2 > d->index_cap) index_rebuild(d);
-    else if (d->index) index_insert(d, d->n - 1);
+    if (d->n > DICT_LINEAR_MAX && d->n * 2 > d->index_cap)
+        index_rebuild(d);
+    else if (d->index)
+        index_insert(d, d->n - 1);
 }
 
 const jv *jv_dict_get(jv dict, jv key) {
@@ -483,33 +565,48 @@ jv jv_loop(jv items_take, int depth) {
     link_obj(&l->h, JV_LOOP);
     l->items = items_take;
     l->depth = depth;
+    l->last_changed = jv_undef();
     return (jv){.type = JV_LOOP, .u.loop = l};
 }
 
 /* ------------------------------------------------------------------ Python semantics */
 
-bool jv_is_number(jv v) { return v.type == JV_INT || v.type == JV_FLOAT || v.type == JV_BOOL; }
+bool jv_is_number(jv v) {
+    return v.type == JV_INT || v.type == JV_FLOAT || v.type == JV_BOOL;
+}
 
 double jv_num(jv v) {
     switch (v.type) {
-    case JV_INT: return (double)v.u.i;
-    case JV_FLOAT: return v.u.f;
-    case JV_BOOL: return v.u.b;
-    default: return 0;
+    case JV_INT:
+        return (double)v.u.i;
+    case JV_FLOAT:
+        return v.u.f;
+    case JV_BOOL:
+        return v.u.b;
+    default:
+        return 0;
     }
 }
 
 bool jv_truthy(jv v) {
     switch (v.type) {
     case JV_UNDEF:
-    case JV_NONE: return false;
-    case JV_BOOL: return v.u.b;
-    case JV_INT: return v.u.i != 0;
-    case JV_FLOAT: return v.u.f != 0.0;
-    case JV_STR: return v.u.s->len != 0;
-    case JV_LIST: return v.u.l->n != 0;
-    case JV_DICT: return v.u.d->ns || v.u.d->n != 0; /* a Namespace has no __len__ */
-    default: return true;
+    case JV_NONE:
+        return false;
+    case JV_BOOL:
+        return v.u.b;
+    case JV_INT:
+        return v.u.i != 0;
+    case JV_FLOAT:
+        return v.u.f != 0.0;
+    case JV_STR:
+        return v.u.s->len != 0;
+    case JV_LIST:
+        return v.u.l->gen || v.u.l->n != 0;
+    case JV_DICT:
+        return v.u.d->ns || v.u.d->n != 0; /* a Namespace has no __len__ */
+    default:
+        return true;
     }
 }
 
@@ -547,24 +644,32 @@ static bool equal_depth(jv a, jv b, int depth) {
     if (a.type != b.type) return false;
     switch (a.type) {
     case JV_UNDEF:
-    case JV_NONE: return true;
+    case JV_NONE:
+        return true;
     case JV_STR:
         return a.u.s == b.u.s ||
                (a.u.s->len == b.u.s->len && !memcmp(a.u.s->data, b.u.s->data, a.u.s->len));
     case JV_LIST:
         if (a.u.l == b.u.l) return true;
+        if (a.u.l->gen || b.u.l->gen) return false;
         if (a.u.l->tuple != b.u.l->tuple || a.u.l->n != b.u.l->n) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!equal_depth(a.u.l->items[i], b.u.l->items[i], depth + 1)) return false;
         return true;
-    case JV_DICT: return dict_equal(a, b, depth);
-    case JV_FUNC: return a.u.fn == b.u.fn;
-    case JV_LOOP: return a.u.loop == b.u.loop;
-    default: return false;
+    case JV_DICT:
+        return dict_equal(a, b, depth);
+    case JV_FUNC:
+        return a.u.fn == b.u.fn;
+    case JV_LOOP:
+        return a.u.loop == b.u.loop;
+    default:
+        return false;
     }
 }
 
-bool jv_equal(jv a, jv b) { return equal_depth(a, b, 0); }
+bool jv_equal(jv a, jv b) {
+    return equal_depth(a, b, 0);
+}
 
 static bool compare_depth(jv a, jv b, int *out, int depth) {
     if (depth > CMP_DEPTH_MAX) return false;
@@ -580,7 +685,8 @@ static bool compare_depth(jv a, jv b, int *out, int depth) {
         *out = (c > 0) - (c < 0);
         return true;
     }
-    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple) {
+    if (a.type == JV_LIST && b.type == JV_LIST && a.u.l->tuple == b.u.l->tuple && !a.u.l->gen &&
+        !b.u.l->gen) {
         size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < n; i++) {
             if (equal_depth(a.u.l->items[i], b.u.l->items[i], depth + 1)) continue;
@@ -592,21 +698,33 @@ static bool compare_depth(jv a, jv b, int *out, int depth) {
     return false;
 }
 
-bool jv_compare(jv a, jv b, int *out) { return compare_depth(a, b, out, 0); }
+bool jv_compare(jv a, jv b, int *out) {
+    return compare_depth(a, b, out, 0);
+}
 
 const char *jv_type_name(jv v) {
     switch (v.type) {
-    case JV_UNDEF: return "Undefined";
-    case JV_NONE: return "NoneType";
-    case JV_BOOL: return "bool";
-    case JV_INT: return "int";
-    case JV_FLOAT: return "float";
-    case JV_STR: return v.u.s->markup ? "Markup" : "str";
-    case JV_LIST: return v.u.l->tuple ? "tuple" : "list";
-    case JV_DICT: return v.u.d->ns ? "Namespace" : "dict";
-    case JV_FUNC: return v.u.fn->native && v.u.fn->self.type != JV_UNDEF ? "builtin_function_or_method"
-                                                                          : "function";
-    case JV_LOOP: return "LoopContext";
+    case JV_UNDEF:
+        return "Undefined";
+    case JV_NONE:
+        return "NoneType";
+    case JV_BOOL:
+        return "bool";
+    case JV_INT:
+        return "int";
+    case JV_FLOAT:
+        return "float";
+    case JV_STR:
+        return v.u.s->markup ? "Markup" : "str";
+    case JV_LIST:
+        return v.u.l->gen ? "generator" : v.u.l->tuple ? "tuple" : "list";
+    case JV_DICT:
+        return v.u.d->ns ? "Namespace" : "dict";
+    case JV_FUNC:
+        return v.u.fn->native && v.u.fn->self.type != JV_UNDEF ? "builtin_function_or_method"
+                                                               : "function";
+    case JV_LOOP:
+        return "LoopContext";
     }
     return "object";
 }

@@ -22,7 +22,7 @@ typedef enum jv_type {
     JV_INT,
     JV_FLOAT,
     JV_STR,
-    JV_LIST, /* list, or tuple when jlist.tuple */
+    JV_LIST, /* list; tuple when jlist.tuple; a one-shot iterator when jlist.gen */
     JV_DICT, /* dict, or jinja2 Namespace when jdict.ns */
     JV_FUNC,
     JV_LOOP,
@@ -31,15 +31,15 @@ typedef enum jv_type {
 /* Header shared by heap containers: reference count and the render heap's live list. */
 typedef struct jobj {
     int32_t refcnt;
-    uint8_t kind; /* jv_type of the container */
+    uint8_t kind;         /* jv_type of the container */
     struct jx_heap *heap; /* the heap whose live list holds it, or NULL */
     struct jobj *prev, *next;
 } jobj;
 
 typedef struct jstr {
     int32_t refcnt;
-    int8_t ascii;  /* -1 not yet known, else whether every byte is < 0x80 */
-    bool markup;   /* markupsafe.Markup (from |safe, |escape): + and % escape plain strings */
+    int8_t ascii; /* -1 not yet known, else whether every byte is < 0x80 */
+    bool markup;  /* markupsafe.Markup (from |safe, |escape): + and % escape plain strings */
     size_t len;   /* bytes, not counting the terminating NUL */
     char data[];
 } jstr;
@@ -66,6 +66,9 @@ typedef struct jv {
 typedef struct jlist {
     jobj h;
     bool tuple;
+    /* A generator (what jinja2's map, select, unique, items ... return): always true, no
+     * len(), no indexing, not JSON; iterating it consumes it. */
+    bool gen;
     size_t n, cap;
     jv *items;
 } jlist;
@@ -94,9 +97,9 @@ typedef struct jfunc {
     jobj h;
     const char *name; /* static, or owned by the template */
     jx_native_fn native;
-    jv self;       /* receiver of a bound method, else JV_UNDEF */
-    int64_t state;    /* native functions' private counter */
-    const void *data; /* native functions' static description (a method table entry) */
+    jv self;           /* receiver of a bound method, else JV_UNDEF */
+    int64_t state;     /* native functions' private counter */
+    const void *data;  /* native functions' static description (a method table entry) */
     const void *macro; /* the parsed macro / call block (a jnode), when native is NULL */
     void *env;
     void (*env_release)(void *env);
@@ -109,13 +112,14 @@ typedef struct jloop {
     size_t index0;
     int depth;
     const void *node; /* the recursive for block (a jnode) that loop(items) re-enters */
+    jv last_changed;  /* loop.changed()'s previous arguments (a tuple), or JV_UNDEF */
 } jloop;
 
 /* Per-render allocation accounting and cycle collection (see the file comment). */
 typedef struct jx_heap {
-    jobj *live;        /* containers still allocated */
-    size_t allocated;  /* bytes requested so far, cumulative: bounds both memory and work */
-    size_t limit;      /* 0 = unlimited */
+    jobj *live;       /* containers still allocated */
+    size_t allocated; /* bytes requested so far, cumulative: bounds both memory and work */
+    size_t limit;     /* 0 = unlimited */
     bool exceeded;
     struct jx_heap *outer; /* the thread's previous heap, restored by jx_heap_end */
 } jx_heap;
@@ -133,11 +137,21 @@ void *jx_realloc(void *ptr, size_t old_size, size_t new_size);
 void *jx_calloc(size_t count, size_t size);
 
 /* ---- scalars */
-static inline jv jv_undef(void) { return (jv){.type = JV_UNDEF, .u.s = NULL}; }
-static inline jv jv_none(void) { return (jv){.type = JV_NONE}; }
-static inline jv jv_bool(bool b) { return (jv){.type = JV_BOOL, .u.b = b}; }
-static inline jv jv_int(int64_t i) { return (jv){.type = JV_INT, .u.i = i}; }
-static inline jv jv_float(double f) { return (jv){.type = JV_FLOAT, .u.f = f}; }
+static inline jv jv_undef(void) {
+    return (jv){.type = JV_UNDEF, .u.s = NULL};
+}
+static inline jv jv_none(void) {
+    return (jv){.type = JV_NONE};
+}
+static inline jv jv_bool(bool b) {
+    return (jv){.type = JV_BOOL, .u.b = b};
+}
+static inline jv jv_int(int64_t i) {
+    return (jv){.type = JV_INT, .u.i = i};
+}
+static inline jv jv_float(double f) {
+    return (jv){.type = JV_FLOAT, .u.f = f};
+}
 jv jv_undef_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- reference counting */
@@ -152,20 +166,30 @@ jv jv_str(const char *s, size_t len);
 jv jv_cstr(const char *s);
 jv jv_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 jv jv_markup(const char *s, size_t len);
-static inline bool jv_is_markup(jv v) { return v.type == JV_STR && v.u.s->markup; }
+static inline bool jv_is_markup(jv v) {
+    return v.type == JV_STR && v.u.s->markup;
+}
 jstr *jstr_new(const char *s, size_t len);
 void jstr_release(jstr *s);
 bool jstr_is_ascii(jstr *s);
-static inline const char *jv_sdata(jv v) { return v.u.s->data; }
-static inline size_t jv_slen(jv v) { return v.u.s->len; }
+static inline const char *jv_sdata(jv v) {
+    return v.u.s->data;
+}
+static inline size_t jv_slen(jv v) {
+    return v.u.s->len;
+}
 
 /* ---- lists and tuples */
 jv jv_list(size_t cap);
 jv jv_tuple(size_t n); /* n elements, all None, to be replaced with jv_list_set_take */
 void jv_list_push_take(jv list, jv item);
 void jv_list_set_take(jv list, size_t i, jv item);
-static inline size_t jv_list_len(jv l) { return l.u.l->n; }
-static inline jv jv_list_at(jv l, size_t i) { return l.u.l->items[i]; }
+static inline size_t jv_list_len(jv l) {
+    return l.u.l->n;
+}
+static inline jv jv_list_at(jv l, size_t i) {
+    return l.u.l->items[i];
+}
 
 /* ---- dicts and namespaces */
 jv jv_dict(void);
@@ -175,7 +199,9 @@ const jv *jv_dict_get(jv dict, jv key);         /* borrowed, NULL when absent */
 const jv *jv_dict_gets(jv dict, const char *key, size_t len);
 bool jv_dict_del(jv dict, jv key, jv *out_val); /* out_val receives the reference */
 void jv_dict_clear(jv dict);
-static inline size_t jv_dict_len(jv d) { return d.u.d->n; }
+static inline size_t jv_dict_len(jv d) {
+    return d.u.d->n;
+}
 
 /* ---- callables and loops */
 jv jv_native(const char *name, jx_native_fn fn, jv self_take);
@@ -193,6 +219,11 @@ double jv_num(jv v);     /* of a number */
 bool jv_hashable(jv v);
 const char *jv_type_name(jv v); /* Python's type name: 'str', 'list', 'NoneType' ... */
 bool jv_is_list(jv v, bool or_tuple);
+static inline bool jv_is_gen(jv v) {
+    return v.type == JV_LIST && v.u.l->gen;
+}
+/* Removes the first n items of a list (consuming a generator). */
+void jv_list_drop_front(jv list, size_t n);
 
 /* Frees a container's children (cycle collection and scope teardown). */
 void jv_container_clear(jv v);
