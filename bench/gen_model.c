@@ -119,18 +119,25 @@ int main(int argc, char **argv) {
     gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
     vocab(w, (int)n_vocab);
     float s = 1.0f / sqrtf((float)dim);
-    int rc = add(w, "token_embd.weight", true, dim, n_vocab, 1.0f) |
-             add(w, "output_norm.weight", false, dim, 1, 0) |
-             add(w, "output.weight", true, dim, n_vocab, s);
+    int rc = add(w, "token_embd.weight", true, dim, n_vocab, 1.0f);
+    rc |= add(w, "output_norm.weight", false, dim, 1, 0);
+    rc |= add(w, "output.weight", true, dim, n_vocab, s);
     for (long l = 0; l < layers && rc == 0; l++) {
         char n[64];
-#define T(suffix, m, a, b, sc) (snprintf(n, sizeof n, "blk.%ld." suffix, l), add(w, n, m, a, b, sc))
-        rc |= T("attn_norm.weight", false, dim, 1, 0) | T("attn_q.weight", true, dim, dim, s) |
-              T("attn_k.weight", true, dim, kv_heads * hd, s) |
-              T("attn_v.weight", true, dim, kv_heads * hd, s) |
-              T("attn_output.weight", true, dim, dim, s) | T("ffn_norm.weight", false, dim, 1, 0) |
-              T("ffn_gate.weight", true, dim, ffn, s) | T("ffn_up.weight", true, dim, ffn, s) |
-              T("ffn_down.weight", true, ffn, dim, 1.0f / sqrtf((float)ffn));
+#define T(suffix, m, a, b, sc)                                                                     \
+    do {                                                                                           \
+        snprintf(n, sizeof n, "blk.%ld." suffix, l);                                               \
+        rc |= add(w, n, m, a, b, sc);                                                              \
+    } while (0)
+        T("attn_norm.weight", false, dim, 1, 0);
+        T("attn_q.weight", true, dim, dim, s);
+        T("attn_k.weight", true, dim, kv_heads * hd, s);
+        T("attn_v.weight", true, dim, kv_heads * hd, s);
+        T("attn_output.weight", true, dim, dim, s);
+        T("ffn_norm.weight", false, dim, 1, 0);
+        T("ffn_gate.weight", true, dim, ffn, s);
+        T("ffn_up.weight", true, dim, ffn, s);
+        T("ffn_down.weight", true, ffn, dim, 1.0f / sqrtf((float)ffn));
 #undef T
     }
     bb_error err = {0};

@@ -89,7 +89,20 @@ static void matmul_task(void *arg, int task, int thread) {
     int64_t r0 = (int64_t)task * ROWS_PER_TASK;
     int64_t r1 = r0 + ROWS_PER_TASK < w->n_out ? r0 + ROWS_PER_TASK : w->n_out;
     bb_vec_dot_fn dot = w->tt->vec_dot;
-    for (int t = 0; t < j->T; t++) {
+    bb_vec_dot_x4_fn dot4 = w->tt->vec_dot_x4;
+    int t = 0;
+    /* groups of four tokens share each weight row's unpacking; the kernels guarantee the
+     * same bits as one token at a time */
+    for (; dot4 && t + 4 <= j->T; t += 4) {
+        const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
+        float *y = j->y + (size_t)t * w->n_out;
+        for (int64_t r = r0; r < r1; r++) {
+            float s[4];
+            dot4(w->n_in, s, (const char *)w->data + (size_t)r * w->row_bytes, x, j->x_row_bytes);
+            for (int k = 0; k < 4; k++) y[(size_t)k * w->n_out + r] = s[k];
+        }
+    }
+    for (; t < j->T; t++) {
         const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
         float *y = j->y + (size_t)t * w->n_out;
         for (int64_t r = r0; r < r1; r++)

@@ -40,6 +40,13 @@ typedef void (*bb_from_float_fn)(const float *x, void *y, int64_t n);
 /* s = dot(x, y) over n elements: x is a row of the weight type, y a row of vec_dot_type. */
 typedef void (*bb_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
 
+/* s[k] = dot(x, y + k * y_stride) for k = 0..3: one weight row against four activation rows,
+ * unpacking the weights once (prompt processing is compute-bound). Each s[k] must be
+ * bit-identical to vec_dot(n, &s[k], x, y + k * y_stride) of the same level, so a token's
+ * result never depends on whether it was computed in a group (batch invariance). */
+typedef void (*bb_vec_dot_x4_fn)(int64_t n, float *s, const void *x, const void *y,
+                                 size_t y_stride);
+
 typedef struct bb_type_traits {
     const char *name;      /* "Q4_K", as llama.cpp prints it */
     int64_t block_size;    /* elements per block */
@@ -49,6 +56,7 @@ typedef struct bb_type_traits {
     bb_to_float_fn to_float;
     bb_from_float_fn from_float; /* reference quantization; NULL where we have none */
     bb_vec_dot_fn vec_dot;       /* NULL for activation-only types */
+    bb_vec_dot_x4_fn vec_dot_x4; /* optional; NULL: matmul calls vec_dot four times */
 } bb_type_traits;
 
 /* Best kernels for this CPU (resolved once, thread-safe); NULL for an unknown type id. */

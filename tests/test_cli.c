@@ -1,0 +1,174 @@
+/* The `beanbag` command: every bad model path gets one clear line and a non-zero status;
+ * info/tokenize/eval/run/quantize work end to end on a generated model (and on the shared
+ * reference models when present). Runs the binary named by BB_BIN. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model_fixture.h"
+
+static const char *bin;
+static char tmpdir[256];
+
+/* Runs a shell command, capturing stdout+stderr (first 64 KiB) and the exit status. */
+static int run(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void test_bad_models(const void *good, size_t good_size) {
+    static char out[65536];
+    char path[512];
+    const char *cmds[] = {"info -m %s", "run -m %s -p hi -n 1", "eval -m %s --ids 1",
+                          "bench -m %s -p 1 -n 1 -r 1"};
+    /* each: file content, expected word in the message */
+    snprintf(path, sizeof path, "%s/missing.gguf", tmpdir);
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        char args[600];
+        snprintf(args, sizeof args, cmds[c], path);
+        int rc = run(out, sizeof out, "%s %s", bin, args);
+        CHECKF(rc != 0 && strstr(out, "No such file") && count_lines(out) == 1,
+               "missing file, %s: rc %d: %s", args, rc, out);
+    }
+    struct {
+        const char *name;
+        size_t len;
+        const char *word;
+    } cases[] = {
+        {"truncated.gguf", good_size / 2, "end"},
+        {"tiny.gguf", 10, ""},
+        {"notgguf.gguf", 0, "magic"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, cases[i].name);
+        if (!strcmp(cases[i].name, "notgguf.gguf"))
+            write_file(path, "this is not a model file at all\n", 32);
+        else
+            write_file(path, good, cases[i].len);
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            char args[600];
+            snprintf(args, sizeof args, cmds[c], path);
+            int rc = run(out, sizeof out, "%s %s", bin, args);
+            CHECKF(rc != 0 && strstr(out, cases[i].word) && count_lines(out) == 1,
+                   "%s, %s: rc %d: %s", cases[i].name, args, rc, out);
+        }
+    }
+    /* an architecture we do not run */
+    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
+    void *img;
+    size_t size;
+    CHECK(fixture_build(&s, &img, &size));
+    char *hit = memmem(img, size, "llama", 5); /* general.architecture's value comes first */
+    if (hit) memcpy(hit, "llamo", 5);
+    snprintf(path, sizeof path, "%s/arch.gguf", tmpdir);
+    write_file(path, img, size);
+    free(img);
+    int rc = run(out, sizeof out, "%s run -m %s -p hi", bin, path);
+    CHECKF(rc != 0 && strstr(out, "not supported") && count_lines(out) == 1, "arch: %s", out);
+}
+
+static void test_commands(const char *model) {
+    static char out[65536];
+    int rc = run(out, sizeof out, "%s info -m %s", bin, model);
+    CHECKF(rc == 0 && strstr(out, "blk.0.attn_q.weight") && strstr(out, "general.architecture"),
+           "info: %s", out);
+    rc = run(out, sizeof out, "%s tokenize -m %s --json \"ab\"", bin, model);
+    CHECKF(rc == 0 && strstr(out, "{\"ids\": [1, "), "tokenize: %s", out);
+    rc = run(out, sizeof out, "%s eval -m %s --ids 1,5,9 -n 3", bin, model);
+    CHECKF(rc == 0 && strstr(out, "\"prompt_tokens\": [1, 5, 9]") && strstr(out, "\"top5\""),
+           "eval: %s", out);
+    rc = run(out, sizeof out, "%s run -m %s -p \"a b\" -n 4 --seed 3 --temp 0.7", bin, model);
+    CHECKF(rc == 0 && strstr(out, "generation"), "run: %s", out);
+    rc = run(out, sizeof out, "%s run -m %s -p hi --top-p 2", bin, model);
+    CHECKF(rc == 2 && strstr(out, "--top-p"), "bad flag: %s", out);
+    rc = run(out, sizeof out, "%s run -m %s -p hi -n abc", bin, model);
+    CHECKF(rc == 2 && strstr(out, "-n"), "bad flag: %s", out);
+    rc = run(out, sizeof out, "%s eval -m %s --ids 1,x", bin, model);
+    CHECKF(rc == 2 && strstr(out, "--ids"), "bad ids: %s", out);
+    rc = run(out, sizeof out, "%s eval -m %s --ids 1,100000", bin, model);
+    CHECKF(rc == 1 && strstr(out, "out of range"), "id out of range: %s", out);
+    /* examples/simple sits beside the beanbag binary */
+    char simple[512];
+    snprintf(simple, sizeof simple, "%s", bin);
+    char *slash = strrchr(simple, '/');
+    snprintf(slash ? slash + 1 : simple, sizeof simple - (size_t)(slash ? slash + 1 - simple : 0),
+             "simple");
+    rc = run(out, sizeof out, "%s %s \"a b\" 5", simple, model);
+    CHECKF(rc == 0 && !strncmp(out, "a b", 3), "examples/simple: %s", out);
+    rc = run(out, sizeof out, "%s bench -m %s -p 8 -n 4 -r 1 --json", bin, model);
+    CHECKF(rc == 0 && strstr(out, "\"gen_tokens_per_s\"") && strstr(out, "\"mem_read_gbs\""),
+           "bench: %s", out);
+}
+
+static void test_quantize(const char *model) {
+    static char out[65536];
+    char q[512];
+    const char *types[] = {"Q8_0", "Q4_0", "Q4_K_M", "Q6_K"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(q, sizeof q, "%s/q-%s.gguf", tmpdir, types[i]);
+        int rc = run(out, sizeof out, "%s quantize %s %s %s -t 2", bin, model, q, types[i]);
+        CHECKF(rc == 0, "quantize %s: %s", types[i], out);
+        rc = run(out, sizeof out, "%s eval -m %s --ids 1,5,9 -n 2", bin, q);
+        CHECKF(rc == 0 && strstr(out, "\"steps\""), "eval quantized %s: %s", types[i], out);
+    }
+    int rc = run(out, sizeof out, "%s quantize %s %s/x.gguf Q3_Z", bin, model, tmpdir);
+    CHECKF(rc == 1 && strstr(out, "Q3_Z"), "unknown type: %s", out);
+    snprintf(q, sizeof q, "%s/q-Q4_0.gguf", tmpdir);
+    rc = run(out, sizeof out, "%s quantize %s %s/x.gguf Q8_0", bin, q, tmpdir);
+    CHECKF(rc == 1 && strstr(out, "already quantized"), "requantize: %s", out);
+}
+
+int main(void) {
+    bin = getenv("BB_BIN");
+    if (!bin) {
+        printf("SKIP: BB_BIN not set (run through ctest)\n");
+        return 0;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bb-test-cli-%d", (int)getpid());
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
+    if (system(cmd) != 0) return 1;
+    /* 256-wide so every quantized type applies without fallback */
+    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21, false};
+    void *img;
+    size_t size;
+    CHECK(fixture_build(&s, &img, &size));
+    char model[512];
+    snprintf(model, sizeof model, "%s/model.gguf", tmpdir);
+    write_file(model, img, size);
+    test_bad_models(img, size);
+    free(img);
+    test_commands(model);
+    test_quantize(model);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return tu_finish("test_cli");
+}
