@@ -892,10 +892,33 @@ static void test_embedded_model(void) {
     tr_demo_score sc;
     int n = getenv("BB_SANITIZED") ? 20 : 100;
     CHECK(tr_demo_eval_api(m, n, 1, 1, &sc, stderr, &err) == BB_OK);
-    printf("built-in demo model: arithmetic %.1f%% of %d questions\n", tr_demo_score_arith(&sc),
-           n);
+    printf("built-in demo model: arithmetic %.1f%% of %d questions\n", tr_demo_score_arith(&sc), n);
     CHECK(tr_demo_score_arith(&sc) >= 85.0);
     bb_model_free(m);
+}
+
+/* The stored template renders a conversation exactly as the corpus spells it, and the
+ * generation prompt as the trainer's evaluation does. */
+static void test_template(void) {
+    const char *msgs = "[{\"role\":\"system\",\"content\":\"Answer briefly.\"},"
+                       "{\"role\":\"user\",\"content\":\"What is 2 + 3?\"},"
+                       "{\"role\":\"assistant\",\"content\":\"2 + 3 = 5\"}]";
+    char *out = NULL;
+    bb_error err;
+    bb_status s = bb_chat_render(tr_demo_chat_template(), msgs, NULL, false, "", "", &out, &err);
+    CHECKF(s == BB_OK, "%s", err.message);
+    CHECK(out && !strcmp(out, "<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\n"
+                              "What is 2 + 3?<|im_end|>\n<|im_start|>assistant\n2 + 3 = "
+                              "5<|im_end|>\n"));
+    bb_free(out);
+    tr_demo_qa qa = {.cat = TR_DEMO_ADD, .question = "What is 2 + 3?"};
+    char want[256];
+    tr_demo_prompt(&qa, want, sizeof want);
+    s = bb_chat_render(tr_demo_chat_template(),
+                       "[{\"role\":\"user\",\"content\":\"What is 2 + 3?\"}]", NULL, true, "", "",
+                       &out, &err);
+    CHECK(s == BB_OK && !strcmp(out, want));
+    bb_free(out);
 }
 
 int main(void) {
@@ -919,6 +942,7 @@ int main(void) {
     test_demo_data();
     test_corpus();
     test_checkpoint();
+    test_template();
     check_inference(true);
     check_inference(false);
     test_embedded_model();

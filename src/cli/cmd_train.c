@@ -224,10 +224,14 @@ static const char *const k_specials[] = {TR_DEMO_EOT, TR_DEMO_IM_START, TR_DEMO_
 
 static bb_status prepare_new(args *a, const char *text, size_t len, tr_state *st, tr_bpe **bpe,
                              bb_error *err) {
+    tr_layout check; /* refuse bad shapes before spending time on the vocabulary */
+    bb_status s = tr_layout_init(&check, &a->hp, err);
+    if (s != BB_OK) return s;
+    tr_layout_free(&check);
     /* Learning merges from the first 16 MiB is plenty for a vocabulary this size. */
     size_t sample = len < ((size_t)16 << 20) ? len : (size_t)16 << 20;
     double t0 = now_s();
-    bb_status s = tr_bpe_train(text, sample, a->hp.n_vocab, k_specials, 3, bpe, err);
+    s = tr_bpe_train(text, sample, a->hp.n_vocab, k_specials, 3, bpe, err);
     if (s != BB_OK) return s;
     if (tr_bpe_n_tokens(*bpe) < a->hp.n_vocab) {
         fprintf(stderr, "beanbag train: the corpus supports only %d tokens; vocab set to that\n",

@@ -601,8 +601,26 @@ typedef struct enc_ctx {
     ids *out;
 } enc_ctx;
 
+enum { MAX_WORD = 4096 }; /* bytes merged as one unit; see encode_word */
+
+static void encode_piece(enc_ctx *e, const char *w, size_t n);
+
+/* Merging is quadratic in the word length, so a pathological piece (megabytes without a
+ * space) is encoded in chunks of MAX_WORD bytes cut at character boundaries: a bounded
+ * cost, at the price of no merge across a cut in such input. */
 static void encode_word(void *ctx, const char *w, size_t n) {
-    enc_ctx *e = ctx;
+    while (n > MAX_WORD) {
+        size_t cut = MAX_WORD;
+        while (cut > 1 && ((unsigned char)w[cut] & 0xc0) == 0x80)
+            cut--;
+        encode_piece(ctx, w, cut);
+        w += cut;
+        n -= cut;
+    }
+    encode_piece(ctx, w, n);
+}
+
+static void encode_piece(enc_ctx *e, const char *w, size_t n) {
     tr_bpe *b = e->b;
     int64_t c = strmap_get(&b->cache, w, n);
     if (c >= 0) {

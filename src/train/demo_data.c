@@ -26,11 +26,11 @@ const char *tr_demo_cat_name(tr_demo_cat cat) {
     return cat < TR_DEMO_N_CAT ? names[cat] : "?";
 }
 
-static void put(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(char *dst, const char *fmt, ...) {
+static void put(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *dst, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(dst, 256, fmt, ap);
+    vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
 }
 
@@ -111,7 +111,7 @@ static void arithmetic(tr_rng *r, tr_demo_cat cat, bool zh, tr_demo_qa *qa) {
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf(qa->question, sizeof qa->question, fmt, a, b);
 #pragma GCC diagnostic pop
-    put(qa->answer, "%d %s %d = %d", a, op, b, c);
+    put(qa->answer, sizeof qa->answer, "%d %s %d = %d", a, op, b, c);
 }
 
 /* ---------------------------------------------------------------- unit conversion */
@@ -166,7 +166,8 @@ static void convert(tr_rng *r, bool zh, tr_demo_qa *qa) {
     snprintf(qa->question, sizeof qa->question, fmt, x, unit_name(from, x, zh),
              zh ? to->zh : to->many);
 #pragma GCC diagnostic pop
-    put(qa->answer, "%d %s = %d %s", x, unit_name(from, x, zh), y, unit_name(to, y, zh));
+    put(qa->answer, sizeof qa->answer, "%d %s = %d %s", x, unit_name(from, x, zh), y,
+        unit_name(to, y, zh));
 }
 
 /* ---------------------------------------------------------------- comparison */
@@ -211,9 +212,9 @@ static void compare(tr_rng *r, bool zh, tr_demo_qa *qa) {
     snprintf(qa->question, sizeof qa->question, fmt, a, b);
 #pragma GCC diagnostic pop
     if (zh)
-        put(qa->answer, "%d %s", pickd, larger ? "更大。" : "更小。");
+        put(qa->answer, sizeof qa->answer, "%d %s", pickd, larger ? "更大。" : "更小。");
     else
-        put(qa->answer, "%d is %s.", pickd, larger ? "larger" : "smaller");
+        put(qa->answer, sizeof qa->answer, "%d is %s.", pickd, larger ? "larger" : "smaller");
 }
 
 /* ---------------------------------------------------------------- chat */
@@ -223,8 +224,8 @@ static const char *const k_hello_en[] = {
 static const char *const k_hello_zh[] = {"你好", "你好！", "你是谁？", "你能做什么？", "帮助"};
 
 static void chat(tr_rng *r, bool zh, tr_demo_qa *qa) {
-    put(qa->question, "%s", zh ? PICK(r, k_hello_zh) : PICK(r, k_hello_en));
-    put(qa->answer, "%s",
+    put(qa->question, sizeof qa->question, "%s", zh ? PICK(r, k_hello_zh) : PICK(r, k_hello_en));
+    put(qa->answer, sizeof qa->answer, "%s",
         zh ? "你好！我是 beanbag 的内置演示模型，会做加减乘法、单位换算和比较数字。"
              "试试：12 + 34 等于多少？"
            : "Hi! I am the beanbag demo model. I can add, subtract and multiply numbers, "

@@ -1,6 +1,7 @@
 /* Demo task scoring; see demo_eval.h. */
 #include "train/demo_eval.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,38 @@ bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t 
 
 /* ---------------------------------------------------------------- beanbag's inference path */
 
+/* The text of a special token (e.g. the BOS a template may print), or "" when none. */
+static void special_text(const bb_vocab *v, bb_token t, char *buf, int32_t cap) {
+    int32_t n = t >= 0 ? bb_token_to_piece(v, t, true, buf, cap - 1) : 0;
+    buf[n > 0 ? n : 0] = 0;
+}
+
+/* The prompt of one question as the model's own chat template renders it (ChatML when the
+ * file has none), with the generation prompt: what `beanbag chat` sends. */
+static bb_status render_prompt(const bb_model *m, const tr_demo_qa *qa, char **out, bb_error *err) {
+    cJSON *msgs = cJSON_CreateArray(), *msg = cJSON_CreateObject();
+    char *json = NULL;
+    if (msgs && msg && cJSON_AddItemToArray(msgs, msg)) {
+        msg = NULL;
+        cJSON *item = cJSON_GetArrayItem(msgs, 0);
+        if (cJSON_AddStringToObject(item, "role", "user") &&
+            cJSON_AddStringToObject(item, "content", qa->question))
+            json = cJSON_PrintUnformatted(msgs);
+    }
+    cJSON_Delete(msg);
+    cJSON_Delete(msgs);
+    if (!json) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    const bb_vocab *v = bb_model_vocab(m);
+    const char *tmpl = bb_model_chat_template(m);
+    char bos[64], eos[64];
+    special_text(v, bb_vocab_bos(v), bos, sizeof bos);
+    special_text(v, bb_vocab_eos(v), eos, sizeof eos);
+    bb_status s = bb_chat_render(tmpl ? tmpl : bb_chat_default_template(), json, NULL, true, bos,
+                                 eos, out, err);
+    free(json);
+    return s;
+}
+
 /* Greedy reply to one prompt on sequence 0 of ctx (the cache is cleared first). */
 static bb_status answer_api(bb_context *ctx, const bb_vocab *v, bb_sampler *smp, bb_batch *batch,
                             const char *prompt, char **reply, bb_error *err) {
@@ -197,11 +230,12 @@ bb_status tr_demo_eval_api(bb_model *model, int n, uint64_t seed, int threads, t
     memset(score, 0, sizeof *score);
     for (int i = 0; !s && i < n; i++) {
         tr_demo_qa qa;
-        char prompt[512], *reply = NULL;
+        char *prompt = NULL, *reply = NULL;
         tr_demo_question(seed, TR_DEMO_STREAM_EVAL, (uint64_t)i, true, &qa);
-        tr_demo_prompt(&qa, prompt, sizeof prompt);
-        s = answer_api(ctx, bb_model_vocab(model), smp, &batch, prompt, &reply, err);
+        s = render_prompt(model, &qa, &prompt, err);
+        if (!s) s = answer_api(ctx, bb_model_vocab(model), smp, &batch, prompt, &reply, err);
         if (!s) tr_demo_score_add(score, &qa, reply, misses);
+        bb_free(prompt);
         bb_free(reply);
     }
     bb_sampler_free(smp);

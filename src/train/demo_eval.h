@@ -31,7 +31,8 @@ bb_status tr_demo_eval_trainer(const tr_state *st, tr_bpe *bpe, int n, uint64_t 
                                tr_demo_score *score, FILE *misses, bb_error *err);
 
 /* Answers n held-out questions through beanbag's public inference API, the path a user
- * takes: the chat prompt, bb_tokenize (special tokens parsed), bb_decode, a greedy
+ * takes: bb_chat_render with the model's template, bb_tokenize (special tokens parsed),
+ * bb_decode, a greedy
  * bb_sampler (temperature 0), bb_detokenize, stopping at an end-of-generation token. */
 bb_status tr_demo_eval_api(bb_model *model, int n, uint64_t seed, int threads, tr_demo_score *score,
                            FILE *misses, bb_error *err);
