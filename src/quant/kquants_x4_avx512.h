@@ -1,0 +1,173 @@
+/*
+ * AVX-512 four-row K-quant kernels (bb_vec_dot_x4_fn, quant.h): one weight row against four
+ * Q8_K rows, each super-block's quants and scales unpacked once. Included by
+ * kquants_avx512.c after its single-row kernels, whose helpers (scale_chunk, scale_quad,
+ * load_both_halves, dot_acc, offset_start, reduce_with) they use; like those, each comes in
+ * a plain and a VNNI build.
+ *
+ * Batch invariance: output r must be bit-identical to the single kernel on row r. The float
+ * steps per row are the single kernel's (d and dmin formed as y.d * x.d and -y.d * x.dmin,
+ * one FMA per super-block, mins_term, reduce_with); the integer sums per lane are exact, so
+ * the order in which we add them does not matter.
+ */
+#ifndef BB_QUANT_KQUANTS_X4_AVX512_H
+#define BB_QUANT_KQUANTS_X4_AVX512_H
+
+#include "quant/kquants_x86.h"
+#include "quant/quant_x4.h"
+
+KQ_INLINE void kq512_rows4(const void *vy, size_t stride, const bb_block_q8_K *y[4]) {
+    for (int r = 0; r < 4; r++)
+        y[r] = (const bb_block_q8_K *)((const uint8_t *)vy + r * stride);
+}
+
+/* dot_q45_K for four rows */
+KQ_INLINE void dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy, size_t stride,
+                            bool q5, bool vnni) {
+    const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i nib_shift = concat256(_mm256_setzero_si256(), _mm256_set1_epi16(4));
+    const __m512i to_bit4 = concat256(_mm256_set1_epi16(4), _mm256_set1_epi16(3));
+    const bb_block_q4_K *x4 = vx; /* q5 is a constant, so only one of these is used */
+    const bb_block_q5_K *x5 = vx;
+    const bb_block_q8_K *y[4];
+    kq512_rows4(vy, stride, y);
+    __m512 acc[4];
+    __m256 acc_m[4];
+    for (int r = 0; r < 4; r++) {
+        acc[r] = _mm512_setzero_ps();
+        acc_m[r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *qs = q5 ? x5[i].qs : x4[i].qs;
+        const float xd = half_to_float(q5 ? x5[i].d : x4[i].d);
+        const float xdmin = half_to_float(q5 ? x5[i].dmin : x4[i].dmin);
+        const __m128i sm = unpack_scales_mins(q5 ? x5[i].scales : x4[i].scales);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+            acc_m[r] = mins_term(sm, y[r][i].bsums, -y[r][i].d * xdmin, acc_m[r]);
+        const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
+        __m512i hb = q5 ? load_both_halves(x5[i].qh) : m4;
+        __m512i sumi[4];
+        for (int r = 0; r < 4; r++)
+            sumi[r] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            __m512i q =
+                _mm512_and_si512(_mm512_srlv_epi16(load_both_halves(qs + 32 * j), nib_shift), m4);
+            if (q5) {
+                q = _mm512_or_si512(q, _mm512_and_si512(_mm512_sllv_epi16(hb, to_bit4), bit4));
+                hb = _mm512_srli_epi16(hb, 2);
+            }
+            const __m512i scale = scale_chunk(sc, j);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++)
+                sumi[r] = dot_acc(sumi[r], q, y[r][i].qs + 64 * j, scale, vnni);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(y[r][i].d * xd), _mm512_cvtepi32_ps(sumi[r]),
+                                     acc[r]);
+    }
+    for (int r = 0; r < 4; r++)
+        s[r] = reduce_with(acc[r], acc_m[r]);
+}
+
+KQ_AVX512 static void vec_dot_x4_q4_K(int64_t n, float *s, const void *x, const void *y,
+                                      size_t stride) {
+    dot_x4_q45_K(n, s, x, y, stride, false, false);
+}
+
+KQ_AVX512 static void vec_dot_x4_q5_K(int64_t n, float *s, const void *x, const void *y,
+                                      size_t stride) {
+    dot_x4_q45_K(n, s, x, y, stride, true, false);
+}
+
+KQ_AVX512 static void vec_dot_x4_q4_K_vnni(int64_t n, float *s, const void *x, const void *y,
+                                           size_t stride) {
+    dot_x4_q45_K(n, s, x, y, stride, false, true);
+}
+
+KQ_AVX512 static void vec_dot_x4_q5_K_vnni(int64_t n, float *s, const void *x, const void *y,
+                                           size_t stride) {
+    dot_x4_q45_K(n, s, x, y, stride, true, true);
+}
+
+/* dot_q6_K for four rows */
+KQ_INLINE void dot_x4_q6_K(int64_t n, float *s, const bb_block_q6_K *x, const void *vy,
+                           size_t stride, bool vnni) {
+    const __m512i m4 = _mm512_set1_epi8(0xF), m2 = _mm512_set1_epi8(0x30);
+    const __m512i shl_a = concat256(_mm256_set1_epi16(4), _mm256_set1_epi16(2));
+    const __m512i shr_b = concat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+    const bb_block_q8_K *y[4];
+    kq512_rows4(vy, stride, y);
+    __m512 acc[4];
+    for (int r = 0; r < 4; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float xd = half_to_float(x[i].d);
+        /* quants are stored + 32 */
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m512i sumi[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+            sumi[r] = offset_start(sc16, y[r][i].bsums, 5);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i sc = _mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(sc16, 1)
+                                                        : _mm256_castsi256_si128(sc16));
+            const __m512i ql = _mm512_loadu_si512((const void *)(x[i].ql + 64 * h));
+            const __m512i hv = load_both_halves(x[i].qh + 32 * h);
+            const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                               _mm512_and_si512(_mm512_sllv_epi16(hv, shl_a), m2));
+            const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                               _mm512_and_si512(_mm512_srlv_epi16(hv, shr_b), m2));
+            const __m512i sa = scale_quad(sc, 0), sb = scale_quad(sc, 1);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const int8_t *q8 = y[r][i].qs + 128 * h;
+                sumi[r] = dot_acc(sumi[r], qa, q8, sa, vnni);
+                sumi[r] = dot_acc(sumi[r], qb, q8 + 64, sb, vnni);
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(y[r][i].d * xd), _mm512_cvtepi32_ps(sumi[r]),
+                                     acc[r]);
+    }
+    for (int r = 0; r < 4; r++)
+        s[r] = reduce_with(acc[r], _mm256_setzero_ps());
+}
+
+KQ_AVX512 static void vec_dot_x4_q6_K(int64_t n, float *s, const void *x, const void *y,
+                                      size_t stride) {
+    dot_x4_q6_K(n, s, x, y, stride, false);
+}
+
+KQ_AVX512 static void vec_dot_x4_q6_K_vnni(int64_t n, float *s, const void *x, const void *y,
+                                           size_t stride) {
+    dot_x4_q6_K(n, s, x, y, stride, true);
+}
+
+/* The x4 twins of bb_kq_avx512_variants's kernels, available exactly where those are. */
+void bb_kq_avx512_x4_variants(int type, bb_vec_dot_x4_fn *plain, bb_vec_dot_x4_fn *vnni) {
+    bb_vec_dot_fn p1, v1;
+    bb_kq_avx512_variants(type, &p1, &v1);
+    *plain = *vnni = NULL;
+    switch (type) {
+    case BB_TYPE_Q4_K:
+        *plain = vec_dot_x4_q4_K, *vnni = vec_dot_x4_q4_K_vnni;
+        break;
+    case BB_TYPE_Q5_K:
+        *plain = vec_dot_x4_q5_K, *vnni = vec_dot_x4_q5_K_vnni;
+        break;
+    case BB_TYPE_Q6_K:
+        *plain = vec_dot_x4_q6_K, *vnni = vec_dot_x4_q6_K_vnni;
+        break;
+    default:
+        break;
+    }
+    if (!p1) *plain = NULL;
+    if (!v1) *vnni = NULL;
+}
+
+#endif
