@@ -13,36 +13,57 @@
 
 #include "quant/kquants_x86.h"
 
+#define KQ_X4_INLINE KQ_AVX2 static inline __attribute__((always_inline))
+
+/* Ends an integer add chain: an empty asm that the value must pass through as is. Integer
+ * sums are exact in any order, and GCC reassociates the four rows' chains into trees whose
+ * 32 live products spill; this keeps each row's sum a running total. */
+#define KQ_X4_PIN(v) __asm__("" : "+x"(v))
+
 /* The four activation rows of a vec_dot_x4 call. */
-KQ_AVX2 static inline void kq_rows4(const void *vy, size_t stride, const bb_block_q8_K *y[4]) {
+KQ_X4_INLINE void kq_rows4(const void *vy, size_t stride, const bb_block_q8_K *y[4]) {
     for (int r = 0; r < 4; r++)
         y[r] = (const bb_block_q8_K *)((const uint8_t *)vy + r * stride);
 }
 
-/* Q4_K and Q5_K: vec_dot_q4_K / vec_dot_q5_K for four rows. */
-KQ_AVX2 static inline __attribute__((always_inline)) void
-dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy, size_t stride, bool q5) {
+/* One row's share of a Q4_K/Q5_K chunk of 64 weights: sumi += lo . q8 * s0 + hi . q8' * s1 */
+KQ_X4_INLINE void q45_row_chunk(__m256i *sumi, __m256i lo, __m256i hi, const int8_t *q8, __m256i s0,
+                                __m256i s1) {
+    __m256i v = _mm256_add_epi32(*sumi, dot_scaled(lo, q8, s0));
+    KQ_X4_PIN(v);
+    v = _mm256_add_epi32(v, dot_scaled(hi, q8 + 32, s1));
+    KQ_X4_PIN(v);
+    *sumi = v;
+}
+
+/* One row's float step of a super-block, as in the single kernels. */
+KQ_X4_INLINE void kq_row_fma(__m256 *acc, float yd, float xd, __m256i sumi) {
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * xd), _mm256_cvtepi32_ps(sumi), *acc);
+}
+
+/* Q4_K and Q5_K: vec_dot_q4_K / vec_dot_q5_K for four rows. Accumulators are separate
+ * variables (GCC keeps arrays of vectors in memory). */
+KQ_X4_INLINE void dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy, size_t stride,
+                               bool q5) {
     const bb_block_q4_K *x4 = vx; /* q5 is a constant, so only one of these is used */
     const bb_block_q5_K *x5 = vx;
     const bb_block_q8_K *y[4];
     kq_rows4(vy, stride, y);
     const __m256i m4 = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(0x10);
-    __m256 acc[4], acc_m[4];
-    for (int r = 0; r < 4; r++)
-        acc[r] = acc_m[r] = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    __m256 accm0 = acc0, accm1 = acc0, accm2 = acc0, accm3 = acc0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float xd = half_to_float(q5 ? x5[i].d : x4[i].d);
         const float xdmin = half_to_float(q5 ? x5[i].dmin : x4[i].dmin);
         const __m128i sm = unpack_scales_mins(q5 ? x5[i].scales : x4[i].scales);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc_m[r] = mins_term(sm, y[r][i].bsums, -y[r][i].d * xdmin, acc_m[r]);
+        accm0 = mins_term(sm, y[0][i].bsums, -y[0][i].d * xdmin, accm0);
+        accm1 = mins_term(sm, y[1][i].bsums, -y[1][i].d * xdmin, accm1);
+        accm2 = mins_term(sm, y[2][i].bsums, -y[2][i].d * xdmin, accm2);
+        accm3 = mins_term(sm, y[3][i].bsums, -y[3][i].d * xdmin, accm3);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         const uint8_t *q = q5 ? x5[i].qs : x4[i].qs;
         __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)x5[i].qh) : m4;
-        __m256i sumi[4];
-        for (int r = 0; r < 4; r++)
-            sumi[r] = _mm256_setzero_si256();
+        __m256i sumi0 = _mm256_setzero_si256(), sumi1 = sumi0, sumi2 = sumi0, sumi3 = sumi0;
 #pragma GCC unroll 4
         for (int j = 0; j < QK_K / 64; j++, q += 32) {
             const __m256i q4 = _mm256_loadu_si256((const __m256i *)q);
@@ -55,20 +76,20 @@ dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy, size_t stride,
             }
             const __m256i s0 = scale_same(sc, 2 * j);
             const __m256i s1 = scale_same(sc, 2 * j + 1);
-#pragma GCC unroll 4
-            for (int r = 0; r < 4; r++) {
-                const int8_t *q8 = y[r][i].qs + 64 * j;
-                sumi[r] = _mm256_add_epi32(sumi[r], dot_scaled(lo, q8, s0));
-                sumi[r] = _mm256_add_epi32(sumi[r], dot_scaled(hi, q8 + 32, s1));
-            }
+            q45_row_chunk(&sumi0, lo, hi, y[0][i].qs + 64 * j, s0, s1);
+            q45_row_chunk(&sumi1, lo, hi, y[1][i].qs + 64 * j, s0, s1);
+            q45_row_chunk(&sumi2, lo, hi, y[2][i].qs + 64 * j, s0, s1);
+            q45_row_chunk(&sumi3, lo, hi, y[3][i].qs + 64 * j, s0, s1);
         }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(y[r][i].d * xd), _mm256_cvtepi32_ps(sumi[r]),
-                                     acc[r]);
+        kq_row_fma(&acc0, y[0][i].d, xd, sumi0);
+        kq_row_fma(&acc1, y[1][i].d, xd, sumi1);
+        kq_row_fma(&acc2, y[2][i].d, xd, sumi2);
+        kq_row_fma(&acc3, y[3][i].d, xd, sumi3);
     }
-    for (int r = 0; r < 4; r++)
-        s[r] = hsum_ps(_mm256_add_ps(acc[r], acc_m[r]));
+    s[0] = hsum_ps(_mm256_add_ps(acc0, accm0));
+    s[1] = hsum_ps(_mm256_add_ps(acc1, accm1));
+    s[2] = hsum_ps(_mm256_add_ps(acc2, accm2));
+    s[3] = hsum_ps(_mm256_add_ps(acc3, accm3));
 }
 
 KQ_AVX2 static void vec_dot_x4_q4_K(int64_t n, float *s, const void *x, const void *y,
@@ -81,6 +102,20 @@ KQ_AVX2 static void vec_dot_x4_q5_K(int64_t n, float *s, const void *x, const vo
     dot_x4_q45_K(n, s, x, y, stride, true);
 }
 
+/* Q6_K's integer sum of a super-block starts at -32 * sum_g scale_g * bsum_g (quants are
+ * stored + 32). */
+KQ_X4_INLINE __m256i q6_row_start(__m256i sc16, const int16_t *bsums) {
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)bsums);
+    return _mm256_sub_epi32(_mm256_setzero_si256(),
+                            _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
+}
+
+KQ_X4_INLINE void q6_row_chunk(__m256i *sumi, __m256i q6, const int8_t *q8, __m256i scale) {
+    __m256i v = _mm256_add_epi32(*sumi, dot_scaled(q6, q8, scale));
+    KQ_X4_PIN(v);
+    *sumi = v;
+}
+
 /* Q6_K: vec_dot_q6_K for four rows. */
 KQ_AVX2 static void vec_dot_x4_q6_K(int64_t n, float *s, const void *vx, const void *vy,
                                     size_t stride) {
@@ -88,20 +123,14 @@ KQ_AVX2 static void vec_dot_x4_q6_K(int64_t n, float *s, const void *vx, const v
     const bb_block_q8_K *y[4];
     kq_rows4(vy, stride, y);
     const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(0x30);
-    __m256 acc[4];
-    for (int r = 0; r < 4; r++)
-        acc[r] = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float xd = half_to_float(x[i].d);
-        /* quants are stored + 32: subtract 32 * sum_g scale_g * bsum_g */
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[r][i].bsums);
-            sumi[r] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                       _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
-        }
+        __m256i sumi0 = q6_row_start(sc16, y[0][i].bsums);
+        __m256i sumi1 = q6_row_start(sc16, y[1][i].bsums);
+        __m256i sumi2 = q6_row_start(sc16, y[2][i].bsums);
+        __m256i sumi3 = q6_row_start(sc16, y[3][i].bsums);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
@@ -122,19 +151,22 @@ KQ_AVX2 static void vec_dot_x4_q6_K(int64_t n, float *s, const void *vx, const v
                 const __m256i q6 =
                     _mm256_or_si256(_mm256_and_si256(low, m4), _mm256_and_si256(high, m2));
                 const __m256i scale = scale_pair(sc, c);
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; r++)
-                    sumi[r] = _mm256_add_epi32(
-                        sumi[r], dot_scaled(q6, y[r][i].qs + 128 * h + 32 * c, scale));
+                const int o = 128 * h + 32 * c;
+                q6_row_chunk(&sumi0, q6, y[0][i].qs + o, scale);
+                q6_row_chunk(&sumi1, q6, y[1][i].qs + o, scale);
+                q6_row_chunk(&sumi2, q6, y[2][i].qs + o, scale);
+                q6_row_chunk(&sumi3, q6, y[3][i].qs + o, scale);
             }
         }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(y[r][i].d * xd), _mm256_cvtepi32_ps(sumi[r]),
-                                     acc[r]);
+        kq_row_fma(&acc0, y[0][i].d, xd, sumi0);
+        kq_row_fma(&acc1, y[1][i].d, xd, sumi1);
+        kq_row_fma(&acc2, y[2][i].d, xd, sumi2);
+        kq_row_fma(&acc3, y[3][i].d, xd, sumi3);
     }
-    for (int r = 0; r < 4; r++)
-        s[r] = hsum_ps(acc[r]);
+    s[0] = hsum_ps(acc0);
+    s[1] = hsum_ps(acc1);
+    s[2] = hsum_ps(acc2);
+    s[3] = hsum_ps(acc3);
 }
 
 #endif

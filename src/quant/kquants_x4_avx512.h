@@ -21,7 +21,22 @@ KQ_INLINE void kq512_rows4(const void *vy, size_t stride, const bb_block_q8_K *y
         y[r] = (const bb_block_q8_K *)((const uint8_t *)vy + r * stride);
 }
 
-/* dot_q45_K for four rows */
+/* One row's dot_acc, its running total kept as such: integer sums are exact in any order,
+ * and GCC would otherwise reassociate the four rows' add chains into trees whose live
+ * products spill. */
+KQ_INLINE void kq512_row_acc(__m512i *sumi, __m512i q, const int8_t *q8, __m512i scale, bool vnni) {
+    __m512i v = dot_acc(*sumi, q, q8, scale, vnni);
+    __asm__("" : "+v"(v));
+    *sumi = v;
+}
+
+/* One row's float step of a super-block, as in the single kernels. */
+KQ_INLINE void kq512_row_fma(__m512 *acc, float yd, float xd, __m512i sumi) {
+    *acc = _mm512_fmadd_ps(_mm512_set1_ps(yd * xd), _mm512_cvtepi32_ps(sumi), *acc);
+}
+
+/* dot_q45_K for four rows. Accumulators are separate variables (GCC keeps arrays of vectors
+ * in memory). */
 KQ_INLINE void dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy, size_t stride,
                             bool q5, bool vnni) {
     const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
@@ -31,25 +46,20 @@ KQ_INLINE void dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy,
     const bb_block_q5_K *x5 = vx;
     const bb_block_q8_K *y[4];
     kq512_rows4(vy, stride, y);
-    __m512 acc[4];
-    __m256 acc_m[4];
-    for (int r = 0; r < 4; r++) {
-        acc[r] = _mm512_setzero_ps();
-        acc_m[r] = _mm256_setzero_ps();
-    }
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    __m256 accm0 = _mm256_setzero_ps(), accm1 = accm0, accm2 = accm0, accm3 = accm0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const uint8_t *qs = q5 ? x5[i].qs : x4[i].qs;
         const float xd = half_to_float(q5 ? x5[i].d : x4[i].d);
         const float xdmin = half_to_float(q5 ? x5[i].dmin : x4[i].dmin);
         const __m128i sm = unpack_scales_mins(q5 ? x5[i].scales : x4[i].scales);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc_m[r] = mins_term(sm, y[r][i].bsums, -y[r][i].d * xdmin, acc_m[r]);
+        accm0 = mins_term(sm, y[0][i].bsums, -y[0][i].d * xdmin, accm0);
+        accm1 = mins_term(sm, y[1][i].bsums, -y[1][i].d * xdmin, accm1);
+        accm2 = mins_term(sm, y[2][i].bsums, -y[2][i].d * xdmin, accm2);
+        accm3 = mins_term(sm, y[3][i].bsums, -y[3][i].d * xdmin, accm3);
         const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
         __m512i hb = q5 ? load_both_halves(x5[i].qh) : m4;
-        __m512i sumi[4];
-        for (int r = 0; r < 4; r++)
-            sumi[r] = _mm512_setzero_si512();
+        __m512i sumi0 = _mm512_setzero_si512(), sumi1 = sumi0, sumi2 = sumi0, sumi3 = sumi0;
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             __m512i q =
@@ -59,17 +69,20 @@ KQ_INLINE void dot_x4_q45_K(int64_t n, float *s, const void *vx, const void *vy,
                 hb = _mm512_srli_epi16(hb, 2);
             }
             const __m512i scale = scale_chunk(sc, j);
-#pragma GCC unroll 4
-            for (int r = 0; r < 4; r++)
-                sumi[r] = dot_acc(sumi[r], q, y[r][i].qs + 64 * j, scale, vnni);
+            kq512_row_acc(&sumi0, q, y[0][i].qs + 64 * j, scale, vnni);
+            kq512_row_acc(&sumi1, q, y[1][i].qs + 64 * j, scale, vnni);
+            kq512_row_acc(&sumi2, q, y[2][i].qs + 64 * j, scale, vnni);
+            kq512_row_acc(&sumi3, q, y[3][i].qs + 64 * j, scale, vnni);
         }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(y[r][i].d * xd), _mm512_cvtepi32_ps(sumi[r]),
-                                     acc[r]);
+        kq512_row_fma(&acc0, y[0][i].d, xd, sumi0);
+        kq512_row_fma(&acc1, y[1][i].d, xd, sumi1);
+        kq512_row_fma(&acc2, y[2][i].d, xd, sumi2);
+        kq512_row_fma(&acc3, y[3][i].d, xd, sumi3);
     }
-    for (int r = 0; r < 4; r++)
-        s[r] = reduce_with(acc[r], acc_m[r]);
+    s[0] = reduce_with(acc0, accm0);
+    s[1] = reduce_with(acc1, accm1);
+    s[2] = reduce_with(acc2, accm2);
+    s[3] = reduce_with(acc3, accm3);
 }
 
 KQ_AVX512 static void vec_dot_x4_q4_K(int64_t n, float *s, const void *x, const void *y,
@@ -100,17 +113,15 @@ KQ_INLINE void dot_x4_q6_K(int64_t n, float *s, const bb_block_q6_K *x, const vo
     const __m512i shr_b = concat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
     const bb_block_q8_K *y[4];
     kq512_rows4(vy, stride, y);
-    __m512 acc[4];
-    for (int r = 0; r < 4; r++)
-        acc[r] = _mm512_setzero_ps();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float xd = half_to_float(x[i].d);
         /* quants are stored + 32 */
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m512i sumi[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            sumi[r] = offset_start(sc16, y[r][i].bsums, 5);
+        __m512i sumi0 = offset_start(sc16, y[0][i].bsums, 5);
+        __m512i sumi1 = offset_start(sc16, y[1][i].bsums, 5);
+        __m512i sumi2 = offset_start(sc16, y[2][i].bsums, 5);
+        __m512i sumi3 = offset_start(sc16, y[3][i].bsums, 5);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const __m512i sc = _mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(sc16, 1)
@@ -122,20 +133,26 @@ KQ_INLINE void dot_x4_q6_K(int64_t n, float *s, const bb_block_q6_K *x, const vo
             const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                                _mm512_and_si512(_mm512_srlv_epi16(hv, shr_b), m2));
             const __m512i sa = scale_quad(sc, 0), sb = scale_quad(sc, 1);
-#pragma GCC unroll 4
-            for (int r = 0; r < 4; r++) {
-                const int8_t *q8 = y[r][i].qs + 128 * h;
-                sumi[r] = dot_acc(sumi[r], qa, q8, sa, vnni);
-                sumi[r] = dot_acc(sumi[r], qb, q8 + 64, sb, vnni);
-            }
+            const int o = 128 * h;
+            kq512_row_acc(&sumi0, qa, y[0][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi1, qa, y[1][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi2, qa, y[2][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi3, qa, y[3][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi0, qb, y[0][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi1, qb, y[1][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi2, qb, y[2][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi3, qb, y[3][i].qs + o + 64, sb, vnni);
         }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(y[r][i].d * xd), _mm512_cvtepi32_ps(sumi[r]),
-                                     acc[r]);
+        kq512_row_fma(&acc0, y[0][i].d, xd, sumi0);
+        kq512_row_fma(&acc1, y[1][i].d, xd, sumi1);
+        kq512_row_fma(&acc2, y[2][i].d, xd, sumi2);
+        kq512_row_fma(&acc3, y[3][i].d, xd, sumi3);
     }
-    for (int r = 0; r < 4; r++)
-        s[r] = reduce_with(acc[r], _mm256_setzero_ps());
+    const __m256 zero = _mm256_setzero_ps();
+    s[0] = reduce_with(acc0, zero);
+    s[1] = reduce_with(acc1, zero);
+    s[2] = reduce_with(acc2, zero);
+    s[3] = reduce_with(acc3, zero);
 }
 
 KQ_AVX512 static void vec_dot_x4_q6_K(int64_t n, float *s, const void *x, const void *y,
