@@ -8,10 +8,13 @@
  * fp16, negative), codes at their extremes (all-zero and all-ones bytes), activations
  * quantized by the level's own quantizer from random, constant-magnitude (codes +-127),
  * spiky, all-zero and tiny inputs; several lengths, so that every kernel's main loop, tail
- * and masked tail run; activation rows at a packed and at a padded stride.
+ * and masked tail run; activation rows at a packed and at a padded stride. Also: both
+ * AVX-512 K-quant builds (plain and VNNI) against their single twins, and that no level
+ * pairs its own vec_dot with a lower level's vec_dot_x4.
  *
  * BB_QUANT_BENCH=1 adds a micro-benchmark: GMAC/s of four single vec_dots per weight row
- * against one vec_dot_x4, rows of 2048, a 64-row weight matrix (in cache), one thread.
+ * against one vec_dot_x4, rows of 2048, a 64-row weight matrix (in cache), one thread, best
+ * of interleaved trials in thread CPU time.
  */
 #include "quant/blocks_k.h"
 #include "quant/blocks_legacy.h"

@@ -165,12 +165,80 @@ KQ_AVX512 static void vec_dot_x4_q6_K_vnni(int64_t n, float *s, const void *x, c
     dot_x4_q6_K(n, s, x, y, stride, true);
 }
 
+/* dot_q3_K for four rows */
+KQ_INLINE void dot_x4_q3_K(int64_t n, float *s, const bb_block_q3_K *x, const void *vy,
+                           size_t stride, bool vnni) {
+    const __m512i m3 = _mm512_set1_epi8(3), bit2 = _mm512_set1_epi8(4);
+    const __m512i sh_a = concat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+    const __m512i sh_b = concat256(_mm256_set1_epi16(4), _mm256_set1_epi16(6));
+    const __m512i hsh_a = concat256(_mm256_set1_epi16(2), _mm256_set1_epi16(1));
+    const bb_block_q8_K *y[4];
+    kq512_rows4(vy, stride, y);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float xd = half_to_float(x[i].d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(unpack_q3_scales(x[i].scales));
+        /* quants are coded as q + 4 */
+        __m512i sumi0 = offset_start(sc16, y[0][i].bsums, 2);
+        __m512i sumi1 = offset_start(sc16, y[1][i].bsums, 2);
+        __m512i sumi2 = offset_start(sc16, y[2][i].bsums, 2);
+        __m512i sumi3 = offset_start(sc16, y[3][i].bsums, 2);
+        __m512i hb = load_both_halves(x[i].hmask);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i sc = _mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(sc16, 1)
+                                                        : _mm256_castsi256_si128(sc16));
+            const __m512i q2 = load_both_halves(x[i].qs + 32 * h);
+            const __m512i ha = _mm512_and_si512(_mm512_sllv_epi16(hb, hsh_a), bit2);
+            const __m512i hc =
+                _mm512_and_si512(_mm512_sllv_epi16(_mm512_srli_epi16(hb, 2), hsh_a), bit2);
+            hb = _mm512_srli_epi16(hb, 4);
+            const __m512i qa =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi16(q2, sh_a), m3), ha);
+            const __m512i qb =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi16(q2, sh_b), m3), hc);
+            const __m512i sa = scale_quad(sc, 0), sb = scale_quad(sc, 1);
+            const int o = 128 * h;
+            kq512_row_acc(&sumi0, qa, y[0][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi1, qa, y[1][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi2, qa, y[2][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi3, qa, y[3][i].qs + o, sa, vnni);
+            kq512_row_acc(&sumi0, qb, y[0][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi1, qb, y[1][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi2, qb, y[2][i].qs + o + 64, sb, vnni);
+            kq512_row_acc(&sumi3, qb, y[3][i].qs + o + 64, sb, vnni);
+        }
+        kq512_row_fma(&acc0, y[0][i].d, xd, sumi0);
+        kq512_row_fma(&acc1, y[1][i].d, xd, sumi1);
+        kq512_row_fma(&acc2, y[2][i].d, xd, sumi2);
+        kq512_row_fma(&acc3, y[3][i].d, xd, sumi3);
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    s[0] = reduce_with(acc0, zero);
+    s[1] = reduce_with(acc1, zero);
+    s[2] = reduce_with(acc2, zero);
+    s[3] = reduce_with(acc3, zero);
+}
+
+KQ_AVX512 static void vec_dot_x4_q3_K(int64_t n, float *s, const void *x, const void *y,
+                                      size_t stride) {
+    dot_x4_q3_K(n, s, x, y, stride, false);
+}
+
+KQ_AVX512 static void vec_dot_x4_q3_K_vnni(int64_t n, float *s, const void *x, const void *y,
+                                           size_t stride) {
+    dot_x4_q3_K(n, s, x, y, stride, true);
+}
+
 /* The x4 twins of bb_kq_avx512_variants's kernels, available exactly where those are. */
 void bb_kq_avx512_x4_variants(int type, bb_vec_dot_x4_fn *plain, bb_vec_dot_x4_fn *vnni) {
     bb_vec_dot_fn p1, v1;
     bb_kq_avx512_variants(type, &p1, &v1);
     *plain = *vnni = NULL;
     switch (type) {
+    case BB_TYPE_Q3_K:
+        *plain = vec_dot_x4_q3_K, *vnni = vec_dot_x4_q3_K_vnni;
+        break;
     case BB_TYPE_Q4_K:
         *plain = vec_dot_x4_q4_K, *vnni = vec_dot_x4_q4_K_vnni;
         break;
