@@ -2,9 +2,11 @@
 # Installs the build dependencies (Debian 12) and builds beanbag into build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl"
+# nodejs/npm: the server tests drive beanbag with the official `openai` npm package
+pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl nodejs"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

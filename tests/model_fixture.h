@@ -20,6 +20,7 @@ typedef struct fixture_spec {
     bool tied;
     float rope_base;
     uint64_t seed;
+    bool rope_freqs; /* write Llama-3 style rope_freqs.weight factors */
 } fixture_spec;
 
 /* Keeps the tensor data alive until the image is written. */
@@ -120,6 +121,15 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     fx_add(w, &bufs, "token_embd.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_vocab, 1.0f, 0,
            &rng);
     fx_add(w, &bufs, "output_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f, &rng);
+    if (s->rope_freqs) {
+        /* factors 1..4 across the rotated pairs, as Llama-3's long-context scaling has */
+        uint64_t ne[1] = {(uint64_t)hd / 2};
+        float *fr = fx_keep(&bufs, malloc((size_t)hd / 2 * sizeof *fr));
+        for (int i = 0; i < hd / 2; i++) fr[i] = 1.0f + 3.0f * (float)i / (float)(hd / 2);
+        bb_error e = {0};
+        gguf_writer_add_tensor(w, "rope_freqs.weight", BB_TYPE_F32, 1, ne, fr,
+                               (size_t)hd / 2 * sizeof *fr, &e);
+    }
     if (!s->tied)
         fx_add(w, &bufs, "output.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_vocab, ws * 4, 0,
                &rng);

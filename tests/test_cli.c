@@ -82,7 +82,7 @@ static void test_bad_models(const void *good, size_t good_size) {
         }
     }
     /* an architecture we do not run */
-    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));
@@ -115,6 +115,14 @@ static void test_commands(const char *model) {
     CHECKF(rc == 2 && strstr(out, "--ids"), "bad ids: %s", out);
     rc = run(out, sizeof out, "%s eval -m %s --ids 1,100000", bin, model);
     CHECKF(rc == 1 && strstr(out, "out of range"), "id out of range: %s", out);
+    /* examples/simple sits beside the beanbag binary */
+    char simple[512];
+    snprintf(simple, sizeof simple, "%s", bin);
+    char *slash = strrchr(simple, '/');
+    snprintf(slash ? slash + 1 : simple, sizeof simple - (size_t)(slash ? slash + 1 - simple : 0),
+             "simple");
+    rc = run(out, sizeof out, "%s %s \"a b\" 5", simple, model);
+    CHECKF(rc == 0 && !strncmp(out, "a b", 3), "examples/simple: %s", out);
     rc = run(out, sizeof out, "%s bench -m %s -p 8 -n 4 -r 1 --json", bin, model);
     CHECKF(rc == 0 && strstr(out, "\"gen_tokens_per_s\"") && strstr(out, "\"mem_read_gbs\""),
            "bench: %s", out);
@@ -149,7 +157,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
     if (system(cmd) != 0) return 1;
     /* 256-wide so every quantized type applies without fallback */
-    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21};
+    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21, false};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));

@@ -50,9 +50,10 @@ static void ref_matvec(double *y, const double *W, const double *x, int n_in, in
     }
 }
 
-static void ref_rope(double *x, int hd, int pos, bool neox, double base) {
+static void ref_rope(double *x, int hd, int pos, bool neox, double base, bool factors) {
     for (int i = 0; i < hd / 2; i++) {
         double th = pos * pow(base, -2.0 * i / hd);
+        if (factors) th /= 1.0 + 3.0 * i / (hd / 2);
         int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
         double x0 = x[a], x1 = x[b];
         x[a] = x0 * cos(th) - x1 * sin(th);
@@ -92,11 +93,11 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
             for (int i = 0; bk && i < KV * hd; i++) kt[i] += bk[i], vt[i] += bv[i];
             for (int h = 0; h < H; h++) {
                 if (qn) ref_rmsnorm(qt + h * hd, qt + h * hd, qn, hd);
-                ref_rope(qt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4);
+                ref_rope(qt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4, s->rope_freqs);
             }
             for (int h = 0; h < KV; h++) {
                 if (kn) ref_rmsnorm(kt + h * hd, kt + h * hd, kn, hd);
-                ref_rope(kt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4);
+                ref_rope(kt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4, s->rope_freqs);
             }
         }
         for (int t = 0; t < n; t++) {
@@ -276,7 +277,7 @@ static void test_fixture(const fixture_spec *s, double tol) {
 
 /* Filling the cache reports NO_SPACE and changes nothing. */
 static void test_cache_full(void) {
-    fixture_spec s = {"llama", 64, 1, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 0, 3};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 0, 3, false};
     void *img;
     size_t size;
     if (!fixture_build(&s, &img, &size)) return;
@@ -443,18 +444,22 @@ static void test_conformance(void) {
 }
 
 int main(void) {
-    /* arch, n_embd, layers, heads, kv heads, ffn, vocab, head_dim, type, tied, rope base, seed */
+    /* arch, n_embd, layers, heads, kv heads, ffn, vocab, head_dim, type, tied, rope base, seed,
+     * rope_freqs */
     fixture_spec specs[] = {
-        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11},
-        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12},
-        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13},
-        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16},
+        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11, false},
+        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12, false},
+        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13, false},
+        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14, false},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15, false},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16, false},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_BF16, false, 5e5f, 17, false},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 5e5f, 18, true},
     };
     /* F32 and F16 differ from the double reference by the F16 KV cache (and F16 activations
-     * for F16 weights); quantized weights also by the Q8 activation quantization. */
-    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1};
+     * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
+     * weights also by the Q8 activation quantization. */
+    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) test_fixture(&specs[i], tols[i]);
     test_cache_full();
     test_conformance();

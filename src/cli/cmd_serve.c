@@ -1,9 +1,239 @@
+/* `beanbag serve`: the OpenAI-compatible HTTP server over one model. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/runtime.h"
+#include "server/server.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: beanbag serve [-m MODEL.gguf] [options]\n"
+            "\n"
+            "OpenAI-compatible HTTP server: POST /v1/chat/completions, /v1/completions,\n"
+            "/tokenize, /detokenize; GET /v1/models, /health, /metrics.\n"
+            "\n"
+            "  -m, --model FILE        GGUF model (default: the built-in demo model, if any)\n"
+            "      --alias NAME        model id clients use (default: general.name or file name)\n"
+            "      --host ADDR         address to bind (default 127.0.0.1)\n"
+            "      --port N            port (default 8080; 0 picks a free one)\n"
+            "      --parallel N        sequences generated side by side (default 4)\n"
+            "      --ctx-size N        KV cache tokens shared by all sequences (default 4096)\n"
+            "      --batch N           most tokens per forward step, prompt chunks included:\n"
+            "                          larger reads prompts faster, smaller keeps other\n"
+            "                          streams smoother while it does (default 128)\n"
+            "  -t, --threads N         compute threads (default: all CPUs)\n"
+            "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
+            "      --max-queue N       requests waiting beyond the running ones before 503\n"
+            "                          (default 64)\n"
+            "      --max-n N           most choices per request (default: --parallel)\n"
+            "      --max-body BYTES    largest request body (default 1048576)\n"
+            "      --timeout SECS      time a client has to send a request, and to take each\n"
+            "                          piece of a response (default 30)\n"
+            "      --max-connections N open connections at most (default 256)\n"
+            "      --shutdown-timeout SECS  on SIGTERM/SIGINT, time running requests get to\n"
+            "                          finish before they are cancelled (default 10)\n"
+            "  -q, --quiet             no log lines\n"
+            "  -h, --help              this help\n");
+}
+
+typedef struct serve_opts {
+    runtime_params rt;
+    server_params http;
+    const char *alias;
+    double shutdown_timeout;
+} serve_opts;
+
+enum {
+    O_ALIAS = 256,
+    O_HOST,
+    O_PORT,
+    O_PARALLEL,
+    O_CTX,
+    O_BATCH,
+    O_KEY,
+    O_QUEUE,
+    O_MAXN,
+    O_BODY,
+    O_TIMEOUT,
+    O_CONNS,
+    O_SHUTDOWN
+};
+
+static const struct option long_opts[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"alias", required_argument, NULL, O_ALIAS},
+    {"host", required_argument, NULL, O_HOST},
+    {"port", required_argument, NULL, O_PORT},
+    {"parallel", required_argument, NULL, O_PARALLEL},
+    {"ctx-size", required_argument, NULL, O_CTX},
+    {"batch", required_argument, NULL, O_BATCH},
+    {"threads", required_argument, NULL, 't'},
+    {"api-key", required_argument, NULL, O_KEY},
+    {"max-queue", required_argument, NULL, O_QUEUE},
+    {"max-n", required_argument, NULL, O_MAXN},
+    {"max-body", required_argument, NULL, O_BODY},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"max-connections", required_argument, NULL, O_CONNS},
+    {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Integer flag values: the range, then where the value goes. */
+static bool int_flag(const char *flag, long long lo, long long hi, long long *v) {
+    return cli_int("serve", flag, optarg, lo, hi, v);
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, serve_opts *o) {
+    long long v = 0, max_n = 0;
+    memset(o, 0, sizeof *o);
+    o->rt = (runtime_params){.n_ctx = 4096, .n_batch = 128, .n_seq_max = 4, .max_queue = 64};
+    o->http = server_default_params();
+    o->http.api_key = getenv("BEANBAG_API_KEY");
+    o->shutdown_timeout = 10;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:t:qh", long_opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'm':
+            o->rt.model_path = optarg;
+            break;
+        case O_ALIAS:
+            o->alias = optarg;
+            break;
+        case O_HOST:
+            o->http.host = optarg;
+            break;
+        case O_KEY:
+            o->http.api_key = optarg;
+            break;
+        case 'q':
+            o->http.quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_PORT:
+            if ((ok = int_flag("--port", 0, 65535, &v))) o->http.port = (int)v;
+            break;
+        case O_PARALLEL:
+            if ((ok = int_flag("--parallel", 1, 256, &v))) o->rt.n_seq_max = (int32_t)v;
+            break;
+        case O_CTX:
+            if ((ok = int_flag("--ctx-size", 16, 1 << 24, &v))) o->rt.n_ctx = (int32_t)v;
+            break;
+        case O_BATCH:
+            if ((ok = int_flag("--batch", 1, 1 << 16, &v))) o->rt.n_batch = (int32_t)v;
+            break;
+        case 't':
+            if ((ok = int_flag("--threads", 0, 1024, &v))) o->rt.n_threads = (int32_t)v;
+            break;
+        case O_QUEUE:
+            if ((ok = int_flag("--max-queue", 0, 1 << 20, &v))) o->rt.max_queue = (int32_t)v;
+            break;
+        case O_MAXN:
+            ok = int_flag("--max-n", 1, 256, &max_n);
+            break;
+        case O_BODY:
+            if ((ok = int_flag("--max-body", 1024, 1LL << 30, &v))) o->http.max_body = (size_t)v;
+            break;
+        case O_TIMEOUT:
+            if ((ok = int_flag("--timeout", 1, 86400, &v))) o->http.timeout_s = (int)v;
+            break;
+        case O_CONNS:
+            if ((ok = int_flag("--max-connections", 1, 100000, &v)))
+                o->http.max_connections = (int)v;
+            break;
+        case O_SHUTDOWN:
+            if ((ok = int_flag("--shutdown-timeout", 0, 86400, &v)))
+                o->shutdown_timeout = (double)v;
+            break;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (!ok) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "beanbag serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (o->rt.n_batch < o->rt.n_seq_max) o->rt.n_batch = o->rt.n_seq_max;
+    o->http.max_n = max_n ? (int)max_n : o->rt.n_seq_max;
+    if (o->http.max_n > o->rt.n_seq_max) {
+        fprintf(stderr, "beanbag serve: --max-n %d is more than --parallel %d\n", o->http.max_n,
+                o->rt.n_seq_max);
+        return 2;
+    }
+    return -1;
+}
+
+static int64_t model_created(const char *path) {
+    struct stat st;
+    if (path && stat(path, &st) == 0) return (int64_t)st.st_mtime;
+    return (int64_t)time(NULL);
+}
 
 int cmd_serve(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "beanbag %s: not built yet\n", argv[0]);
-    return 1;
+    serve_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+
+    /* Signals are taken synchronously by this thread (sigwait); every thread started from
+     * here on inherits the mask and never sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    bb_error err = {0};
+    server *srv = NULL;
+    if (server_start(&o.http, &srv, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        return 1;
+    }
+    printf("beanbag serve: listening on http://%s:%u\n", o.http.host, server_port(srv));
+    fflush(stdout);
+
+    runtime rt;
+    if (runtime_open(&o.rt, &rt, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        server_stop_accepting(srv);
+        server_free(srv, 0);
+        return 1;
+    }
+    server_model m = {.model = rt.model,
+                      .engine = rt.engine,
+                      .model_id = o.alias ? o.alias : rt.default_id,
+                      .n_seq_ctx = rt.n_seq_ctx,
+                      .created = model_created(o.rt.model_path)};
+    server_set_model(srv, &m);
+    printf("beanbag serve: model '%s' ready (%d sequences, %d-token cache, %d threads)\n",
+           m.model_id, o.rt.n_seq_max, (int)bb_context_n_ctx(rt.ctx), bb_context_n_threads(rt.ctx));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    printf("beanbag serve: %s: finishing requests in flight (up to %.0f s)\n",
+           sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_timeout);
+    fflush(stdout);
+    server_stop_accepting(srv);
+    engine_drain(rt.engine, o.shutdown_timeout);
+    server_free(srv, 2.0);
+    runtime_close(&rt);
+    printf("beanbag serve: stopped\n");
+    return 0;
 }

@@ -1,7 +1,8 @@
 /* IEEE 754 binary16 and bfloat16 <-> binary32, round to nearest even, bit-exact with the
  * hardware conversions (F16C's vcvtph2ps, and vcvtps2ph with rounding mode 0), NaNs
  * included: both directions keep the payload's top bits and set the quiet bit. bf16 follows
- * ggml's ggml_compute_fp32_to_bf16 (truncating, quieted NaNs; subnormals kept). */
+ * ggml's ggml_compute_fp32_to_bf16: round to nearest even, NaNs truncated and made quiet,
+ * subnormals kept (not flushed to zero). */
 #include "quant/quant.h"
 
 #include <string.h>

@@ -257,16 +257,16 @@ void bb_quant_fill_legacy_avx2(bb_type_traits *t) {
     t[BB_TYPE_BF16].to_float = bf16_to_float;
     t[BB_TYPE_BF16].from_float = bf16_from_float;
     t[BB_TYPE_Q4_0].vec_dot = q4_0_vec_dot;
+    t[BB_TYPE_Q4_0].vec_dot_x4 = q4_0_vec_dot_x4;
     t[BB_TYPE_Q4_1].vec_dot = q4_1_vec_dot;
+    t[BB_TYPE_Q4_1].vec_dot_x4 = q4_1_vec_dot_x4;
     t[BB_TYPE_Q5_0].vec_dot = q5_0_vec_dot;
+    t[BB_TYPE_Q5_0].vec_dot_x4 = q5_0_vec_dot_x4;
     t[BB_TYPE_Q5_1].vec_dot = q5_1_vec_dot;
+    t[BB_TYPE_Q5_1].vec_dot_x4 = q5_1_vec_dot_x4;
     t[BB_TYPE_Q8_0].vec_dot = q8_0_vec_dot;
+    t[BB_TYPE_Q8_0].vec_dot_x4 = q8_0_vec_dot_x4;
     t[BB_TYPE_Q8_0].from_float = q8_0_from_float;
     t[BB_TYPE_Q8_1].from_float = q8_1_from_float;
     t[BB_TYPE_F16].vec_dot_x4 = f16_vec_dot_x4;
-    t[BB_TYPE_Q4_0].vec_dot_x4 = q4_0_vec_dot_x4;
-    t[BB_TYPE_Q4_1].vec_dot_x4 = q4_1_vec_dot_x4;
-    t[BB_TYPE_Q5_0].vec_dot_x4 = q5_0_vec_dot_x4;
-    t[BB_TYPE_Q5_1].vec_dot_x4 = q5_1_vec_dot_x4;
-    t[BB_TYPE_Q8_0].vec_dot_x4 = q8_0_vec_dot_x4;
 }

@@ -4,8 +4,14 @@
  * Quantizers follow ggml's quantize_row_*_ref (ggml/src/ggml-quants.c) operation for
  * operation, so a row quantized here is byte-identical to one quantized by llama.cpp's
  * reference path: same scale formula, same reciprocal, same rounding (roundf, i.e. ties away
- * from zero, for the 8-bit types; truncation of x + 0.5 for the 4/5-bit ones). Inputs are
- * expected to be finite. Dot products accumulate in float, one integer sum per block. */
+ * from zero, for the 8-bit types; truncation of x + 0.5 for the 4/5-bit ones). test_quant
+ * checks this against the tensors llama-quantize wrote into the conformance models. Inputs
+ * are expected to be finite. Dot products accumulate in float, one integer sum per block.
+ *
+ * Note for activations: llama.cpp's x86 CPU backend quantizes activations to Q8_0 with its
+ * own SIMD quantize_row_q8_0, which scales by 127/amax and rounds ties to even; it can differ
+ * from quantize_row_q8_0_ref (used here, and by our SIMD twins) by one code on exact ties or
+ * when the two reciprocals differ in the last bit. */
 #include "quant/blocks_legacy.h"
 #include "quant/quant_impl.h"
 

@@ -1,16 +1,15 @@
-/* AVX2 four-row kernels (bb_vec_dot_x4_fn, quant.h) for F16 and the legacy block types,
- * included by legacy_avx2.c after its single-row kernels, whose helpers they share. Each
- * output is bit-identical to the single kernel on that row (batch invariance): the same
- * float operations in the same order per row, only the loads of the weights shared. */
+/* AVX2 four-row kernel (bb_vec_dot_x4_fn, quant.h) for F16, included by legacy_avx2.c after
+ * its single-row kernels, whose helpers (load_f16x8, f16_1, hsum_ps) it shares. (The block
+ * types' x4 kernels are in legacy_x86_dot.h.) Each output is bit-identical to f16_vec_dot on
+ * that row (batch invariance): float_dot's operations in float_dot's order per row, only the
+ * weights' loads and conversions shared. */
 #ifndef BB_QUANT_LEGACY_X4_AVX2_H
 #define BB_QUANT_LEGACY_X4_AVX2_H
 
-#include "quant/legacy_x86_dot_x4.h"
-
 /* float_dot's accumulators a_j and a_{j+1} (elements i + 8j .. i + 8j + 15 of each step of
  * 32) for four rows. Sixteen accumulators would not fit the sixteen ymm registers, so
- * f16_dot_x4 runs this twice, for j = 0 and j = 2, reading the weights twice from L1; each
- * accumulator still sees its terms in float_dot's order. With j = 0 it also runs float_dot's
+ * f16_vec_dot_x4 runs this twice, for j = 0 and j = 2 (each weight is still converted once);
+ * each accumulator sees its terms in float_dot's order. With j = 0 it also runs float_dot's
  * 8-element tail into a_0. */
 typedef struct f16_acc_pair {
     __m256 a[4][2]; /* [row][j] */

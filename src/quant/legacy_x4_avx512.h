@@ -1,11 +1,10 @@
-/* AVX-512 four-row kernels (bb_vec_dot_x4_fn, quant.h) for F16 and the legacy block types,
- * included by legacy_avx512.c after its single-row kernels, whose helpers they share. Each
- * output is bit-identical to the single kernel on that row (batch invariance): the same
- * float operations in the same order per row, only the loads of the weights shared. */
+/* AVX-512 four-row kernel (bb_vec_dot_x4_fn, quant.h) for F16, included by legacy_avx512.c
+ * after its single-row kernels, whose helpers (load_f16, first16) it shares. (The block
+ * types' x4 kernels are in legacy_x86_dot.h.) Each output is bit-identical to f16_vec_dot on
+ * that row (batch invariance): float_dot's operations in float_dot's order per row, only the
+ * weights' loads and conversions shared. */
 #ifndef BB_QUANT_LEGACY_X4_AVX512_H
 #define BB_QUANT_LEGACY_X4_AVX512_H
-
-#include "quant/legacy_x86_dot_x4.h"
 
 /* float_dot's four accumulators for one row */
 typedef struct f16_acc4 {

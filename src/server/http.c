@@ -1,0 +1,426 @@
+/* libmicrohttpd glue: daemon lifetime, connection deadlines, routing, authentication, body
+ * limits and response helpers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "server/oai_response.h"
+#include "server/server_internal.h"
+
+/* Headers beyond this (libmicrohttpd's per-connection pool) are refused by the library. */
+#define HEADER_POOL_BYTES (64 * 1024)
+
+server_params server_default_params(void) {
+    return (server_params){.host = "127.0.0.1",
+                           .port = 8080,
+                           .api_key = NULL,
+                           .max_body = 1 << 20,
+                           .timeout_s = 30,
+                           .max_connections = 256,
+                           .max_n = 8};
+}
+
+double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------- connection deadlines */
+
+void conn_arm(server *s, conn_rec *c, bool arm) {
+    if (!c) return;
+    pthread_mutex_lock(&s->conns_mu);
+    c->deadline = arm ? mono_now() + s->p.timeout_s : 0;
+    pthread_mutex_unlock(&s->conns_mu);
+}
+
+/* libmicrohttpd's own timeout counts idle time only, so a client trickling a byte at a time
+ * keeps a connection forever; this thread bounds the whole request (and each response
+ * write) instead, by shutting the socket down, which makes the connection's thread close it.
+ * Records leave the list (under the lock) before libmicrohttpd closes the descriptor. */
+static void *watchdog_main(void *arg) {
+    server *s = arg;
+    pthread_mutex_lock(&s->conns_mu);
+    while (!s->watchdog_quit) {
+        double now = mono_now();
+        for (conn_rec *c = s->conns; c; c = c->next)
+            if (c->deadline > 0 && now > c->deadline) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->deadline = 0;
+            }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->conns_cv, &s->conns_mu, &until);
+    }
+    pthread_mutex_unlock(&s->conns_mu);
+    return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_rec *c = calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = c;
+        if (!c) return;
+        c->fd = info ? info->connect_fd : -1;
+        pthread_mutex_lock(&s->conns_mu);
+        c->deadline = c->fd >= 0 ? mono_now() + s->p.timeout_s : 0;
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->conns_mu);
+        return;
+    }
+    conn_rec *c = *socket_context;
+    if (!c) return;
+    pthread_mutex_lock(&s->conns_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conns_mu);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+enum MHD_Result send_counted(server *s, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp) {
+    if (!resp) return MHD_NO;
+    http_count(&s->counters, status);
+    /* The client must take the response within the timeout (a stream re-arms per piece). */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_arm(s, info ? info->socket_context : NULL, true);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* A response over a malloc'd body (taken over), or NULL (the body freed). */
+static struct MHD_Response *body_response(char *body, size_t len, const char *content_type) {
+    struct MHD_Response *resp =
+        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return resp;
+}
+
+enum MHD_Result send_body(server *s, struct MHD_Connection *c, unsigned status, char *body,
+                          size_t len, const char *content_type) {
+    struct MHD_Response *resp = body_response(body, len, content_type);
+    if (resp && (status == 503 || status == 429)) MHD_add_response_header(resp, "Retry-After", "1");
+    if (resp && status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    return send_counted(s, c, status, resp);
+}
+
+enum MHD_Result send_json(server *s, struct MHD_Connection *c, unsigned status, char *json) {
+    return send_body(s, c, status, json, json ? strlen(json) : 0, "application/json");
+}
+
+enum MHD_Result send_error(server *s, struct MHD_Connection *c, const oai_error *e) {
+    return send_json(s, c, (unsigned)e->status, oai_error_json(e));
+}
+
+__attribute__((format(printf, 5, 6))) static enum MHD_Result
+fail(server *s, struct MHD_Connection *c, int status, const char *code, const char *fmt, ...) {
+    oai_error e;
+    oai_fail(&e, status, NULL, "%s", "");
+    e.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    return send_error(s, c, &e);
+}
+
+bool request_json(const http_req *r, cJSON **root, oai_error *e) {
+    return oai_parse_json(r->body.data ? r->body.data : "", r->body.len, root, e);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+enum { R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_CHAT, R_TEXT, R_TOKENIZE, R_DETOKENIZE };
+
+static const struct route {
+    const char *path;
+    bool prefix; /* path ends in an id */
+    const char *method;
+    bool auth;
+    int id;
+} routes[] = {
+    {"/health", false, "GET", false, R_HEALTH},
+    {"/metrics", false, "GET", true, R_METRICS},
+    {"/v1/models", false, "GET", true, R_MODELS},
+    {"/v1/models/", true, "GET", true, R_MODEL},
+    {"/v1/chat/completions", false, "POST", true, R_CHAT},
+    {"/v1/completions", false, "POST", true, R_TEXT},
+    {"/tokenize", false, "POST", true, R_TOKENIZE},
+    {"/detokenize", false, "POST", true, R_DETOKENIZE},
+};
+
+static const struct route *route_find(const char *url) {
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->path);
+        if (r->prefix ? !strncmp(url, r->path, n) && url[n] : !strcmp(url, r->path)) return r;
+    }
+    return NULL;
+}
+
+/* Compares the bearer token with the key in time that depends only on the key's length, so
+ * response times do not reveal how much of a guess was right. */
+static bool auth_ok(const server *s, struct MHD_Connection *c) {
+    if (!s->api_key) return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7)) return false;
+    const char *tok = h + 7;
+    size_t n = strlen(tok);
+    volatile unsigned char diff = n != s->api_key_len;
+    for (size_t i = 0; i < s->api_key_len; i++)
+        diff |= (unsigned char)(s->api_key[i] ^ (i < n ? tok[i] : 0));
+    return diff == 0;
+}
+
+/* The first call for a request (headers read): route, authenticate, check the declared size. */
+static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req *r, const char *url,
+                                  const char *method) {
+    const struct route *rt = route_find(url);
+    if (!rt) return fail(s, c, 404, "not_found", "no such endpoint: %.200s", url);
+    if (rt->auth && !auth_ok(s, c))
+        return fail(s, c, 401, "invalid_api_key",
+                    "a valid API key is required (Authorization: Bearer KEY)");
+    if (strcmp(method, rt->method)) {
+        oai_error e;
+        oai_fail(&e, 405, NULL, "%s needs %s, not %.20s", rt->path, rt->method, method);
+        e.code = "method_not_allowed";
+        char *json = oai_error_json(&e);
+        struct MHD_Response *resp =
+            body_response(json, json ? strlen(json) : 0, "application/json");
+        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rt->method);
+        return send_counted(s, c, 405, resp);
+    }
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || *end || n > s->p.max_body) {
+            r->rejected = true;
+            return fail(s, c, 413, "request_too_large",
+                        "the request body is over the limit of %zu bytes", s->p.max_body);
+        }
+    }
+    r->route = rt->id;
+    return MHD_YES;
+}
+
+static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r, const char *url) {
+    switch (r->route) {
+    case R_HEALTH:
+        return route_health(s, c);
+    case R_METRICS:
+        return route_metrics(s, c);
+    case R_MODELS:
+        return route_models(s, c, NULL);
+    case R_MODEL:
+        return route_models(s, c, url + strlen("/v1/models/"));
+    case R_TOKENIZE:
+        return route_tokenize(s, c, r);
+    case R_DETOKENIZE:
+        return route_detokenize(s, c, r);
+    default:
+        return route_completion(s, c, r, r->route == R_CHAT);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
+    server *s = cls;
+    http_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        r->s = s;
+        r->route = -1;
+        r->t_start = mono_now();
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->conn = info ? info->socket_context : NULL;
+        atomic_fetch_add(&s->in_flight, 1);
+        enum MHD_Result ret = on_headers(s, c, r, url, method);
+        if (r->route < 0) r->rejected = true;
+        return ret;
+    }
+    if (r->rejected) {
+        *upload_size = 0; /* already answered; the connection closes after the response */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* A body without Content-Length (chunked) can outgrow the limit only here. The
+         * library takes a response only once the upload ends, so the rest is read and
+         * dropped; the request deadline bounds how long that may take. */
+        if (r->too_large || r->body.len + *upload_size > s->p.max_body)
+            r->too_large = true;
+        else
+            bb_strbuf_append(&r->body, upload_data, *upload_size);
+        *upload_size = 0;
+        return r->body.failed ? MHD_NO : MHD_YES;
+    }
+    if (r->too_large)
+        return fail(s, c, 413, "request_too_large",
+                    "the request body is over the limit of %zu bytes", s->p.max_body);
+    conn_arm(s, r->conn, false);
+    return dispatch(s, c, r, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    server *s = cls;
+    http_req *r = *con_cls;
+    if (!r) return;
+    if (!s->p.quiet && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        fprintf(stderr, "beanbag serve: a request ended early (code %d)\n", (int)toe);
+    /* The connection may carry another request: give it the full time again. */
+    conn_arm(s, r->conn, true);
+    bb_strbuf_release(&r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    server *s = cls;
+    if (s->p.quiet) return;
+    fputs("beanbag serve (http): ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static bb_status resolve(const char *host, int port, struct sockaddr_storage *addr, bb_error *err) {
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0 || !res)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "cannot resolve host '%s': %s", host,
+                       gai_strerror(rc));
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return BB_OK;
+}
+
+static void server_destroy(server *s) {
+    if (s->watchdog_quit == false && s->watchdog) {
+        pthread_mutex_lock(&s->conns_mu);
+        s->watchdog_quit = true;
+        pthread_cond_signal(&s->conns_cv);
+        pthread_mutex_unlock(&s->conns_mu);
+        pthread_join(s->watchdog, NULL);
+    }
+    pthread_cond_destroy(&s->conns_cv);
+    pthread_mutex_destroy(&s->conns_mu);
+    free(s->api_key);
+    free(s);
+}
+
+bb_status server_start(const server_params *params, server **out, bb_error *err) {
+    *out = NULL;
+    if (params->port < 0 || params->port > 65535 || params->timeout_s < 1 ||
+        params->max_connections < 1 || params->max_n < 1 || params->max_body < 1)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "server parameters out of range (port %d, timeout %d, connections %d, "
+                       "max n %d)",
+                       params->port, params->timeout_s, params->max_connections, params->max_n);
+    struct sockaddr_storage addr;
+    bb_status st = resolve(params->host ? params->host : "127.0.0.1", params->port, &addr, err);
+    if (st != BB_OK) return st;
+    server *s = calloc(1, sizeof *s);
+    if (!s) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for the server");
+    s->p = *params;
+    pthread_mutex_init(&s->conns_mu, NULL);
+    pthread_cond_init(&s->conns_cv, NULL);
+    if (params->api_key && params->api_key[0]) {
+        s->api_key = strdup(params->api_key);
+        s->api_key_len = strlen(params->api_key);
+        if (!s->api_key) {
+            server_destroy(s);
+            return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+    }
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        s->watchdog_quit = true;
+        server_destroy(s);
+        return bb_fail(err, BB_ERR_INTERNAL, "cannot start the connection watchdog");
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)params->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)params->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        server_destroy(s);
+        return bb_fail(err, BB_ERR_IO, "cannot listen on %s port %d (in use, or no permission)",
+                       params->host ? params->host : "127.0.0.1", params->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : (uint16_t)params->port;
+    *out = s;
+    return BB_OK;
+}
+
+uint16_t server_port(const server *s) {
+    return s->port;
+}
+
+void server_set_model(server *s, const server_model *model) {
+    s->model = *model;
+    atomic_store(&s->ready, true);
+}
+
+void server_stop_accepting(server *s) {
+    atomic_store(&s->stopping, true);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void server_free(server *s, double timeout_s) {
+    if (!s) return;
+    double until = mono_now() + timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && mono_now() < until)
+        usleep(10 * 1000);
+    MHD_stop_daemon(s->daemon);
+    server_destroy(s);
+}

@@ -1,0 +1,19 @@
+/* Prompt building shared by the completion endpoints and `beanbag chat`: chat messages through
+ * the model's template (ChatML when the file has none), text through the tokenizer. */
+#ifndef BB_SERVER_PROMPT_H
+#define BB_SERVER_PROMPT_H
+
+#include <stddef.h>
+
+#include "beanbag.h"
+
+/* Tokenizes prompt text, parsing special-token text (the template's markers), and adds BOS
+ * when the vocab asks for it and the text does not already start with it. *ids: bb_free. */
+bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **ids, size_t *n,
+                          bb_error *err);
+/* Renders a JSON array of messages (string contents) for generation and tokenizes the result.
+ * A template that refuses the conversation gives BB_ERR_TEMPLATE. */
+bb_status prompt_from_messages(const bb_model *model, const char *messages_json, bb_token **ids,
+                               size_t *n, bb_error *err);
+
+#endif

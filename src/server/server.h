@@ -1,0 +1,54 @@
+/*
+ * The OpenAI-compatible HTTP server (libmicrohttpd, one thread per connection). It listens
+ * before the model is loaded (GET /health says "loading"), then serves completions through the
+ * engine: HTTP threads parse, validate and tokenize, the engine thread generates, and the
+ * connection thread streams what the engine hands over.
+ *
+ * Limits: request bodies over max_body get 413; headers over 64 KiB are refused by
+ * libmicrohttpd; a request must arrive completely, and every piece of a response be taken,
+ * within timeout_s (slow clients are cut off); at most max_connections at once.
+ */
+#ifndef BB_SERVER_H
+#define BB_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "beanbag.h"
+#include "engine/engine.h"
+
+typedef struct server_params {
+    const char *host;    /* numeric address or name to bind; default 127.0.0.1 */
+    int port;            /* 0: any free port (see server_port) */
+    const char *api_key; /* NULL or "": no authentication */
+    size_t max_body;     /* bytes */
+    int timeout_s;
+    int max_connections;
+    int max_n;  /* most choices per request */
+    bool quiet; /* no request log on stderr */
+} server_params;
+
+server_params server_default_params(void);
+
+/* What the endpoints serve once the model is loaded; pointers must outlive the server. */
+typedef struct server_model {
+    bb_model *model;
+    engine *engine;
+    const char *model_id;
+    int32_t n_seq_ctx; /* longest sequence (prompt + completion) */
+    int64_t created;   /* for /v1/models */
+} server_model;
+
+typedef struct server server;
+
+bb_status server_start(const server_params *params, server **out, bb_error *err);
+uint16_t server_port(const server *s);
+/* From now on completions are served and /health says "ok". */
+void server_set_model(server *s, const server_model *model);
+/* Closes the listening socket; requests on open connections get 503 from now on. */
+void server_stop_accepting(server *s);
+/* Waits up to timeout_s for requests in flight to finish sending, then stops every connection
+ * and frees the server. */
+void server_free(server *s, double timeout_s);
+
+#endif

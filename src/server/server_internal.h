@@ -1,0 +1,74 @@
+/* State shared by the HTTP glue (http.c), the small endpoints (routes.c) and the completion
+ * endpoints (completion.c). */
+#ifndef BB_SERVER_INTERNAL_H
+#define BB_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/metrics.h"
+#include "server/oai_request.h"
+#include "server/server.h"
+#include "common/strbuf.h"
+
+/* One TCP connection, watched for deadlines (slow-loris protection). */
+typedef struct conn_rec {
+    int fd;
+    double deadline; /* monotonic seconds; 0: none (the server is working for it) */
+    struct conn_rec *prev, *next;
+} conn_rec;
+
+struct server {
+    server_params p;
+    char *api_key;
+    size_t api_key_len;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    http_counters counters;
+    atomic_bool ready, stopping;
+    server_model model;   /* valid once ready */
+    atomic_int in_flight; /* requests between their first byte and their completion */
+
+    pthread_mutex_t conns_mu;
+    pthread_cond_t conns_cv;
+    conn_rec *conns;
+    bool watchdog_quit;
+    pthread_t watchdog;
+};
+
+/* One HTTP request. */
+typedef struct http_req {
+    server *s;
+    conn_rec *conn;
+    int route;
+    bb_strbuf body;
+    bool rejected;  /* a response went out before the body was read */
+    bool too_large; /* the body outgrew max_body; the rest is dropped */
+    double t_start;
+} http_req;
+
+double mono_now(void);
+/* Sets the connection's deadline to now + timeout (arm) or clears it. */
+void conn_arm(server *s, conn_rec *c, bool arm);
+
+/* Queues a response (taking ownership of the malloc'd body) and counts its status. */
+enum MHD_Result send_body(server *s, struct MHD_Connection *c, unsigned status, char *body,
+                          size_t len, const char *content_type);
+enum MHD_Result send_json(server *s, struct MHD_Connection *c, unsigned status, char *json);
+enum MHD_Result send_error(server *s, struct MHD_Connection *c, const oai_error *e);
+enum MHD_Result send_counted(server *s, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp);
+
+/* The request body as a JSON object (cJSON_Delete it), or false with *e set. */
+bool request_json(const http_req *r, cJSON **root, oai_error *e);
+
+/* Endpoints (routes.c, completion.c); the body is complete. */
+enum MHD_Result route_health(server *s, struct MHD_Connection *c);
+enum MHD_Result route_metrics(server *s, struct MHD_Connection *c);
+enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id);
+enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r);
+enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *r);
+enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *r, bool chat);
+
+#endif
