@@ -313,6 +313,8 @@ KQ_AVX2 static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
+#include "quant/kquants_x4_avx2.h"
+
 void bb_quant_fill_kquants_avx2(bb_type_traits *t) {
     t[BB_TYPE_Q2_K].vec_dot = vec_dot_q2_K;
     t[BB_TYPE_Q3_K].vec_dot = vec_dot_q3_K;
@@ -320,6 +322,11 @@ void bb_quant_fill_kquants_avx2(bb_type_traits *t) {
     t[BB_TYPE_Q5_K].vec_dot = vec_dot_q5_K;
     t[BB_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
     t[BB_TYPE_Q8_K].from_float = quantize_q8_K;
+    t[BB_TYPE_Q2_K].vec_dot_x4 = vec_dot_x4_q2_K;
+    t[BB_TYPE_Q3_K].vec_dot_x4 = vec_dot_x4_q3_K;
+    t[BB_TYPE_Q4_K].vec_dot_x4 = vec_dot_x4_q4_K;
+    t[BB_TYPE_Q5_K].vec_dot_x4 = vec_dot_x4_q5_K;
+    t[BB_TYPE_Q6_K].vec_dot_x4 = vec_dot_x4_q6_K;
 }
 
 #else

@@ -19,6 +19,7 @@
  */
 #include "quant/blocks_k.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_x4.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -263,6 +264,8 @@ void bb_kq_avx512_variants(int type, bb_vec_dot_fn *plain, bb_vec_dot_fn *vnni) 
         *vnni = NULL;
 }
 
+#include "quant/kquants_x4_avx512.h"
+
 void bb_quant_fill_kquants_avx512(bb_type_traits *t) {
     static const int types[] = {BB_TYPE_Q3_K, BB_TYPE_Q4_K, BB_TYPE_Q5_K, BB_TYPE_Q6_K};
     const bool vnni = cpu_has_vnni();
@@ -270,6 +273,9 @@ void bb_quant_fill_kquants_avx512(bb_type_traits *t) {
         bb_vec_dot_fn plain, fused;
         bb_kq_avx512_variants(types[k], &plain, &fused);
         t[types[k]].vec_dot = vnni ? fused : plain;
+        bb_vec_dot_x4_fn plain4, fused4;
+        bb_kq_avx512_x4_variants(types[k], &plain4, &fused4);
+        t[types[k]].vec_dot_x4 = vnni ? fused4 : plain4;
     }
 }
 
@@ -280,6 +286,11 @@ void bb_quant_fill_kquants_avx512(bb_type_traits *t) {
 }
 
 void bb_kq_avx512_variants(int type, bb_vec_dot_fn *plain, bb_vec_dot_fn *vnni) {
+    (void)type;
+    *plain = *vnni = NULL;
+}
+
+void bb_kq_avx512_x4_variants(int type, bb_vec_dot_x4_fn *plain, bb_vec_dot_x4_fn *vnni) {
     (void)type;
     *plain = *vnni = NULL;
 }

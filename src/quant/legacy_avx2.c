@@ -246,6 +246,7 @@ static inline AVX2 __m256i lx_high_bits(const uint8_t qh[4]) {
 
 #define LX_TARGET AVX2
 #include "quant/legacy_x86_dot.h"
+#include "quant/legacy_x4_avx2.h"
 
 void bb_quant_fill_legacy_avx2(bb_type_traits *t) {
     t[BB_TYPE_F32].vec_dot = f32_vec_dot;
@@ -267,4 +268,5 @@ void bb_quant_fill_legacy_avx2(bb_type_traits *t) {
     t[BB_TYPE_Q8_0].vec_dot_x4 = q8_0_vec_dot_x4;
     t[BB_TYPE_Q8_0].from_float = q8_0_from_float;
     t[BB_TYPE_Q8_1].from_float = q8_1_from_float;
+    t[BB_TYPE_F16].vec_dot_x4 = f16_vec_dot_x4;
 }

@@ -173,6 +173,7 @@ static inline VNNI __m256i lx_high_bits(const uint8_t qh[4]) {
 
 #define LX_TARGET VNNI
 #include "quant/legacy_x86_dot.h"
+#include "quant/legacy_x4_avx512.h"
 
 void bb_quant_fill_legacy_avx512(bb_type_traits *t) {
     /* types.c checks F, BW, VL, AVX2 and FMA; these kernels also use DQ (and F16C, which
@@ -181,6 +182,7 @@ void bb_quant_fill_legacy_avx512(bb_type_traits *t) {
     if (!__builtin_cpu_supports("avx512dq")) return;
     t[BB_TYPE_F32].vec_dot = f32_vec_dot;
     t[BB_TYPE_F16].vec_dot = f16_vec_dot;
+    t[BB_TYPE_F16].vec_dot_x4 = f16_vec_dot_x4;
     t[BB_TYPE_F16].to_float = f16_to_float;
     t[BB_TYPE_F16].from_float = f16_from_float;
     t[BB_TYPE_BF16].vec_dot = bf16_vec_dot;

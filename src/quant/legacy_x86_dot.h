@@ -76,16 +76,24 @@ static inline bool lx_has_min(enum lx_kind k) {
     return k == LX_Q4_1 || k == LX_Q5_1;
 }
 
-/* One weight block's 32 codes, unpacked once for every activation row it meets. */
-LX_INLINE __m256i lx_unpack(enum lx_kind k, const uint8_t *xb) {
+/* One weight block's 32 codes, unpacked once for every activation row it meets. With
+ * `centered` (the x4 kernels), Q4_0/Q5_0 codes come back minus their offset, as signed
+ * bytes w, so that each row then costs one product |w| . (y * sign(w)) as Q8_0 does instead
+ * of two (u . y and off . y). The s32 lanes are the same exact integers either way (for
+ * activation codes in -127..127, see above), so single and x4 kernels still agree bit for
+ * bit; the single kernels keep the form that is cheaper for one row. */
+LX_INLINE __m256i lx_unpack(enum lx_kind k, const uint8_t *xb, bool centered) {
     switch (k) {
-    case LX_Q4_0:
-        return lx_nibbles(((const block_q4_0 *)xb)->qs);
+    case LX_Q4_0: {
+        const __m256i q = lx_nibbles(((const block_q4_0 *)xb)->qs);
+        return centered ? _mm256_sub_epi8(q, _mm256_set1_epi8(8)) : q;
+    }
     case LX_Q4_1:
         return lx_nibbles(((const block_q4_1 *)xb)->qs);
     case LX_Q5_0: {
         const block_q5_0 *b = (const block_q5_0 *)xb;
-        return _mm256_or_si256(lx_nibbles(b->qs), lx_high_bits(b->qh));
+        const __m256i q = _mm256_or_si256(lx_nibbles(b->qs), lx_high_bits(b->qh));
+        return centered ? _mm256_sub_epi8(q, _mm256_set1_epi8(16)) : q;
     }
     case LX_Q5_1: {
         const block_q5_1 *b = (const block_q5_1 *)xb;
@@ -98,13 +106,13 @@ LX_INLINE __m256i lx_unpack(enum lx_kind k, const uint8_t *xb) {
 }
 
 /* The integer dot product of unpacked weight codes q with 32 activation codes, in 8 lanes. */
-LX_INLINE __m256i lx_isum(enum lx_kind k, __m256i q, const uint8_t *yqs) {
+LX_INLINE __m256i lx_isum(enum lx_kind k, __m256i q, const uint8_t *yqs, bool centered) {
     const __m256i qy = _mm256_loadu_si256((const __m256i *)yqs);
     switch (k) {
     case LX_Q4_0:
-        return lx_dot_off(q, qy, _mm256_set1_epi8(8));
     case LX_Q5_0:
-        return lx_dot_off(q, qy, _mm256_set1_epi8(16));
+        if (centered) return lx_dot(_mm256_sign_epi8(q, q), _mm256_sign_epi8(qy, q));
+        return lx_dot_off(q, qy, _mm256_set1_epi8(k == LX_Q4_0 ? 8 : 16));
     case LX_Q4_1:
     case LX_Q5_1:
         return lx_dot(q, qy);
@@ -130,6 +138,7 @@ LX_INLINE void lx_dot_rows(enum lx_kind k, int R, int64_t n, const void *vx, con
     const size_t ys = lx_has_min(k) ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t yq = lx_has_min(k) ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const int64_t nb = n / 32;
+    const bool centered = R > 1;
     const uint8_t *y[4];
     __m256 acc0[4], acc1[4], mins[4];
     __m128 tail_mins[4];
@@ -154,24 +163,25 @@ LX_INLINE void lx_dot_rows(enum lx_kind k, int R, int64_t n, const void *vx, con
             if (lx_has_min(k)) mins[r] = _mm256_fmadd_ps(mx, lx_halves8(yb + 2, ys), mins[r]);
         }
         for (int b = 0; b < 8; b += 2) { /* two chains: one fma's latency > a block's work */
-            const __m256i q0 = lx_unpack(k, xb + b * xs), q1 = lx_unpack(k, xb + (b + 1) * xs);
+            const __m256i q0 = lx_unpack(k, xb + b * xs, centered);
+            const __m256i q1 = lx_unpack(k, xb + (b + 1) * xs, centered);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 const uint8_t *yb = y[r] + (i + b) * ys + yq;
-                const __m256 p0 = _mm256_cvtepi32_ps(lx_isum(k, q0, yb));
+                const __m256 p0 = _mm256_cvtepi32_ps(lx_isum(k, q0, yb, centered));
                 acc0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][b]), p0, acc0[r]);
-                const __m256 p1 = _mm256_cvtepi32_ps(lx_isum(k, q1, yb + ys));
+                const __m256 p1 = _mm256_cvtepi32_ps(lx_isum(k, q1, yb + ys, centered));
                 acc1[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][b + 1]), p1, acc1[r]);
             }
         }
     }
     for (; i < nb; i++) {
         const uint8_t *xb = x + i * xs;
-        const __m256i q = lx_unpack(k, xb);
+        const __m256i q = lx_unpack(k, xb, centered);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *yb = y[r] + i * ys;
-            const __m256 p = _mm256_cvtepi32_ps(lx_isum(k, q, yb + yq));
+            const __m256 p = _mm256_cvtepi32_ps(lx_isum(k, q, yb + yq, centered));
             acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(lx_half(xb) * lx_half(yb)), p, acc0[r]);
             if (lx_has_min(k))
                 tail_mins[r] = _mm_fmadd_ss(_mm_set_ss(lx_half(xb + 2)),
