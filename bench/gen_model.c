@@ -4,7 +4,12 @@
  * ffn 5632, vocab 32000).
  *
  *   gen_model out.gguf [--dim 2048 --layers 22 --heads 32 --kv-heads 4 --ffn 5632
- *                       --vocab 32000 --seed 1]
+ *                       --vocab 32000 --seed 1] [--vocab-from tokenizer.gguf]
+ *
+ * --vocab-from copies the tokenizer.* metadata of a real vocabulary (e.g.
+ * ../shared/testdata/tokenizer/ggml-vocab-llama-spm.gguf, Llama 2's 32000 tokens), so that
+ * text tokenizes as it would for a real model: server benchmarks then see realistic prompt
+ * lengths instead of one token per byte.
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,9 +83,13 @@ static void vocab(gguf_writer *w, int n_vocab) {
 
 int main(int argc, char **argv) {
     long dim = 2048, layers = 22, heads = 32, kv_heads = 4, ffn = 5632, n_vocab = 32000;
-    const char *out = NULL;
+    const char *out = NULL, *vocab_from = NULL;
     for (int i = 1; i < argc; i++) {
         long *dst = NULL;
+        if (!strcmp(argv[i], "--vocab-from") && i + 1 < argc) {
+            vocab_from = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "--dim")) dst = &dim;
         else if (!strcmp(argv[i], "--layers")) dst = &layers;
         else if (!strcmp(argv[i], "--heads")) dst = &heads;
@@ -117,7 +126,24 @@ int main(int argc, char **argv) {
     gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)kv_heads);
     gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
-    vocab(w, (int)n_vocab);
+    gguf_file *vf = NULL;
+    if (vocab_from) {
+        bb_error verr = {0};
+        if (gguf_open(vocab_from, &vf, &verr) != BB_OK) {
+            fprintf(stderr, "gen_model: %s\n", verr.message);
+            return 1;
+        }
+        int64_t ti = gguf_find_key(vf, "tokenizer.ggml.tokens");
+        if (ti < 0 || gguf_arr_n(vf, ti) > (uint64_t)n_vocab) {
+            fprintf(stderr, "gen_model: %s has no tokenizer.ggml.tokens of at most %ld entries\n",
+                    vocab_from, n_vocab);
+            return 1;
+        }
+        for (int64_t i = 0; i < gguf_n_kv(vf); i++)
+            if (!strncmp(gguf_key(vf, i), "tokenizer.", 10)) gguf_writer_copy_kv(w, vf, i);
+    } else {
+        vocab(w, (int)n_vocab);
+    }
     float s = 1.0f / sqrtf((float)dim);
     int rc = add(w, "token_embd.weight", true, dim, n_vocab, 1.0f);
     rc |= add(w, "output_norm.weight", false, dim, 1, 0);
@@ -146,6 +172,7 @@ int main(int argc, char **argv) {
         rc = 1;
     }
     gguf_writer_free(w);
+    gguf_close(vf);
     for (int i = 0; i < n_keep; i++) free(keep[i]);
     return rc ? 1 : 0;
 }
