@@ -43,9 +43,11 @@ static int add(gguf_writer *w, const char *name, bool matrix, uint64_t ne0, uint
     if (!data || n_keep == MAX_TENSORS) return -1;
     keep[n_keep++] = data;
     if (matrix)
-        for (size_t i = 0; i < n; i++) ((uint16_t *)data)[i] = bb_fp32_to_fp16(scale * uniform());
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)data)[i] = bb_fp32_to_fp16(scale * uniform());
     else
-        for (size_t i = 0; i < n; i++) ((float *)data)[i] = 1.0f + 0.1f * uniform();
+        for (size_t i = 0; i < n; i++)
+            ((float *)data)[i] = 1.0f + 0.1f * uniform();
     bb_error err = {0};
     if (gguf_writer_add_tensor(w, name, matrix ? BB_TYPE_F16 : BB_TYPE_F32, matrix ? 2 : 1, ne,
                                data, bytes, &err)) {
@@ -63,11 +65,16 @@ static void vocab(gguf_writer *w, int n_vocab) {
         toks[i] = malloc(24);
         scores[i] = -(float)i;
         types[i] = 1;
-        if (i == 0) strcpy(toks[i], "<unk>"), types[i] = 2;
-        else if (i == 1) strcpy(toks[i], "<s>"), types[i] = 3;
-        else if (i == 2) strcpy(toks[i], "</s>"), types[i] = 3;
-        else if (i < 259) snprintf(toks[i], 24, "<0x%02X>", i - 3), types[i] = 6;
-        else snprintf(toks[i], 24, "\xe2\x96\x81t%d", i);
+        if (i == 0)
+            strcpy(toks[i], "<unk>"), types[i] = 2;
+        else if (i == 1)
+            strcpy(toks[i], "<s>"), types[i] = 3;
+        else if (i == 2)
+            strcpy(toks[i], "</s>"), types[i] = 3;
+        else if (i < 259)
+            snprintf(toks[i], 24, "<0x%02X>", i - 3), types[i] = 6;
+        else
+            snprintf(toks[i], 24, "\xe2\x96\x81t%d", i);
     }
     gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (size_t)n_vocab);
@@ -75,7 +82,8 @@ static void vocab(gguf_writer *w, int n_vocab) {
     gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)n_vocab);
     gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    for (int i = 0; i < n_vocab; i++) free(toks[i]);
+    for (int i = 0; i < n_vocab; i++)
+        free(toks[i]);
     free(toks);
     free(scores);
     free(types);
@@ -90,12 +98,18 @@ int main(int argc, char **argv) {
             vocab_from = argv[++i];
             continue;
         }
-        if (!strcmp(argv[i], "--dim")) dst = &dim;
-        else if (!strcmp(argv[i], "--layers")) dst = &layers;
-        else if (!strcmp(argv[i], "--heads")) dst = &heads;
-        else if (!strcmp(argv[i], "--kv-heads")) dst = &kv_heads;
-        else if (!strcmp(argv[i], "--ffn")) dst = &ffn;
-        else if (!strcmp(argv[i], "--vocab")) dst = &n_vocab;
+        if (!strcmp(argv[i], "--dim"))
+            dst = &dim;
+        else if (!strcmp(argv[i], "--layers"))
+            dst = &layers;
+        else if (!strcmp(argv[i], "--heads"))
+            dst = &heads;
+        else if (!strcmp(argv[i], "--kv-heads"))
+            dst = &kv_heads;
+        else if (!strcmp(argv[i], "--ffn"))
+            dst = &ffn;
+        else if (!strcmp(argv[i], "--vocab"))
+            dst = &n_vocab;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             rng_state = strtoull(argv[++i], NULL, 10) | 1;
             continue;
@@ -173,6 +187,7 @@ int main(int argc, char **argv) {
     }
     gguf_writer_free(w);
     gguf_close(vf);
-    for (int i = 0; i < n_keep; i++) free(keep[i]);
+    for (int i = 0; i < n_keep; i++)
+        free(keep[i]);
     return rc ? 1 : 0;
 }

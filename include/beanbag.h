@@ -30,8 +30,8 @@ typedef enum bb_status {
     BB_ERR_FORMAT,           /* a file or document is malformed */
     BB_ERR_UNSUPPORTED,      /* well-formed, but an architecture/type we do not run */
     BB_ERR_OUT_OF_MEMORY,
-    BB_ERR_NO_SPACE,         /* the KV cache has no room for the batch */
-    BB_ERR_TEMPLATE,         /* a chat template failed or called raise_exception */
+    BB_ERR_NO_SPACE, /* the KV cache has no room for the batch */
+    BB_ERR_TEMPLATE, /* a chat template failed or called raise_exception */
     BB_ERR_CANCELLED,
     BB_ERR_INTERNAL,
 } bb_status;
@@ -67,10 +67,10 @@ bb_status bb_model_load_from_memory(const void *data, size_t size, const bb_mode
 void bb_model_free(bb_model *model);
 
 const bb_vocab *bb_model_vocab(const bb_model *model);
-const char *bb_model_arch(const bb_model *model);      /* "llama", "qwen2", "qwen3" */
-const char *bb_model_name(const bb_model *model);      /* general.name or "" */
+const char *bb_model_arch(const bb_model *model);          /* "llama", "qwen2", "qwen3" */
+const char *bb_model_name(const bb_model *model);          /* general.name or "" */
 const char *bb_model_chat_template(const bb_model *model); /* NULL when the file has none */
-int32_t bb_model_n_vocab(const bb_model *model); /* logits per output row */
+int32_t bb_model_n_vocab(const bb_model *model);           /* logits per output row */
 int32_t bb_model_n_embd(const bb_model *model);
 int32_t bb_model_n_layer(const bb_model *model);
 int32_t bb_model_n_ctx_train(const bb_model *model);
@@ -113,13 +113,14 @@ bool bb_batch_add(bb_batch *batch, bb_token token, int32_t pos, int32_t seq_id, 
 
 /* Runs the forward pass over the batch. BB_ERR_NO_SPACE leaves the cache unchanged. */
 bb_status bb_decode(bb_context *ctx, const bb_batch *batch, bb_error *err);
-/* Logits (bb_model_n_vocab floats) of batch entry i of the last bb_decode; NULL if not requested. */
+/* Logits (bb_model_n_vocab floats) of batch entry i of the last bb_decode; NULL if not requested.
+ */
 const float *bb_get_logits(const bb_context *ctx, int32_t i);
 
 /* KV cache: remove positions [p0, p1) of a sequence (p1 < 0: to the end). */
 bb_status bb_kv_seq_rm(bb_context *ctx, int32_t seq_id, int32_t p0, int32_t p1, bb_error *err);
 int32_t bb_kv_seq_len(const bb_context *ctx, int32_t seq_id); /* next position */
-uint32_t bb_kv_free_tokens(const bb_context *ctx); /* tokens that still fit */
+uint32_t bb_kv_free_tokens(const bb_context *ctx);            /* tokens that still fit */
 
 /* ---------------------------------------------------------------- tokenizer */
 

@@ -39,16 +39,16 @@ static void fx_add(gguf_writer *w, fixture_bufs *bufs, const char *name, int typ
     uint64_t ne[2] = {ne0, ne1};
     size_t n = (size_t)(ne0 * ne1);
     float *f = malloc(n * sizeof *f);
-    for (size_t i = 0; i < n; i++) f[i] = offset + scale * tu_rand_uniform(rng);
+    for (size_t i = 0; i < n; i++)
+        f[i] = offset + scale * tu_rand_uniform(rng);
     void *data = f;
     size_t bytes = n * sizeof(float);
     if (type != BB_TYPE_F32) {
         bytes = bb_row_size(type, (int64_t)ne0) * ne1;
         data = malloc(bytes);
         for (uint64_t r = 0; r < ne1; r++)
-            bb_type_get_ref(type)->from_float(f + r * ne0,
-                                              (char *)data + r * bb_row_size(type, (int64_t)ne0),
-                                              (int64_t)ne0);
+            bb_type_get_ref(type)->from_float(
+                f + r * ne0, (char *)data + r * bb_row_size(type, (int64_t)ne0), (int64_t)ne0);
         free(f);
     }
     fx_keep(bufs, data);
@@ -67,12 +67,18 @@ static void fx_vocab(gguf_writer *w, int n_vocab) {
         toks[i] = malloc(16);
         scores[i] = -(float)i;
         types[i] = 1;
-        if (i == 0) strcpy(toks[i], "<unk>"), types[i] = 2;
-        else if (i == 1) strcpy(toks[i], "<s>"), types[i] = 3;
-        else if (i == 2) strcpy(toks[i], "</s>"), types[i] = 3;
-        else if (i < 3 + 256) snprintf(toks[i], 16, "<0x%02X>", i - 3), types[i] = 6;
-        else if (i < 3 + 256 + 26) snprintf(toks[i], 16, "\xe2\x96\x81%c", 'a' + (i - 259));
-        else snprintf(toks[i], 16, "x%d", i);
+        if (i == 0)
+            strcpy(toks[i], "<unk>"), types[i] = 2;
+        else if (i == 1)
+            strcpy(toks[i], "<s>"), types[i] = 3;
+        else if (i == 2)
+            strcpy(toks[i], "</s>"), types[i] = 3;
+        else if (i < 3 + 256)
+            snprintf(toks[i], 16, "<0x%02X>", i - 3), types[i] = 6;
+        else if (i < 3 + 256 + 26)
+            snprintf(toks[i], 16, "\xe2\x96\x81%c", 'a' + (i - 259));
+        else
+            snprintf(toks[i], 16, "x%d", i);
     }
     gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (size_t)n_vocab);
@@ -81,7 +87,8 @@ static void fx_vocab(gguf_writer *w, int n_vocab) {
     gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
     gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    for (int i = 0; i < n_vocab; i++) free(toks[i]);
+    for (int i = 0; i < n_vocab; i++)
+        free(toks[i]);
     free(toks);
     free(scores);
     free(types);
@@ -125,7 +132,8 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
         /* factors 1..4 across the rotated pairs, as Llama-3's long-context scaling has */
         uint64_t ne[1] = {(uint64_t)hd / 2};
         float *fr = fx_keep(&bufs, malloc((size_t)hd / 2 * sizeof *fr));
-        for (int i = 0; i < hd / 2; i++) fr[i] = 1.0f + 3.0f * (float)i / (float)(hd / 2);
+        for (int i = 0; i < hd / 2; i++)
+            fr[i] = 1.0f + 3.0f * (float)i / (float)(hd / 2);
         bb_error e = {0};
         gguf_writer_add_tensor(w, "rope_freqs.weight", BB_TYPE_F32, 1, ne, fr,
                                (size_t)hd / 2 * sizeof *fr, &e);
@@ -163,7 +171,8 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     bool ok = gguf_writer_write_memory(w, data, size, &err) == BB_OK;
     if (!ok) fprintf(stderr, "fixture: %s\n", err.message);
     gguf_writer_free(w);
-    for (int i = 0; i < bufs.n; i++) free(bufs.p[i]);
+    for (int i = 0; i < bufs.n; i++)
+        free(bufs.p[i]);
     return ok;
 }
 

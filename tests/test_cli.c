@@ -40,7 +40,8 @@ static void write_file(const char *path, const void *data, size_t n) {
 
 static int count_lines(const char *s) {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (; *s; s++)
+        n += *s == '\n';
     return n;
 }
 

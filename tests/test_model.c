@@ -30,22 +30,26 @@ static double *ref_tensor(const ref_model *r, const char *name) {
     float *tmp = malloc(n * sizeof *tmp);
     bb_type_get_ref((int)t->type)->to_float(t->data, tmp, (int64_t)n);
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++) d[i] = tmp[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = tmp[i];
     free(tmp);
     return d;
 }
 
 static void ref_rmsnorm(double *y, const double *x, const double *w, int n) {
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
     double sc = 1.0 / sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; i++) y[i] = x[i] * sc * (w ? w[i] : 1.0);
+    for (int i = 0; i < n; i++)
+        y[i] = x[i] * sc * (w ? w[i] : 1.0);
 }
 
 static void ref_matvec(double *y, const double *W, const double *x, int n_in, int n_out) {
     for (int r = 0; r < n_out; r++) {
         double s = 0;
-        for (int i = 0; i < n_in; i++) s += W[(size_t)r * n_in + i] * x[i];
+        for (int i = 0; i < n_in; i++)
+            s += W[(size_t)r * n_in + i] * x[i];
         y[r] = s;
     }
 }
@@ -68,9 +72,11 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
     bool neox = strcmp(s->arch, "llama") != 0;
     double *emb = ref_tensor(r, "token_embd.weight");
     double *x = calloc((size_t)n * E, sizeof *x);
-    for (int t = 0; t < n; t++) memcpy(x + t * E, emb + (size_t)toks[t] * E, E * sizeof *x);
+    for (int t = 0; t < n; t++)
+        memcpy(x + t * E, emb + (size_t)toks[t] * E, E * sizeof *x);
     double *xn = malloc(E * sizeof *xn), *q = malloc((size_t)n * H * hd * sizeof *q);
-    double *k = malloc((size_t)n * KV * hd * sizeof *k), *v = malloc((size_t)n * KV * hd * sizeof *v);
+    double *k = malloc((size_t)n * KV * hd * sizeof *k),
+           *v = malloc((size_t)n * KV * hd * sizeof *v);
     double *att = malloc((size_t)H * hd * sizeof *att), *o = malloc(E * sizeof *o);
     double *g = malloc(F * sizeof *g), *u = malloc(F * sizeof *u), *sc = malloc(n * sizeof *sc);
     for (int l = 0; l < s->n_layer; l++) {
@@ -89,15 +95,19 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
             ref_matvec(qt, wq, xn, E, H * hd);
             ref_matvec(kt, wk, xn, E, KV * hd);
             ref_matvec(vt, wv, xn, E, KV * hd);
-            for (int i = 0; bq && i < H * hd; i++) qt[i] += bq[i];
-            for (int i = 0; bk && i < KV * hd; i++) kt[i] += bk[i], vt[i] += bv[i];
+            for (int i = 0; bq && i < H * hd; i++)
+                qt[i] += bq[i];
+            for (int i = 0; bk && i < KV * hd; i++)
+                kt[i] += bk[i], vt[i] += bv[i];
             for (int h = 0; h < H; h++) {
                 if (qn) ref_rmsnorm(qt + h * hd, qt + h * hd, qn, hd);
-                ref_rope(qt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4, s->rope_freqs);
+                ref_rope(qt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4,
+                         s->rope_freqs);
             }
             for (int h = 0; h < KV; h++) {
                 if (kn) ref_rmsnorm(kt + h * hd, kt + h * hd, kn, hd);
-                ref_rope(kt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4, s->rope_freqs);
+                ref_rope(kt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4,
+                         s->rope_freqs);
             }
         }
         for (int t = 0; t < n; t++) {
@@ -111,21 +121,26 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
                     sc[p] = d / sqrt(hd);
                     if (sc[p] > mx) mx = sc[p];
                 }
-                for (int p = 0; p <= t; p++) sum += (sc[p] = exp(sc[p] - mx));
+                for (int p = 0; p <= t; p++)
+                    sum += (sc[p] = exp(sc[p] - mx));
                 for (int i = 0; i < hd; i++) {
                     double acc = 0;
-                    for (int p = 0; p <= t; p++) acc += sc[p] / sum * v[((size_t)p * KV + gk) * hd + i];
+                    for (int p = 0; p <= t; p++)
+                        acc += sc[p] / sum * v[((size_t)p * KV + gk) * hd + i];
                     att[h * hd + i] = acc;
                 }
             }
             ref_matvec(o, wo, att, H * hd, E);
-            for (int i = 0; i < E; i++) x[t * E + i] += o[i];
+            for (int i = 0; i < E; i++)
+                x[t * E + i] += o[i];
             ref_rmsnorm(xn, x + t * E, fn, E);
             ref_matvec(g, wg, xn, E, F);
             ref_matvec(u, wu, xn, E, F);
-            for (int i = 0; i < F; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            for (int i = 0; i < F; i++)
+                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
             ref_matvec(o, wd, g, F, E);
-            for (int i = 0; i < E; i++) x[t * E + i] += o[i];
+            for (int i = 0; i < E; i++)
+                x[t * E + i] += o[i];
         }
         free(an), free(wq), free(wk), free(wv), free(wo), free(fn), free(wg), free(wu), free(wd);
         free(bq), free(bk), free(bv), free(qn), free(kn);
@@ -146,9 +161,11 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
 
 static double spread(const float *v, int n) {
     double m = 0, s = 0;
-    for (int i = 0; i < n; i++) m += v[i];
+    for (int i = 0; i < n; i++)
+        m += v[i];
     m /= n;
-    for (int i = 0; i < n; i++) s += (v[i] - m) * (v[i] - m);
+    for (int i = 0; i < n; i++)
+        s += (v[i] - m) * (v[i] - m);
     return sqrt(s / n);
 }
 
@@ -159,7 +176,8 @@ static bool run_seq(bb_context *ctx, int seq, const int32_t *toks, int n, int ch
     bb_error err = {0};
     for (int i = 0; i < n; i += chunk) {
         bb_batch_clear(&b);
-        for (int j = i; j < n && j < i + chunk; j++) bb_batch_add(&b, toks[j], j, seq, true);
+        for (int j = i; j < n && j < i + chunk; j++)
+            bb_batch_add(&b, toks[j], j, seq, true);
         if (bb_decode(ctx, &b, &err) != BB_OK) {
             fprintf(stderr, "decode: %s\n", err.message);
             bb_batch_free(&b);
@@ -195,9 +213,11 @@ static void test_fixture(const fixture_spec *s, double tol) {
     enum { N = 20 };
     int32_t toks[N];
     uint64_t rng = s->seed + 7;
-    for (int i = 0; i < N; i++) toks[i] = (int32_t)(tu_rand_u64(&rng) % (uint64_t)s->n_vocab);
+    for (int i = 0; i < N; i++)
+        toks[i] = (int32_t)(tu_rand_u64(&rng) % (uint64_t)s->n_vocab);
     int V = s->n_vocab;
-    float *batch = malloc((size_t)N * V * sizeof(float)), *single = malloc((size_t)N * V * sizeof(float));
+    float *batch = malloc((size_t)N * V * sizeof(float)),
+          *single = malloc((size_t)N * V * sizeof(float));
     float *mixed = malloc((size_t)N * V * sizeof(float));
     CHECK(run_seq(ctx, 0, toks, N, 32, V, batch));
     CHECK(run_seq(ctx, 1, toks, N, 1, V, single));
@@ -210,7 +230,8 @@ static void test_fixture(const fixture_spec *s, double tol) {
     for (int step = 0, i2 = 0, i0 = 0; i2 < N || i0 < N; step++) {
         bb_batch_clear(&mb);
         int first2 = i2;
-        for (; i2 < N && i2 < first2 + 7; i2++) bb_batch_add(&mb, toks[i2], i2, 2, true);
+        for (; i2 < N && i2 < first2 + 7; i2++)
+            bb_batch_add(&mb, toks[i2], i2, 2, true);
         int n2 = i2 - first2;
         if (i0 < N) bb_batch_add(&mb, toks[i0], i0, 0, true);
         if (bb_decode(ctx, &mb, &err) != BB_OK) {
@@ -233,7 +254,8 @@ static void test_fixture(const fixture_spec *s, double tol) {
     /* truncation: drop the last 5 positions of seq 1 and recompute them */
     CHECK(bb_kv_seq_rm(ctx, 1, N - 5, -1, &err) == BB_OK);
     bb_batch b = bb_batch_new(8);
-    for (int j = N - 5; j < N; j++) bb_batch_add(&b, toks[j], j, 1, j == N - 1);
+    for (int j = N - 5; j < N; j++)
+        bb_batch_add(&b, toks[j], j, 1, j == N - 1);
     CHECK(bb_decode(ctx, &b, &err) == BB_OK);
     CHECK(memcmp(bb_get_logits(ctx, 4), batch + (size_t)(N - 1) * V, V * sizeof(float)) == 0);
     CHECK(bb_get_logits(ctx, 0) == NULL);
@@ -261,7 +283,8 @@ static void test_fixture(const fixture_spec *s, double tol) {
     for (int t = 0; t < N; t++) {
         float *lg = batch + (size_t)t * V;
         double sd = spread(lg, V), md = 0;
-        for (int i = 0; i < V; i++) md = fmax(md, fabs(lg[i] - ref[(size_t)t * V + i]));
+        for (int i = 0; i < V; i++)
+            md = fmax(md, fabs(lg[i] - ref[(size_t)t * V + i]));
         worst = fmax(worst, md / sd);
     }
     printf("fixture %-5s %-5s: max |logit - reference| / std = %.2e (tolerance %.0e)\n", s->arch,
@@ -289,11 +312,13 @@ static void test_cache_full(void) {
     CHECK(bb_model_load_from_memory(img, size, &mp, &m, &err) == BB_OK);
     CHECK(bb_context_new(m, &cp, &ctx, &err) == BB_OK);
     bb_batch b = bb_batch_new(64);
-    for (int i = 0; i < 20; i++) bb_batch_add(&b, 5, i, 0, false);
+    for (int i = 0; i < 20; i++)
+        bb_batch_add(&b, 5, i, 0, false);
     CHECK(bb_decode(ctx, &b, &err) == BB_OK);
     CHECK(bb_kv_free_tokens(ctx) == 0); /* 20 tokens hold two blocks of 16 */
     bb_batch_clear(&b);
-    for (int i = 0; i < 5; i++) bb_batch_add(&b, 5, i, 1, false);
+    for (int i = 0; i < 5; i++)
+        bb_batch_add(&b, 5, i, 1, false);
     CHECK(bb_decode(ctx, &b, &err) == BB_ERR_NO_SPACE);
     CHECK(bb_kv_seq_len(ctx, 1) == 0);
     CHECK(bb_kv_seq_rm(ctx, 0, 0, -1, &err) == BB_OK);
@@ -349,7 +374,8 @@ static void conformance_model(const char *dir, const char *stem) {
     bb_context *ctx;
     bb_model_params mp = bb_model_default_params();
     bb_context_params cp = {.n_ctx = 512, .n_batch = 512, .n_seq_max = 1, .n_threads = 2};
-    if (bb_model_load(path, &mp, &m, &err) != BB_OK || bb_context_new(m, &cp, &ctx, &err) != BB_OK) {
+    if (bb_model_load(path, &mp, &m, &err) != BB_OK ||
+        bb_context_new(m, &cp, &ctx, &err) != BB_OK) {
         CHECKF(0, "%s", err.message);
         cJSON_Delete(runs);
         return;
@@ -360,7 +386,8 @@ static void conformance_model(const char *dir, const char *stem) {
     cJSON *run;
     cJSON_ArrayForEach(run, runs) {
         run_no++;
-        cJSON *pt = cJSON_GetObjectItem(run, "prompt_tokens"), *steps = cJSON_GetObjectItem(run, "steps");
+        cJSON *pt = cJSON_GetObjectItem(run, "prompt_tokens"),
+              *steps = cJSON_GetObjectItem(run, "steps");
         int n = cJSON_GetArraySize(pt);
         bb_batch b = bb_batch_new(n);
         bb_kv_seq_rm(ctx, 0, 0, -1, &err);
@@ -372,7 +399,8 @@ static void conformance_model(const char *dir, const char *stem) {
         float *ref = read_f32(path, (size_t)V);
         if (ref && lg) {
             double md = 0;
-            for (int i = 0; i < V; i++) md = fmax(md, fabs(lg[i] - ref[i]));
+            for (int i = 0; i < V; i++)
+                md = fmax(md, fabs(lg[i] - ref[i]));
             double rel = md / spread(ref, V);
             worst = fmax(worst, rel);
             CHECKF(rel < tol, "%s run %d: full logits max|diff|/std %.3e >= %.0e", stem, run_no,
@@ -410,7 +438,8 @@ static void conformance_model(const char *dir, const char *stem) {
         bb_batch_free(&b);
     }
     printf("conformance %-16s worst full-logit error %.2e (tolerance %.2g), greedy steps "
-           "matched %d/%d\n", stem, worst, tol, steps_ok, steps_total);
+           "matched %d/%d\n",
+           stem, worst, tol, steps_ok, steps_total);
     cJSON_Delete(runs);
     bb_context_free(ctx);
     bb_model_free(m);
@@ -460,7 +489,8 @@ int main(void) {
      * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
      * weights also by the Q8 activation quantization. */
     double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) test_fixture(&specs[i], tols[i]);
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        test_fixture(&specs[i], tols[i]);
     test_cache_full();
     test_conformance();
     return tu_finish("test_model");

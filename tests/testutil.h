@@ -46,7 +46,9 @@ static inline const char *tu_testdata(void) {
     return d;
 }
 
-static inline void tu_skip(const char *what) { printf("SKIP: %s (no ../shared/testdata)\n", what); }
+static inline void tu_skip(const char *what) {
+    printf("SKIP: %s (no ../shared/testdata)\n", what);
+}
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer; NULL on failure. */
 static inline char *tu_read_file(const char *path, size_t *len) {

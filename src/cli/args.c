@@ -23,8 +23,7 @@ bool cli_int(const char *cmd, const char *flag, const char *s, long long lo, lon
         return false;
     }
     if (v < lo || v > hi) {
-        fprintf(stderr, "beanbag %s: %s %lld is out of range [%lld, %lld]\n", cmd, flag, v, lo,
-                hi);
+        fprintf(stderr, "beanbag %s: %s %lld is out of range [%lld, %lld]\n", cmd, flag, v, lo, hi);
         return false;
     }
     *out = v;
@@ -58,8 +57,10 @@ bool cli_int_list(const char *cmd, const char *flag, const char *s, int32_t lo, 
         errno = 0;
         long long x = strtoll(p, &end, 10);
         if (errno || end == p || (*end && *end != ',') || x < lo || x > hi) {
-            fprintf(stderr, "beanbag %s: %s: bad entry at '%s' (integers in [%d, %d], "
-                    "comma-separated)\n", cmd, flag, p, lo, hi);
+            fprintf(stderr,
+                    "beanbag %s: %s: bad entry at '%s' (integers in [%d, %d], "
+                    "comma-separated)\n",
+                    cmd, flag, p, lo, hi);
             free(v);
             return false;
         }

@@ -51,7 +51,8 @@ static double measure_read_gbs(bb_pool *pool) {
         free(sums);
         return 0;
     }
-    for (size_t i = 0; i < BW_BYTES / 8; i++) buf[i] = i;
+    for (size_t i = 0; i < BW_BYTES / 8; i++)
+        buf[i] = i;
     bw_job j = {buf, sums};
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
@@ -131,7 +132,8 @@ int cmd_bench(int argc, char **argv) {
             continue;
         }
         if (!(v = cli_value("bench", argc, argv, &i))) return 2;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) path = v;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            path = v;
         else if (!strcmp(a, "-p")) {
             if (!cli_int("bench", a, v, 1, 8192, &n_prompt)) return 2;
         } else if (!strcmp(a, "-n")) {
@@ -186,10 +188,10 @@ int cmd_bench(int argc, char **argv) {
                bb_model_arch(m), bb_model_n_params(m) / 1e9, wb / 1048576.0, nt);
         printf("prompt     %5lld tokens: %9.2f tokens/s  (%.1f GFLOP/s)\n", n_prompt, r.pp_tps,
                gflops);
-        printf("generation %5lld tokens: %9.2f tokens/s  (%.2f GB/s of weights)\n", n_gen,
-               r.tg_tps, streamed);
-        printf("memory read bandwidth:   %9.2f GB/s  -> generation at %.1f%% of the roofline\n",
-               bw, bw > 0 ? 100 * streamed / bw : 0);
+        printf("generation %5lld tokens: %9.2f tokens/s  (%.2f GB/s of weights)\n", n_gen, r.tg_tps,
+               streamed);
+        printf("memory read bandwidth:   %9.2f GB/s  -> generation at %.1f%% of the roofline\n", bw,
+               bw > 0 ? 100 * streamed / bw : 0);
     }
     bb_context_free(ctx);
     bb_model_free(m);

@@ -13,7 +13,8 @@
 #include "cli/commands.h"
 
 static void top5(const float *l, int32_t n, int32_t *ids) {
-    for (int k = 0; k < 5; k++) ids[k] = -1;
+    for (int k = 0; k < 5; k++)
+        ids[k] = -1;
     for (int32_t i = 0; i < n; i++) {
         for (int k = 0; k < 5; k++) {
             if (ids[k] < 0 || l[i] > l[ids[k]]) {
@@ -30,7 +31,8 @@ static int run_eval(bb_context *ctx, int32_t n_vocab, const int32_t *ids, int n_
     bb_error err = {0};
     bb_batch b = bb_batch_new(n_ids > 1 ? n_ids : 1);
     if (!b.capacity) return 1;
-    for (int i = 0; i < n_ids; i++) bb_batch_add(&b, ids[i], i, 0, i + 1 == n_ids);
+    for (int i = 0; i < n_ids; i++)
+        bb_batch_add(&b, ids[i], i, 0, i + 1 == n_ids);
     if (bb_decode(ctx, &b, &err) != BB_OK) {
         fprintf(stderr, "beanbag eval: %s\n", err.message);
         bb_batch_free(&b);
@@ -48,7 +50,8 @@ static int run_eval(bb_context *ctx, int32_t n_vocab, const int32_t *ids, int n_
         fclose(f);
     }
     printf("{\"prompt_tokens\": [");
-    for (int i = 0; i < n_ids; i++) printf(i ? ", %d" : "%d", ids[i]);
+    for (int i = 0; i < n_ids; i++)
+        printf(i ? ", %d" : "%d", ids[i]);
     printf("], \"steps\": [");
     for (long long s = 0; s < n_steps; s++) {
         int32_t best[5];
@@ -83,9 +86,12 @@ int cmd_eval(int argc, char **argv) {
             return 0;
         }
         if (!(v = cli_value("eval", argc, argv, &i))) return 2;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) path = v;
-        else if (!strcmp(a, "--ids")) ids_s = v;
-        else if (!strcmp(a, "--logits")) logits_path = v;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            path = v;
+        else if (!strcmp(a, "--ids"))
+            ids_s = v;
+        else if (!strcmp(a, "--logits"))
+            logits_path = v;
         else if (!strcmp(a, "-n")) {
             if (!cli_int("eval", a, v, 0, 4096, &n_steps)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
@@ -111,8 +117,7 @@ int cmd_eval(int argc, char **argv) {
     cp.n_batch = (uint32_t)n_ids;
     cp.n_threads = (int32_t)threads;
     int rc = 1;
-    if (bb_model_load(path, &mp, &m, &err) != BB_OK ||
-        bb_context_new(m, &cp, &ctx, &err) != BB_OK)
+    if (bb_model_load(path, &mp, &m, &err) != BB_OK || bb_context_new(m, &cp, &ctx, &err) != BB_OK)
         fprintf(stderr, "beanbag eval: %s\n", err.message);
     else
         rc = run_eval(ctx, bb_model_n_vocab(m), ids, n_ids, n_steps, logits_path);

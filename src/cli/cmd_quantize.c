@@ -37,8 +37,8 @@ int cmd_quantize(int argc, char **argv) {
         return 2;
     }
     bb_error err = {0};
-    if (bb_quantize_file(pos[0], pos[1], pos[2], threads > 0 ? (int)threads : bb_cpu_count(),
-                         true, &err) != BB_OK) {
+    if (bb_quantize_file(pos[0], pos[1], pos[2], threads > 0 ? (int)threads : bb_cpu_count(), true,
+                         &err) != BB_OK) {
         fprintf(stderr, "beanbag quantize: %s\n", err.message);
         return 1;
     }

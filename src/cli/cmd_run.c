@@ -39,8 +39,10 @@ static int parse(int argc, char **argv, run_opts *o) {
             exit(0);
         }
         if (!(v = cli_value("run", argc, argv, &i))) return 2;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            o->model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt"))
+            o->prompt = v;
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
             if (!cli_int("run", a, v, 0, 1 << 24, &o->n_predict)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
@@ -176,8 +178,10 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     if (n_ids + (size_t)o.n_predict > bb_context_n_ctx(ctx)) {
-        fprintf(stderr, "beanbag run: prompt (%zu tokens) + -n %lld exceeds the context size "
-                "%u (use --ctx-size)\n", n_ids, o.n_predict, bb_context_n_ctx(ctx));
+        fprintf(stderr,
+                "beanbag run: prompt (%zu tokens) + -n %lld exceeds the context size "
+                "%u (use --ctx-size)\n",
+                n_ids, o.n_predict, bb_context_n_ctx(ctx));
         goto out;
     }
     rc = generate(ctx, bb_model_vocab(m), smp, ids, n_ids, o.n_predict, &err);

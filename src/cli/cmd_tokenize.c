@@ -40,9 +40,12 @@ static void print_json_string(const char *s, int32_t n) {
     putchar('"');
     for (int32_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
     putchar('"');
 }
@@ -83,8 +86,10 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = text ? strlen(text) : 0;
     char *owned = NULL;
     if (file && !(owned = read_all(file, &len))) {
-        fprintf(stderr, "beanbag tokenize: cannot read '%s' (missing, unreadable or over 256 "
-                "MiB)\n", file);
+        fprintf(stderr,
+                "beanbag tokenize: cannot read '%s' (missing, unreadable or over 256 "
+                "MiB)\n",
+                file);
         return 1;
     }
     bb_error err = {0};
@@ -104,7 +109,8 @@ int cmd_tokenize(int argc, char **argv) {
         rc = 1;
     } else if (json) {
         printf("{\"ids\": [");
-        for (size_t i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
+        for (size_t i = 0; i < n; i++)
+            printf(i ? ", %d" : "%d", ids[i]);
         printf("]}\n");
     } else {
         char piece[256];

@@ -27,8 +27,9 @@ static const command commands[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "beanbag %s — LLM inference engine and chat server\n\nusage: beanbag <command> "
-                 "[options]   (beanbag <command> --help for its options)\n\ncommands:\n",
+    fprintf(out,
+            "beanbag %s — LLM inference engine and chat server\n\nusage: beanbag <command> "
+            "[options]   (beanbag <command> --help for its options)\n\ncommands:\n",
             BB_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);

@@ -24,18 +24,30 @@ void bb_error_clear(bb_error *err) {
 
 const char *bb_status_name(bb_status status) {
     switch (status) {
-    case BB_OK: return "ok";
-    case BB_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case BB_ERR_IO: return "I/O error";
-    case BB_ERR_FORMAT: return "format error";
-    case BB_ERR_UNSUPPORTED: return "unsupported";
-    case BB_ERR_OUT_OF_MEMORY: return "out of memory";
-    case BB_ERR_NO_SPACE: return "no space in KV cache";
-    case BB_ERR_TEMPLATE: return "template error";
-    case BB_ERR_CANCELLED: return "cancelled";
-    case BB_ERR_INTERNAL: return "internal error";
+    case BB_OK:
+        return "ok";
+    case BB_ERR_INVALID_ARGUMENT:
+        return "invalid argument";
+    case BB_ERR_IO:
+        return "I/O error";
+    case BB_ERR_FORMAT:
+        return "format error";
+    case BB_ERR_UNSUPPORTED:
+        return "unsupported";
+    case BB_ERR_OUT_OF_MEMORY:
+        return "out of memory";
+    case BB_ERR_NO_SPACE:
+        return "no space in KV cache";
+    case BB_ERR_TEMPLATE:
+        return "template error";
+    case BB_ERR_CANCELLED:
+        return "cancelled";
+    case BB_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }
 
-void bb_free(void *ptr) { free(ptr); }
+void bb_free(void *ptr) {
+    free(ptr);
+}

@@ -125,8 +125,8 @@ bb_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
 bb_status gguf_writer_set_scalar(gguf_writer *w, const char *key, uint32_t type, const void *v);
 bb_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, size_t n);
 /* Numeric array; elem_type one of the fixed-size scalar types. */
-bb_status gguf_writer_set_arr(gguf_writer *w, const char *key, uint32_t elem_type,
-                              const void *data, size_t n);
+bb_status gguf_writer_set_arr(gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
+                              size_t n);
 /* Copies key i (any type, arrays included) from a reader. */
 bb_status gguf_writer_copy_kv(gguf_writer *w, const gguf_file *f, int64_t i);
 /* The data is NOT copied: it must stay valid until gguf_writer_write returns.

@@ -31,13 +31,13 @@ bb_status bb_kv_init(bb_kv_cache *kv, int n_layer, int k_dim, int v_dim, uint32_
         if (!kv->k[l] || !kv->v[l]) goto oom;
     }
     /* hand out low block ids first: keeps a short conversation's cache compact */
-    for (uint32_t i = 0; i < kv->n_blocks; i++) kv->free_blocks[i] = (int32_t)(kv->n_blocks - 1 - i);
+    for (uint32_t i = 0; i < kv->n_blocks; i++)
+        kv->free_blocks[i] = (int32_t)(kv->n_blocks - 1 - i);
     kv->n_free = kv->n_blocks;
     return BB_OK;
 oom:
     bb_kv_release(kv);
-    return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %u tokens",
-                   n_ctx);
+    return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %u tokens", n_ctx);
 }
 
 void bb_kv_release(bb_kv_cache *kv) {
@@ -45,7 +45,8 @@ void bb_kv_release(bb_kv_cache *kv) {
         if (kv->k) free(kv->k[l]);
         if (kv->v) free(kv->v[l]);
     }
-    for (uint32_t s = 0; kv->seqs && s < kv->n_seq; s++) free(kv->seqs[s].blocks);
+    for (uint32_t s = 0; kv->seqs && s < kv->n_seq; s++)
+        free(kv->seqs[s].blocks);
     free(kv->k);
     free(kv->v);
     free(kv->free_blocks);
@@ -64,7 +65,8 @@ bb_status bb_kv_grow(bb_kv_cache *kv, uint32_t seq, int32_t new_len, bb_error *e
     uint32_t want = (uint32_t)((new_len + BB_KV_BLOCK - 1) / BB_KV_BLOCK);
     if (want > s->cap) {
         uint32_t cap = s->cap ? s->cap : 4;
-        while (cap < want) cap *= 2;
+        while (cap < want)
+            cap *= 2;
         int32_t *nb = realloc(s->blocks, cap * sizeof *nb);
         if (!nb) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a block table");
         s->blocks = nb;
@@ -72,7 +74,8 @@ bb_status bb_kv_grow(bb_kv_cache *kv, uint32_t seq, int32_t new_len, bb_error *e
     }
     if (want - s->n_blocks > kv->n_free && want > s->n_blocks)
         return bb_fail(err, BB_ERR_NO_SPACE, "KV cache is full");
-    while (s->n_blocks < want) s->blocks[s->n_blocks++] = kv->free_blocks[--kv->n_free];
+    while (s->n_blocks < want)
+        s->blocks[s->n_blocks++] = kv->free_blocks[--kv->n_free];
     if (new_len > s->len) s->len = new_len;
     return BB_OK;
 }
@@ -83,5 +86,6 @@ void bb_kv_truncate(bb_kv_cache *kv, uint32_t seq, int32_t len) {
     if (len >= s->len) return;
     s->len = len;
     uint32_t keep = (uint32_t)((len + BB_KV_BLOCK - 1) / BB_KV_BLOCK);
-    while (s->n_blocks > keep) kv->free_blocks[kv->n_free++] = s->blocks[--s->n_blocks];
+    while (s->n_blocks > keep)
+        kv->free_blocks[kv->n_free++] = s->blocks[--s->n_blocks];
 }

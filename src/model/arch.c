@@ -15,9 +15,10 @@ static const bb_arch archs[] = {
 
 const bb_arch *bb_arch_find(const char *name, size_t len) {
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
-        if (strlen(archs[i].name) == len && memcmp(archs[i].name, name, len) == 0)
-            return &archs[i];
+        if (strlen(archs[i].name) == len && memcmp(archs[i].name, name, len) == 0) return &archs[i];
     return NULL;
 }
 
-const char *bb_arch_supported_list(void) { return "llama, qwen2, qwen3"; }
+const char *bb_arch_supported_list(void) {
+    return "llama, qwen2, qwen3";
+}

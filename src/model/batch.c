@@ -25,7 +25,9 @@ void bb_batch_free(bb_batch *b) {
     *b = (bb_batch){0};
 }
 
-void bb_batch_clear(bb_batch *b) { b->n_tokens = 0; }
+void bb_batch_clear(bb_batch *b) {
+    b->n_tokens = 0;
+}
 
 bool bb_batch_add(bb_batch *b, bb_token token, int32_t pos, int32_t seq_id, bool logits) {
     if (b->n_tokens >= b->capacity) return false;

@@ -59,8 +59,8 @@ bb_status bb_context_new(bb_model *model, const bb_context_params *params, bb_co
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "n_ctx %u is out of range 1..%u", p.n_ctx,
                        MAX_CTX);
     if (p.n_batch == 0 || p.n_batch > MAX_BATCH)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "n_batch %u is out of range 1..%u",
-                       p.n_batch, MAX_BATCH);
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "n_batch %u is out of range 1..%u", p.n_batch,
+                       MAX_BATCH);
     if (p.n_seq_max == 0 || p.n_seq_max > MAX_SEQ)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "n_seq_max %u is out of range 1..%u",
                        p.n_seq_max, MAX_SEQ);
@@ -107,33 +107,42 @@ void bb_context_free(bb_context *c) {
     free(c);
 }
 
-uint32_t bb_context_n_ctx(const bb_context *c) { return c->params.n_ctx; }
-int32_t bb_context_n_threads(const bb_context *c) { return bb_pool_n_threads(c->pool); }
+uint32_t bb_context_n_ctx(const bb_context *c) {
+    return c->params.n_ctx;
+}
+int32_t bb_context_n_threads(const bb_context *c) {
+    return bb_pool_n_threads(c->pool);
+}
 
 /* Checks every entry and that each sequence's positions continue its cache contiguously;
  * computes how many cache blocks the batch needs. Nothing is modified. */
 static bb_status validate_batch(const bb_context *c, const bb_batch *b, int32_t *next_pos,
                                 int *n_outputs, bb_error *err) {
-    if (!b || b->n_tokens <= 0)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "the batch is empty");
+    if (!b || b->n_tokens <= 0) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "the batch is empty");
     if ((uint32_t)b->n_tokens > c->params.n_batch)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "batch of %d tokens exceeds n_batch %u",
                        b->n_tokens, c->params.n_batch);
     const int32_t n_vocab = (int32_t)c->model->hp.n_vocab;
-    for (uint32_t s = 0; s < c->params.n_seq_max; s++) next_pos[s] = c->kv.seqs[s].len;
+    for (uint32_t s = 0; s < c->params.n_seq_max; s++)
+        next_pos[s] = c->kv.seqs[s].len;
     *n_outputs = 0;
     for (int32_t i = 0; i < b->n_tokens; i++) {
         if (b->token[i] < 0 || b->token[i] >= n_vocab)
-            return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "batch[%d]: token id %d is out of "
-                           "range 0..%d", i, b->token[i], n_vocab - 1);
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                           "batch[%d]: token id %d is out of "
+                           "range 0..%d",
+                           i, b->token[i], n_vocab - 1);
         if (b->seq_id[i] < 0 || (uint32_t)b->seq_id[i] >= c->params.n_seq_max)
-            return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "batch[%d]: sequence id %d is out of "
-                           "range 0..%u", i, b->seq_id[i], c->params.n_seq_max - 1);
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                           "batch[%d]: sequence id %d is out of "
+                           "range 0..%u",
+                           i, b->seq_id[i], c->params.n_seq_max - 1);
         int32_t *np = &next_pos[b->seq_id[i]];
         if (b->pos[i] != *np)
-            return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "batch[%d]: position %d of sequence "
-                           "%d does not continue its cache (next position is %d)", i, b->pos[i],
-                           b->seq_id[i], *np);
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                           "batch[%d]: position %d of sequence "
+                           "%d does not continue its cache (next position is %d)",
+                           i, b->pos[i], b->seq_id[i], *np);
         if ((uint32_t)*np >= c->params.n_ctx)
             return bb_fail(err, BB_ERR_NO_SPACE, "sequence %d would exceed the context size %u",
                            b->seq_id[i], c->params.n_ctx);
@@ -144,15 +153,17 @@ static bb_status validate_batch(const bb_context *c, const bb_batch *b, int32_t 
     for (uint32_t s = 0; s < c->params.n_seq_max; s++)
         need += bb_kv_blocks_needed(&c->kv, s, next_pos[s]);
     if (need > c->kv.n_free)
-        return bb_fail(err, BB_ERR_NO_SPACE, "the KV cache has %u free tokens, the batch needs "
-                       "%u more", c->kv.n_free * BB_KV_BLOCK, need * BB_KV_BLOCK);
+        return bb_fail(err, BB_ERR_NO_SPACE,
+                       "the KV cache has %u free tokens, the batch needs "
+                       "%u more",
+                       c->kv.n_free * BB_KV_BLOCK, need * BB_KV_BLOCK);
     return BB_OK;
 }
 
 bb_status bb_decode(bb_context *c, const bb_batch *b, bb_error *err) {
     int32_t stack_pos[64];
-    int32_t *next_pos = c->params.n_seq_max <= 64 ? stack_pos
-                                                  : malloc(c->params.n_seq_max * sizeof(int32_t));
+    int32_t *next_pos =
+        c->params.n_seq_max <= 64 ? stack_pos : malloc(c->params.n_seq_max * sizeof(int32_t));
     if (!next_pos) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     int n_outputs = 0;
     bb_status st = validate_batch(c, b, next_pos, &n_outputs, err);
@@ -162,7 +173,8 @@ bb_status bb_decode(bb_context *c, const bb_batch *b, bb_error *err) {
     if (st != BB_OK) return st;
     c->n_out_rows = b->n_tokens;
     int row = 0;
-    for (int32_t i = 0; i < b->n_tokens; i++) c->out_row[i] = b->logits[i] ? row++ : -1;
+    for (int32_t i = 0; i < b->n_tokens; i++)
+        c->out_row[i] = b->logits[i] ? row++ : -1;
     st = bb_forward(c, b, n_outputs, err);
     if (st != BB_OK) c->n_out_rows = 0;
     return st;
@@ -179,9 +191,10 @@ bb_status bb_kv_seq_rm(bb_context *c, int32_t seq_id, int32_t p0, int32_t p1, bb
     int32_t len = c->kv.seqs[seq_id].len;
     if (p0 < 0) p0 = 0;
     if (p1 >= 0 && p1 < len && p0 < p1)
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "removing positions [%d, %d) from the middle of "
-                       "sequence %d (length %d) is not supported; truncate instead", p0, p1,
-                       seq_id, len);
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "removing positions [%d, %d) from the middle of "
+                       "sequence %d (length %d) is not supported; truncate instead",
+                       p0, p1, seq_id, len);
     bb_kv_truncate(&c->kv, (uint32_t)seq_id, p0);
     return BB_OK;
 }
@@ -191,4 +204,6 @@ int32_t bb_kv_seq_len(const bb_context *c, int32_t seq_id) {
     return c->kv.seqs[seq_id].len;
 }
 
-uint32_t bb_kv_free_tokens(const bb_context *c) { return c->kv.n_free * BB_KV_BLOCK; }
+uint32_t bb_kv_free_tokens(const bb_context *c) {
+    return c->kv.n_free * BB_KV_BLOCK;
+}

@@ -16,23 +16,23 @@ struct bb_context {
     bb_acts acts;
 
     /* scratch, rows of n_batch tokens */
-    float *x;        /* residual stream, n_embd per token */
-    float *xn;       /* normalized input of a block, n_embd (or attention output, o_dim) */
-    float *q;        /* n_head * head_dim_k */
-    float *k;        /* n_head_kv * head_dim_k */
-    float *v;        /* n_head_kv * head_dim_v */
-    float *att;      /* n_head * head_dim_v */
-    float *gate;     /* n_ff */
-    float *up;       /* n_ff */
-    float *rope_cs;  /* n_rot per token */
-    float *scores;   /* per thread: n_ctx */
-    uint16_t *qh;    /* per thread: head_dim_k halves */
-    float *vrow;     /* per thread: head_dim_v */
+    float *x;       /* residual stream, n_embd per token */
+    float *xn;      /* normalized input of a block, n_embd (or attention output, o_dim) */
+    float *q;       /* n_head * head_dim_k */
+    float *k;       /* n_head_kv * head_dim_k */
+    float *v;       /* n_head_kv * head_dim_v */
+    float *att;     /* n_head * head_dim_v */
+    float *gate;    /* n_ff */
+    float *up;      /* n_ff */
+    float *rope_cs; /* n_rot per token */
+    float *scores;  /* per thread: n_ctx */
+    uint16_t *qh;   /* per thread: head_dim_k halves */
+    float *vrow;    /* per thread: head_dim_v */
 
     /* outputs of the last bb_decode */
-    float *logits;       /* n_outputs * n_vocab */
-    int32_t *out_row;    /* batch index -> logits row, -1 when not requested */
-    int32_t n_out_rows;  /* entries in out_row (the last batch's size) */
+    float *logits;         /* n_outputs * n_vocab */
+    int32_t *out_row;      /* batch index -> logits row, -1 when not requested */
+    int32_t n_out_rows;    /* entries in out_row (the last batch's size) */
     const bb_batch *batch; /* the batch being evaluated (during bb_decode only) */
 };
 

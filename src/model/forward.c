@@ -49,7 +49,8 @@ static void ffn_norm_task(void *arg, int t, int thread) {
 }
 
 static void add_bias(float *y, const float *b, int n) {
-    for (int i = 0; i < n; i++) y[i] += b[i];
+    for (int i = 0; i < n; i++)
+        y[i] += b[i];
 }
 
 /* Bias, QK-norm and RoPE on token t's Q and K, then K and V into the cache. */
@@ -117,7 +118,8 @@ static void attention_task(void *arg, int task, int thread) {
     for (int32_t p = 0; p < n_pos; p++) {
         f16->to_float(bb_kv_v(&ctx->kv, f->il, seq, p) + (size_t)g * hdv, vrow, hdv);
         float w = sc[p];
-        for (int i = 0; i < hdv; i++) out[i] += w * vrow[i];
+        for (int i = 0; i < hdv; i++)
+            out[i] += w * vrow[i];
     }
 }
 

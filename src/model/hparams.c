@@ -59,8 +59,8 @@ bb_status bb_hparams_load(const gguf_file *f, const bb_arch *a, bb_hparams *hp, 
         return st;
     if (hp->n_head % hp->n_head_kv != 0)
         return bb_fail(err, BB_ERR_FORMAT,
-                       "attention.head_count %u is not a multiple of head_count_kv %u",
-                       hp->n_head, hp->n_head_kv);
+                       "attention.head_count %u is not a multiple of head_count_kv %u", hp->n_head,
+                       hp->n_head_kv);
     hp->head_dim_k = hp->n_embd / hp->n_head;
     if (hp->n_embd % hp->n_head != 0) hp->head_dim_k = 0; /* must then be given explicitly */
     if ((st = get_u32(f, a, "attention.key_length", false, &hp->head_dim_k, err))) return st;

@@ -8,7 +8,9 @@
 #include "model/model.h"
 #include "tokenizer/vocab.h"
 
-bb_model_params bb_model_default_params(void) { return (bb_model_params){.vocab_only = false}; }
+bb_model_params bb_model_default_params(void) {
+    return (bb_model_params){.vocab_only = false};
+}
 
 static char *dup_gguf_string(gguf_string s) {
     char *out = malloc(s.len + 1);
@@ -54,8 +56,10 @@ static bb_status load_weights(bb_model *m, bb_error *err) {
                        (unsigned long long)te->ne[1]);
     m->hp.n_vocab = (uint32_t)te->ne[1];
     if (m->vocab && (uint32_t)bb_vocab_n_tokens(m->vocab) > m->hp.n_vocab)
-        return bb_fail(err, BB_ERR_FORMAT, "the tokenizer has %d tokens but token_embd.weight "
-                       "only %u rows", bb_vocab_n_tokens(m->vocab), m->hp.n_vocab);
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "the tokenizer has %d tokens but token_embd.weight "
+                       "only %u rows",
+                       bb_vocab_n_tokens(m->vocab), m->hp.n_vocab);
     m->layers = calloc(m->hp.n_layer, sizeof *m->layers);
     if (!m->layers) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     return bb_weights_bind(m, err);
@@ -118,13 +122,33 @@ void bb_model_free(bb_model *m) {
     free(m);
 }
 
-const bb_vocab *bb_model_vocab(const bb_model *m) { return m->vocab; }
-const char *bb_model_arch(const bb_model *m) { return m->arch ? m->arch->name : ""; }
-const char *bb_model_name(const bb_model *m) { return m->name ? m->name : ""; }
-const char *bb_model_chat_template(const bb_model *m) { return m->chat_template; }
-int32_t bb_model_n_vocab(const bb_model *m) { return (int32_t)m->hp.n_vocab; }
-int32_t bb_model_n_embd(const bb_model *m) { return (int32_t)m->hp.n_embd; }
-int32_t bb_model_n_layer(const bb_model *m) { return (int32_t)m->hp.n_layer; }
-int32_t bb_model_n_ctx_train(const bb_model *m) { return (int32_t)m->hp.n_ctx_train; }
-uint64_t bb_model_n_params(const bb_model *m) { return m->n_params; }
-uint64_t bb_model_weight_bytes(const bb_model *m) { return m->weight_bytes; }
+const bb_vocab *bb_model_vocab(const bb_model *m) {
+    return m->vocab;
+}
+const char *bb_model_arch(const bb_model *m) {
+    return m->arch ? m->arch->name : "";
+}
+const char *bb_model_name(const bb_model *m) {
+    return m->name ? m->name : "";
+}
+const char *bb_model_chat_template(const bb_model *m) {
+    return m->chat_template;
+}
+int32_t bb_model_n_vocab(const bb_model *m) {
+    return (int32_t)m->hp.n_vocab;
+}
+int32_t bb_model_n_embd(const bb_model *m) {
+    return (int32_t)m->hp.n_embd;
+}
+int32_t bb_model_n_layer(const bb_model *m) {
+    return (int32_t)m->hp.n_layer;
+}
+int32_t bb_model_n_ctx_train(const bb_model *m) {
+    return (int32_t)m->hp.n_ctx_train;
+}
+uint64_t bb_model_n_params(const bb_model *m) {
+    return m->n_params;
+}
+uint64_t bb_model_weight_bytes(const bb_model *m) {
+    return m->weight_bytes;
+}

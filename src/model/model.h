@@ -15,9 +15,9 @@
  * written once and reads these flags (see arch.c for the table). */
 typedef struct bb_arch {
     const char *name;
-    int rope_style;     /* BB_ROPE_NORM or BB_ROPE_NEOX */
-    bool qkv_bias;      /* qwen2: biases on the Q, K and V projections */
-    bool qk_norm;       /* qwen3: RMSNorm over each head of Q and K before RoPE */
+    int rope_style; /* BB_ROPE_NORM or BB_ROPE_NEOX */
+    bool qkv_bias;  /* qwen2: biases on the Q, K and V projections */
+    bool qk_norm;   /* qwen3: RMSNorm over each head of Q and K before RoPE */
 } bb_arch;
 
 const bb_arch *bb_arch_find(const char *name, size_t len);
@@ -33,7 +33,7 @@ typedef struct bb_hparams {
     uint32_t n_ff;
     uint32_t head_dim_k; /* key_length: n_embd / n_head unless given */
     uint32_t head_dim_v;
-    uint32_t n_rot;      /* rope.dimension_count: head_dim_k unless given */
+    uint32_t n_rot; /* rope.dimension_count: head_dim_k unless given */
     float rms_eps;
     float rope_freq_base;
     float rope_freq_scale; /* 1 / rope.scaling.factor for linear scaling */
@@ -42,7 +42,7 @@ typedef struct bb_hparams {
 typedef struct bb_layer {
     const float *attn_norm;
     bb_weight wq, wk, wv, wo;
-    const float *bq, *bk, *bv; /* qwen2 */
+    const float *bq, *bk, *bv;    /* qwen2 */
     const float *q_norm, *k_norm; /* qwen3, head_dim_k floats */
     const float *ffn_norm;
     bb_weight w_gate, w_up, w_down;

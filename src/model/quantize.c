@@ -26,8 +26,8 @@ typedef struct mix_desc {
 } mix_desc;
 
 static const mix_desc mixes[] = {
-    {"Q8_0", BB_TYPE_Q8_0, 7},   {"Q4_0", BB_TYPE_Q4_0, 2}, {"Q4_K_M", BB_TYPE_Q4_K, 15},
-    {"Q6_K", BB_TYPE_Q6_K, 18},  {"F16", BB_TYPE_F16, 1},   {"BF16", BB_TYPE_BF16, 32},
+    {"Q8_0", BB_TYPE_Q8_0, 7},  {"Q4_0", BB_TYPE_Q4_0, 2}, {"Q4_K_M", BB_TYPE_Q4_K, 15},
+    {"Q6_K", BB_TYPE_Q6_K, 18}, {"F16", BB_TYPE_F16, 1},   {"BF16", BB_TYPE_BF16, 32},
 };
 
 static bool more_bits(int il, int n_layer) {
@@ -45,8 +45,8 @@ static int choose_type(const mix_desc *mix, const gguf_tensor *t, bool has_outpu
     if (t->n_dims < 2) return BB_TYPE_F32;
     const char *n = t->name;
     int type = mix->base_type;
-    bool is_output = !strcmp(n, "output.weight") ||
-                     (!has_output && !strcmp(n, "token_embd.weight"));
+    bool is_output =
+        !strcmp(n, "output.weight") || (!has_output && !strcmp(n, "token_embd.weight"));
     if (is_output && type != BB_TYPE_Q8_0 && type != BB_TYPE_F16 && type != BB_TYPE_BF16)
         type = BB_TYPE_Q6_K;
     int il = -1;
@@ -83,8 +83,10 @@ static bb_status convert_tensor(bb_pool *pool, const gguf_tensor *t, int type, f
     const bb_type_traits *src = bb_type_get_ref((int)t->type);
     const bb_type_traits *dst = bb_type_get(type);
     if (!src || !src->to_float)
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' has type id %u, which cannot be "
-                       "read", t->name, t->type);
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "tensor '%s' has type id %u, which cannot be "
+                       "read",
+                       t->name, t->type);
     if (!dst || !dst->from_float)
         return bb_fail(err, BB_ERR_UNSUPPORTED, "no quantizer for %s", dst ? dst->name : "?");
     int64_t rows = (int64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
@@ -92,8 +94,8 @@ static bb_status convert_tensor(bb_pool *pool, const gguf_tensor *t, int type, f
     *size = dst_row * (size_t)rows;
     *out = malloc(*size ? *size : 1);
     if (!*out) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for '%s'", t->name);
-    quant_job j = {t, src, dst, *out, bb_row_size((int)t->type, (int64_t)t->ne[0]), dst_row,
-                   rows, scratch};
+    quant_job j = {t,       src,  dst,    *out, bb_row_size((int)t->type, (int64_t)t->ne[0]),
+                   dst_row, rows, scratch};
     bb_pool_run(pool, quant_task, &j, (int)((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK));
     return BB_OK;
 }
@@ -104,10 +106,11 @@ static bb_status check_source(const gguf_file *f, uint64_t *max_row, bb_error *e
         const gguf_tensor *t = gguf_tensor_at(f, i);
         if (t->n_dims >= 2 && t->type != BB_TYPE_F32 && t->type != BB_TYPE_F16 &&
             t->type != BB_TYPE_BF16)
-            return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' is already quantized (%s); "
-                           "quantize from an F32, F16 or BF16 file", t->name,
-                           bb_type_get_ref((int)t->type) ? bb_type_get_ref((int)t->type)->name
-                                                        : "?");
+            return bb_fail(
+                err, BB_ERR_UNSUPPORTED,
+                "tensor '%s' is already quantized (%s); "
+                "quantize from an F32, F16 or BF16 file",
+                t->name, bb_type_get_ref((int)t->type) ? bb_type_get_ref((int)t->type)->name : "?");
         if (t->ne[0] > *max_row) *max_row = t->ne[0];
     }
     return BB_OK;
@@ -119,8 +122,10 @@ bb_status bb_quantize_file(const char *in_path, const char *out_path, const char
     for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
         if (!strcmp(mixes[i].name, mix_name)) mix = &mixes[i];
     if (!mix)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "unknown quantization type '%s' (use Q8_0, "
-                       "Q4_0, Q4_K_M, Q6_K, F16 or BF16)", mix_name);
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "unknown quantization type '%s' (use Q8_0, "
+                       "Q4_0, Q4_K_M, Q6_K, F16 or BF16)",
+                       mix_name);
     gguf_file *f = NULL;
     gguf_writer *w = NULL;
     bb_pool *pool = NULL;
@@ -175,9 +180,11 @@ bb_status bb_quantize_file(const char *in_path, const char *out_path, const char
     }
     st = gguf_writer_write(w, out_path, err);
 out:
-    for (int64_t i = 0; bufs && i < nt; i++) free(bufs[i]);
+    for (int64_t i = 0; bufs && i < nt; i++)
+        free(bufs[i]);
     free(bufs);
-    for (int i = 0; scratch && i < n_threads; i++) free(scratch[i]);
+    for (int i = 0; scratch && i < n_threads; i++)
+        free(scratch[i]);
     free(scratch);
     gguf_writer_free(w);
     bb_pool_free(pool);

@@ -35,12 +35,15 @@ static bb_status bind_matrix(bb_model *m, const char *name, uint64_t n_in, uint6
     if ((st = check_shape(t, n_in, n_out, err))) return st;
     const bb_type_traits *tt = bb_type_get(t->type);
     if (!tt || !tt->is_weight_type || !tt->vec_dot)
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' has weight type %s (id %u), which "
-                       "beanbag does not support yet", name, tt ? tt->name : "unknown", t->type);
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "tensor '%s' has weight type %s (id %u), which "
+                       "beanbag does not support yet",
+                       name, tt ? tt->name : "unknown", t->type);
     if (n_in % (uint64_t)tt->block_size != 0)
-        return bb_fail(err, BB_ERR_FORMAT, "tensor '%s': row length %llu is not a multiple of "
-                       "the %s block size %lld", name, (unsigned long long)n_in, tt->name,
-                       (long long)tt->block_size);
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "tensor '%s': row length %llu is not a multiple of "
+                       "the %s block size %lld",
+                       name, (unsigned long long)n_in, tt->name, (long long)tt->block_size);
     w->data = t->data;
     w->type = (int)t->type;
     w->n_in = (int64_t)n_in;
@@ -60,8 +63,8 @@ static bb_status bind_vector(bb_model *m, const char *name, uint64_t n, bool req
     if (st != BB_OK || !t) return st;
     if ((st = check_shape(t, n, 1, err))) return st;
     if (t->type != BB_TYPE_F32)
-        return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' must be F32 (type id %u found)",
-                       name, t->type);
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' must be F32 (type id %u found)", name,
+                       t->type);
     if ((uintptr_t)t->data % sizeof(float) != 0)
         return bb_fail(err, BB_ERR_FORMAT, "tensor '%s' data is not 4-byte aligned", name);
     *out = t->data;
@@ -89,8 +92,7 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
         (st = bind_matrix(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &L->w_gate,
                           err)) ||
         (st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &L->w_up, err)) ||
-        (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &L->w_down,
-                          err)))
+        (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &L->w_down, err)))
         return st;
     if (m->arch->qkv_bias &&
         ((st = bind_vector(m, NAME("attn_q.bias"), q_dim, true, &L->bq, err)) ||
@@ -98,10 +100,8 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
          (st = bind_vector(m, NAME("attn_v.bias"), v_dim, true, &L->bv, err))))
         return st;
     if (m->arch->qk_norm &&
-        ((st = bind_vector(m, NAME("attn_q_norm.weight"), hp->head_dim_k, true, &L->q_norm,
-                           err)) ||
-         (st = bind_vector(m, NAME("attn_k_norm.weight"), hp->head_dim_k, true, &L->k_norm,
-                           err))))
+        ((st = bind_vector(m, NAME("attn_q_norm.weight"), hp->head_dim_k, true, &L->q_norm, err)) ||
+         (st = bind_vector(m, NAME("attn_k_norm.weight"), hp->head_dim_k, true, &L->k_norm, err))))
         return st;
 #undef NAME
     return BB_OK;

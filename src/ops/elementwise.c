@@ -5,12 +5,15 @@
 void bb_rmsnorm(float *y, const float *x, const float *w, int n, float eps) {
     /* accumulate in double: the sum of squares of thousands of floats loses digits in float */
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
     float scale = (float)(1.0 / sqrt(ss / n + eps));
     if (w)
-        for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+        for (int i = 0; i < n; i++)
+            y[i] = x[i] * scale * w[i];
     else
-        for (int i = 0; i < n; i++) y[i] = x[i] * scale;
+        for (int i = 0; i < n; i++)
+            y[i] = x[i] * scale;
 }
 
 /* Angles are computed in float by repeated multiplication, exactly as ggml's rope cache
@@ -41,7 +44,8 @@ void bb_rope_rotate(const bb_rope *r, const float *cs, float *x) {
 }
 
 void bb_swiglu(float *y, const float *g, const float *u, int n) {
-    for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (int i = 0; i < n; i++)
+        y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 void bb_softmax(float *x, int n) {
@@ -54,5 +58,6 @@ void bb_softmax(float *x, int n) {
         sum += x[i];
     }
     float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
 }

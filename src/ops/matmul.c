@@ -11,11 +11,13 @@
 
 void bb_acts_init(bb_acts *a) {
     memset(a, 0, sizeof *a);
-    for (int i = 0; i < BB_ACTS_SLOTS; i++) a->slots[i].type = -1;
+    for (int i = 0; i < BB_ACTS_SLOTS; i++)
+        a->slots[i].type = -1;
 }
 
 void bb_acts_release(bb_acts *a) {
-    for (int i = 0; i < BB_ACTS_SLOTS; i++) free(a->slots[i].data);
+    for (int i = 0; i < BB_ACTS_SLOTS; i++)
+        free(a->slots[i].data);
     bb_acts_init(a);
 }
 
@@ -23,7 +25,8 @@ void bb_acts_set(bb_acts *a, const float *x, int T, int64_t n) {
     a->x = x;
     a->T = T;
     a->n = n;
-    for (int i = 0; i < BB_ACTS_SLOTS; i++) a->slots[i].type = -1;
+    for (int i = 0; i < BB_ACTS_SLOTS; i++)
+        a->slots[i].type = -1;
 }
 
 typedef struct quantize_job {
@@ -99,7 +102,8 @@ static void matmul_task(void *arg, int task, int thread) {
         for (int64_t r = r0; r < r1; r++) {
             float s[4];
             dot4(w->n_in, s, (const char *)w->data + (size_t)r * w->row_bytes, x, j->x_row_bytes);
-            for (int k = 0; k < 4; k++) y[(size_t)k * w->n_out + r] = s[k];
+            for (int k = 0; k < 4; k++)
+                y[(size_t)k * w->n_out + r] = s[k];
         }
     }
     for (; t < j->T; t++) {

@@ -111,7 +111,8 @@ void bb_pool_free(bb_pool *p) {
     p->stop = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 1; i < p->n_threads && p->threads; i++)
+        pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -119,12 +120,15 @@ void bb_pool_free(bb_pool *p) {
     free(p);
 }
 
-int bb_pool_n_threads(const bb_pool *p) { return p->n_threads; }
+int bb_pool_n_threads(const bb_pool *p) {
+    return p->n_threads;
+}
 
 void bb_pool_run(bb_pool *p, bb_task_fn fn, void *arg, int n_tasks) {
     if (n_tasks <= 0) return;
     if (p->n_threads == 1 || n_tasks == 1) {
-        for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
+        for (int t = 0; t < n_tasks; t++)
+            fn(arg, t, 0);
         return;
     }
     p->fn = fn;
@@ -142,7 +146,8 @@ void bb_pool_run(bb_pool *p, bb_task_fn fn, void *arg, int n_tasks) {
         spins++;
     if (atomic_load(&p->n_active) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->n_active) > 0) pthread_cond_wait(&p->done, &p->mu);
+        while (atomic_load(&p->n_active) > 0)
+            pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
 }

@@ -48,11 +48,11 @@ typedef void (*bb_vec_dot_x4_fn)(int64_t n, float *s, const void *x, const void 
                                  size_t y_stride);
 
 typedef struct bb_type_traits {
-    const char *name;      /* "Q4_K", as llama.cpp prints it */
-    int64_t block_size;    /* elements per block */
-    size_t type_size;      /* bytes per block */
-    bool is_weight_type;   /* we can load and run weights of this type */
-    int vec_dot_type;      /* type the activation row is quantized to */
+    const char *name;    /* "Q4_K", as llama.cpp prints it */
+    int64_t block_size;  /* elements per block */
+    size_t type_size;    /* bytes per block */
+    bool is_weight_type; /* we can load and run weights of this type */
+    int vec_dot_type;    /* type the activation row is quantized to */
     bb_to_float_fn to_float;
     bb_from_float_fn from_float; /* reference quantization; NULL where we have none */
     bb_vec_dot_fn vec_dot;       /* NULL for activation-only types */

@@ -60,7 +60,9 @@ const bb_type_traits *bb_type_get(int type) {
     return lookup(best_level, type);
 }
 
-const bb_type_traits *bb_type_get_ref(int type) { return lookup(LEVEL_SCALAR, type); }
+const bb_type_traits *bb_type_get_ref(int type) {
+    return lookup(LEVEL_SCALAR, type);
+}
 
 const bb_type_traits *bb_type_get_level(int type, const char *level) {
     pthread_once(&init_once, init_tables);
