@@ -114,7 +114,7 @@ static int generate(bb_context *ctx, const bb_vocab *v, bb_sampler *smp, const b
     bb_detok *dt = bb_detok_new(v, false);
     int32_t pos = (int32_t)n_ids, produced = 0;
     const float *logits = bb_get_logits(ctx, b.n_tokens - 1);
-    for (; produced < n_predict; produced++) {
+    while (produced < n_predict) {
         bb_token tok = bb_sampler_sample(smp, logits);
         if (bb_vocab_is_eog(v, tok)) break;
         bb_sampler_accept(smp, tok);
@@ -122,10 +122,7 @@ static int generate(bb_context *ctx, const bb_vocab *v, bb_sampler *smp, const b
         const char *text = bb_detok_push(dt, tok, &len);
         fwrite(text, 1, len, stdout);
         fflush(stdout);
-        if (produced + 1 == n_predict) {
-            produced++;
-            break;
-        }
+        if (++produced == n_predict) break; /* the last token needs no forward pass */
         bb_batch_clear(&b);
         bb_batch_add(&b, tok, pos++, 0, true);
         if (bb_decode(ctx, &b, err) != BB_OK) {

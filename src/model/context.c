@@ -44,7 +44,9 @@ static bb_status alloc_scratch(bb_context *c, bb_error *err) {
         return st;
     c->qh = malloc(nt * hp->head_dim_k * sizeof *c->qh);
     c->out_row = malloc(B * sizeof *c->out_row);
-    if (!c->qh || !c->out_row) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    c->next_pos = malloc(c->params.n_seq_max * sizeof *c->next_pos);
+    if (!c->qh || !c->out_row || !c->next_pos)
+        return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     return BB_OK;
 }
 
@@ -104,6 +106,7 @@ void bb_context_free(bb_context *c) {
     free(c->vrow);
     free(c->logits);
     free(c->out_row);
+    free(c->next_pos);
     free(c);
 }
 
@@ -161,15 +164,11 @@ static bb_status validate_batch(const bb_context *c, const bb_batch *b, int32_t 
 }
 
 bb_status bb_decode(bb_context *c, const bb_batch *b, bb_error *err) {
-    int32_t stack_pos[64];
-    int32_t *next_pos =
-        c->params.n_seq_max <= 64 ? stack_pos : malloc(c->params.n_seq_max * sizeof(int32_t));
-    if (!next_pos) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    int32_t *next_pos = c->next_pos;
     int n_outputs = 0;
     bb_status st = validate_batch(c, b, next_pos, &n_outputs, err);
     for (uint32_t s = 0; st == BB_OK && s < c->params.n_seq_max; s++)
         if (next_pos[s] > c->kv.seqs[s].len) st = bb_kv_grow(&c->kv, s, next_pos[s], err);
-    if (next_pos != stack_pos) free(next_pos);
     if (st != BB_OK) return st;
     c->n_out_rows = b->n_tokens;
     int row = 0;

@@ -33,6 +33,7 @@ struct bb_context {
     float *logits;         /* n_outputs * n_vocab */
     int32_t *out_row;      /* batch index -> logits row, -1 when not requested */
     int32_t n_out_rows;    /* entries in out_row (the last batch's size) */
+    int32_t *next_pos;     /* per sequence: its length once the batch is in (bb_decode) */
     const bb_batch *batch; /* the batch being evaluated (during bb_decode only) */
 };
 

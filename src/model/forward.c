@@ -24,6 +24,7 @@ typedef struct fwd {
     const bb_layer *L;
     int il;
     bb_rope rope;
+    const bb_type_traits *f16; /* the KV cache's element type */
 } fwd;
 
 /* ---- per-token steps, run as pool tasks over the batch rows */
@@ -82,7 +83,7 @@ static void qkv_finish_task(void *arg, int t, int thread) {
     uint32_t seq = (uint32_t)f->b->seq_id[t];
     uint16_t *kc = bb_kv_k(&ctx->kv, f->il, seq, f->b->pos[t]);
     uint16_t *vc = bb_kv_v(&ctx->kv, f->il, seq, f->b->pos[t]);
-    const bb_type_traits *f16 = bb_type_get(BB_TYPE_F16);
+    const bb_type_traits *f16 = f->f16;
     f16->from_float(k, kc, k_dim);
     f16->from_float(v, vc, v_dim);
 }
@@ -103,7 +104,7 @@ static void attention_task(void *arg, int task, int thread) {
     uint16_t *qh = ctx->qh + (size_t)thread * hd;
     float *sc = ctx->scores + (size_t)thread * ctx->params.n_ctx;
     float *out = ctx->att + (size_t)t * hp->n_head * hdv + (size_t)h * hdv;
-    const bb_type_traits *f16 = bb_type_get(BB_TYPE_F16);
+    const bb_type_traits *f16 = f->f16;
     float scale = 1.0f / sqrtf((float)hd);
 
     f16->from_float(q, qh, hd);
@@ -197,7 +198,7 @@ static bb_status output_block(fwd *f, int T, int n_outputs, bb_error *err) {
 
 bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error *err) {
     const bb_model *m = ctx->model;
-    fwd f = {.ctx = ctx, .m = m, .hp = &m->hp, .b = b};
+    fwd f = {.ctx = ctx, .m = m, .hp = &m->hp, .b = b, .f16 = bb_type_get(BB_TYPE_F16)};
     f.rope = (bb_rope){.style = m->arch->rope_style,
                        .n_rot = (int)m->hp.n_rot,
                        .freq_base = m->hp.rope_freq_base,
