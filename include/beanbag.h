@@ -76,6 +76,9 @@ int32_t bb_model_n_layer(const bb_model *model);
 int32_t bb_model_n_ctx_train(const bb_model *model);
 uint64_t bb_model_n_params(const bb_model *model);
 uint64_t bb_model_weight_bytes(const bb_model *model); /* bytes read per forward token */
+/* Extra memory held by matrices repacked at load into interleaved row groups (0 when none
+ * are: BB_REPACK=0, or no layout for the weight types at this CPU level). */
+uint64_t bb_model_repacked_bytes(const bb_model *model);
 /* Human-readable description of metadata and the tensor table, for `beanbag info`. */
 bb_status bb_model_describe(const bb_model *model, char **out, bb_error *err);
 

@@ -72,7 +72,7 @@ static bb_status finish_load(bb_model *m, const bb_model_params *params, bb_erro
     if ((st = load_arch(m, vocab_only, err)) || (st = load_strings(m, err)) ||
         (st = bb_vocab_load(m->file, &m->vocab, err)))
         return st;
-    if (!vocab_only && (st = load_weights(m, err))) return st;
+    if (!vocab_only && ((st = load_weights(m, err)) || (st = bb_weights_repack(m, err)))) return st;
     return BB_OK;
 }
 
@@ -116,6 +116,7 @@ void bb_model_free(bb_model *m) {
     if (!m) return;
     if (m->vocab) bb_vocab_free(m->vocab);
     if (m->file) gguf_close(m->file);
+    bb_weights_free_packed(m);
     free(m->layers);
     free(m->name);
     free(m->chat_template);
@@ -149,6 +150,10 @@ int32_t bb_model_n_ctx_train(const bb_model *m) {
 uint64_t bb_model_n_params(const bb_model *m) {
     return m->n_params;
 }
+uint64_t bb_model_repacked_bytes(const bb_model *m) {
+    return m->repacked_bytes;
+}
+
 uint64_t bb_model_weight_bytes(const bb_model *m) {
     return m->weight_bytes;
 }

@@ -64,11 +64,15 @@ struct bb_model {
     char *chat_template;
     uint64_t n_params;
     uint64_t weight_bytes;
+    uint64_t repacked_bytes; /* memory held by repacked copies of the matrices */
 };
 
 /* model/hparams.c */
 bb_status bb_hparams_load(const gguf_file *f, const bb_arch *arch, bb_hparams *hp, bb_error *err);
 /* model/weights.c */
 bb_status bb_weights_bind(bb_model *m, bb_error *err);
+/* Repacks every matrix the forward pass multiplies by (ops/matmul.h), and frees them. */
+bb_status bb_weights_repack(bb_model *m, bb_error *err);
+void bb_weights_free_packed(bb_model *m);
 
 #endif

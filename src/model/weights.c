@@ -2,6 +2,7 @@
  * against the hyper-parameters so the forward pass can index without further checks.
  * Tensor names follow llama.cpp's (token_embd, blk.N.attn_q, ...). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -127,4 +128,39 @@ bb_status bb_weights_bind(bb_model *m, bb_error *err) {
     /* the embedding table is read one row per token, not streamed: it doesn't count */
     m->weight_bytes -= bb_row_size(m->tok_embd.type, m->tok_embd.n_in) * hp->n_vocab;
     return BB_OK;
+}
+
+bb_status bb_weights_repack(bb_model *m, bb_error *err) {
+    for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
+        bb_weight *ws[8];
+        int n = 0;
+        if (il < m->hp.n_layer) {
+            bb_layer *L = &m->layers[il];
+            bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (; n < 7; n++)
+                ws[n] = lw[n];
+        } else {
+            ws[n++] = &m->output;
+        }
+        for (int k = 0; k < n; k++) {
+            bb_status st = bb_weight_repack(ws[k], err);
+            if (st != BB_OK) return st;
+            if (ws[k]->packed)
+                m->repacked_bytes += ws[k]->group_bytes * (uint64_t)(ws[k]->n_out / BB_RP_ROWS);
+        }
+    }
+    return BB_OK;
+}
+
+void bb_weights_free_packed(bb_model *m) {
+    for (uint32_t il = 0; m->layers && il < m->hp.n_layer; il++) {
+        bb_layer *L = &m->layers[il];
+        bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int k = 0; k < 7; k++) {
+            free(lw[k]->packed);
+            lw[k]->packed = NULL;
+        }
+    }
+    free(m->output.packed);
+    m->output.packed = NULL;
 }

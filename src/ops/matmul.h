@@ -14,6 +14,7 @@
 #include "beanbag.h"
 #include "ops/threadpool.h"
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 typedef struct bb_weight {
     const void *data; /* n_out rows of n_in elements, each row_bytes long */
@@ -22,6 +23,12 @@ typedef struct bb_weight {
     int64_t n_out;
     size_t row_bytes;
     const bb_type_traits *tt;
+    /* The matrix repacked into interleaved row groups (quant/repack.h), or NULL: then
+     * matmul runs vec_dot over `data`. `data` stays valid either way (embedding lookups
+     * read it). */
+    void *packed;
+    const bb_repack_traits *rp;
+    size_t group_bytes;
 } bb_weight;
 
 #define BB_ACTS_SLOTS 4
@@ -47,6 +54,11 @@ void bb_acts_set(bb_acts *a, const float *x, int T, int64_t n);
 
 /* y (T x w->n_out floats) = x W^T. Fails only for allocation. */
 bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_error *err);
+
+/* Repacks w for its type's interleaved layout where this CPU level has one (and n_out is a
+ * whole number of row groups); leaves w as it is otherwise. The caller frees w->packed.
+ * Fails only for allocation. */
+bb_status bb_weight_repack(bb_weight *w, bb_error *err);
 
 /* Dequantizes row r of a weight (an embedding lookup). */
 void bb_weight_row(const bb_weight *w, int64_t r, float *out);

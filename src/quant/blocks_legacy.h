@@ -59,6 +59,15 @@ typedef struct {
     int8_t qs[QK8_1];
 } block_q8_1;
 
+/* As Q8_0 (the same d and codes), plus s = sum(q) as an exact integer, so that the repacked
+ * Q4_0 kernels remove Q4_0's offset of 8 in integers: sum((w - 8) * q) = sum(w * q) - 8 s.
+ * Activation-only, beanbag's own (not a GGUF type). */
+typedef struct {
+    uint16_t d;
+    int16_t s;
+    int8_t qs[QK8_0];
+} block_q8_0s;
+
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");
 _Static_assert(sizeof(block_q4_1) == 20, "block_q4_1 layout");
 _Static_assert(sizeof(block_q5_0) == 22, "block_q5_0 layout");

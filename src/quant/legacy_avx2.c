@@ -208,6 +208,15 @@ static AVX2 void q8_0_from_float(const float *x, void *vy, int64_t n) {
     }
 }
 
+static AVX2 void q8_0s_from_float(const float *x, void *vy, int64_t n) {
+    block_q8_0s *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        int sum = 0;
+        y[i].d = f2h(q8_block(x + i * QK8_0, y[i].qs, &sum));
+        y[i].s = (int16_t)sum;
+    }
+}
+
 static AVX2 void q8_1_from_float(const float *x, void *vy, int64_t n) {
     block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / QK8_1; i++) {
@@ -267,6 +276,7 @@ void bb_quant_fill_legacy_avx2(bb_type_traits *t) {
     t[BB_TYPE_Q8_0].vec_dot = q8_0_vec_dot;
     t[BB_TYPE_Q8_0].vec_dot_x4 = q8_0_vec_dot_x4;
     t[BB_TYPE_Q8_0].from_float = q8_0_from_float;
+    t[BB_TYPE_Q8_0S].from_float = q8_0s_from_float;
     t[BB_TYPE_Q8_1].from_float = q8_1_from_float;
     t[BB_TYPE_F16].vec_dot_x4 = f16_vec_dot_x4;
 }

@@ -329,6 +329,26 @@ static void q8_0_from_float(const float *x, void *vy, int64_t n) {
         y[i].d = bb_fp32_to_fp16(q8_block(x + i * QK8_0, y[i].qs));
 }
 
+static void q8_0s_from_float(const float *x, void *vy, int64_t n) {
+    block_q8_0s *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        y[i].d = bb_fp32_to_fp16(q8_block(x + i * QK8_0, y[i].qs));
+        int sum = 0;
+        for (int j = 0; j < QK8_0; j++)
+            sum += y[i].qs[j];
+        y[i].s = (int16_t)sum;
+    }
+}
+
+static void q8_0s_to_float(const void *vx, float *y, int64_t n) {
+    const block_q8_0s *x = vx;
+    for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
+        const float d = fp16(x[i].d);
+        for (int j = 0; j < QK8_0; j++)
+            y[j] = (float)x[i].qs[j] * d;
+    }
+}
+
 static void q8_0_to_float(const void *vx, float *y, int64_t n) {
     const block_q8_0 *x = vx;
     for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
@@ -405,4 +425,6 @@ void bb_quant_fill_legacy_ref(bb_type_traits *t) {
         q8_0_from_float, q8_0_vec_dot);
     set(t, BB_TYPE_Q8_1, "Q8_1", QK8_1, sizeof(block_q8_1), BB_TYPE_Q8_1, q8_1_to_float,
         q8_1_from_float, NULL);
+    set(t, BB_TYPE_Q8_0S, "Q8_0S", QK8_0, sizeof(block_q8_0s), BB_TYPE_Q8_0S, q8_0s_to_float,
+        q8_0s_from_float, NULL);
 }
