@@ -1,0 +1,211 @@
+/*
+ * AVX2 kernels of the Q4_0x8 and Q8_0x8 layouts (layouts and arithmetic: repack_legacy.c).
+ *
+ * SIMD lane r is weight row r throughout. Per block, a token costs 8 (Q4_0) or 8 (Q8_0)
+ * vpmaddubsw against 4-byte activation groups broadcast to every lane, the integer sums
+ * stay exact, and then one scale product and one fma per block: the same two roundings,
+ * in the same order, as the scalar twins, so both agree bit for bit.
+ *
+ * Tokens are processed in tiles of up to 4 that share each block's unpacked weight codes
+ * (prefill is compute-bound); a tile only changes which weight loads are shared, never an
+ * output's own operations, so every T gives the same bits per output.
+ *
+ * Decode streams each weight byte once from DRAM; an explicit prefetch PREFETCH bytes ahead
+ * keeps the loads from waiting on the hardware prefetchers (as in legacy_x86_dot.h).
+ */
+#include <string.h>
+
+#include "quant/blocks_legacy.h"
+#include "quant/quant.h"
+#include "quant/repack.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INL static inline AVX2 __attribute__((always_inline))
+#define R BB_RP_ROWS
+#define PREFETCH 2048
+#define TILE 4
+
+typedef struct {
+    uint16_t d[R];
+    uint8_t qs[4][4 * R];
+} block_q4_0x8;
+
+typedef struct {
+    uint16_t d[R];
+    int8_t qs[8][4 * R];
+} block_q8_0x8;
+
+/* Four activation codes broadcast to all 8 lanes. */
+INL __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+INL void prefetch_block(const void *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch((const char *)p + PREFETCH + off, _MM_HINT_T0);
+}
+
+/* ---- Q4_0x8 x Q8_0S */
+
+/* NT tokens (1..TILE, a constant after inlining) against one group. Bounds: a nibble (0..15)
+ * times a code (|q| <= 127) summed in pairs is <= 3810 in magnitude, and the eight
+ * vpmaddubsw results of a block add up to <= 30480 < 2^15, so the s16 sums are exact. */
+INL void q4_0x8_tile(int NT, int64_t nb, const block_q4_0x8 *g, const char *y, size_t y_stride,
+                     float *out, size_t out_stride) {
+    const block_q8_0s *yb[TILE];
+    __m256 acc[TILE];
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        yb[t] = (const block_q8_0s *)(y + (size_t)t * y_stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_block(&g[b], sizeof g[b]);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g[b].d));
+        __m256i lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)g[b].qs[c]);
+            lo[c] = _mm256_and_si256(v, m4);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const block_q8_0s *q = &yb[t][b];
+            __m256i s = _mm256_maddubs_epi16(lo[0], bcast4(q->qs));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[0], bcast4(q->qs + 16)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[1], bcast4(q->qs + 4)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[1], bcast4(q->qs + 20)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[2], bcast4(q->qs + 8)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[2], bcast4(q->qs + 24)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[3], bcast4(q->qs + 12)));
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[3], bcast4(q->qs + 28)));
+            const __m256i isum =
+                _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(8 * q->s));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(q->d)));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
+}
+
+static AVX2 void q4_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride, int T,
+                             float *out, size_t out_stride) {
+    const block_q4_0x8 *g = w;
+    const char *yc = y;
+    const int64_t nb = n / QK4_0;
+    int t = 0;
+    for (; t + TILE <= T; t += TILE)
+        q4_0x8_tile(TILE, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+    switch (T - t) {
+    case 3:
+        q4_0x8_tile(3, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    case 2:
+        q4_0x8_tile(2, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    case 1:
+        q4_0x8_tile(1, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- Q8_0x8 x Q8_0 */
+
+/* Signed codes against signed codes: |w| . (q * sign(w)) puts the unsigned operand first, as
+ * vpmaddubsw needs. |w| <= 128 (a -128 code reads as 128 unsigned, still exact) and |q| <=
+ * 127, so a pair sums to <= 32512 < 2^15; two pairs could overflow, so every vpmaddubsw is
+ * widened with vpmaddwd before the chunks are added. */
+INL void q8_0x8_tile(int NT, int64_t nb, const block_q8_0x8 *g, const char *y, size_t y_stride,
+                     float *out, size_t out_stride) {
+    const block_q8_0 *yb[TILE];
+    __m256 acc[TILE];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        yb[t] = (const block_q8_0 *)(y + (size_t)t * y_stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_block(&g[b], sizeof g[b]);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g[b].d));
+        __m256i isum[TILE];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)g[b].qs[c]);
+            const __m256i a = _mm256_sign_epi8(v, v);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                const __m256i p =
+                    _mm256_maddubs_epi16(a, _mm256_sign_epi8(bcast4(yb[t][b].qs + 4 * c), v));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, ones));
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(yb[t][b].d)));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
+}
+
+static AVX2 void q8_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride, int T,
+                             float *out, size_t out_stride) {
+    const block_q8_0x8 *g = w;
+    const char *yc = y;
+    const int64_t nb = n / QK8_0;
+    int t = 0;
+    for (; t + TILE <= T; t += TILE)
+        q8_0x8_tile(TILE, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+    switch (T - t) {
+    case 3:
+        q8_0x8_tile(3, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    case 2:
+        q8_0x8_tile(2, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    case 1:
+        q8_0x8_tile(1, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
+                    out_stride);
+        break;
+    default:
+        break;
+    }
+}
+
+void bb_repack_fill_legacy_avx2(bb_repack_traits *t) {
+    t[BB_TYPE_Q4_0].gemm = q4_0x8_gemm;
+    t[BB_TYPE_Q8_0].gemm = q8_0x8_gemm;
+}
+
+#else
+
+void bb_repack_fill_legacy_avx2(bb_repack_traits *t) {
+    (void)t;
+}
+
+#endif
