@@ -153,10 +153,9 @@ static bb_status attention_block(fwd *f, int T, bb_error *err) {
     bb_status st;
     bb_pool_run(ctx->pool, attn_norm_task, f, T);
     bb_acts_set(&ctx->acts, ctx->xn, T, f->hp->n_embd);
-    if ((st = bb_matmul(ctx->pool, &L->wq, &ctx->acts, ctx->q, err)) ||
-        (st = bb_matmul(ctx->pool, &L->wk, &ctx->acts, ctx->k, err)) ||
-        (st = bb_matmul(ctx->pool, &L->wv, &ctx->acts, ctx->v, err)))
-        return st;
+    const bb_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[3] = {ctx->q, ctx->k, ctx->v};
+    if ((st = bb_matmul_n(ctx->pool, qkv, qkv_out, 3, &ctx->acts, err))) return st;
     bb_pool_run(ctx->pool, qkv_finish_task, f, T);
     bb_pool_run(ctx->pool, attention_task, f, T * (int)f->hp->n_head);
     bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
@@ -171,9 +170,9 @@ static bb_status ffn_block(fwd *f, int T, bb_error *err) {
     bb_status st;
     bb_pool_run(ctx->pool, ffn_norm_task, f, T);
     bb_acts_set(&ctx->acts, ctx->xn, T, f->hp->n_embd);
-    if ((st = bb_matmul(ctx->pool, &L->w_gate, &ctx->acts, ctx->gate, err)) ||
-        (st = bb_matmul(ctx->pool, &L->w_up, &ctx->acts, ctx->up, err)))
-        return st;
+    const bb_weight *gate_up[2] = {&L->w_gate, &L->w_up};
+    float *gate_up_out[2] = {ctx->gate, ctx->up};
+    if ((st = bb_matmul_n(ctx->pool, gate_up, gate_up_out, 2, &ctx->acts, err))) return st;
     bb_pool_run(ctx->pool, swiglu_task, f, T);
     bb_acts_set(&ctx->acts, ctx->gate, T, f->hp->n_ff);
     if ((st = bb_matmul(ctx->pool, &L->w_down, &ctx->acts, ctx->xn, err))) return st;

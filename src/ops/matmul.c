@@ -77,18 +77,49 @@ static bb_status acts_get(bb_pool *pool, bb_acts *a, int type, const void **out,
     return BB_OK;
 }
 
-typedef struct matmul_job {
+/* One matrix of a (possibly fused) product: its activations and output, and where its
+ * tasks start in the job's task numbering. */
+typedef struct matmul_part {
     const bb_weight *w;
     const void *xq;
     size_t x_row_bytes;
-    int T;
     float *y;
+    int first_task;
+} matmul_part;
+
+#define MAX_PARTS 4
+
+typedef struct matmul_job {
+    matmul_part parts[MAX_PARTS];
+    int n_parts;
+    int T;
 } matmul_job;
 
-static void matmul_task(void *arg, int task, int thread) {
-    (void)thread;
-    const matmul_job *j = arg;
-    const bb_weight *w = j->w;
+/* Repacked weights: a task is GROUPS_PER_TASK row groups against every token row; the
+ * kernel tiles the tokens itself. A group (8 rows, 9-17 KB for a 2048-wide Q4_0/Q8_0 row)
+ * stays in L1 while all token rows stream past it. */
+#define GROUPS_PER_TASK 2
+
+static int part_tasks(const bb_weight *w) {
+    if (w->packed) {
+        int64_t n_groups = w->n_out / BB_RP_ROWS;
+        return (int)((n_groups + GROUPS_PER_TASK - 1) / GROUPS_PER_TASK);
+    }
+    return (int)((w->n_out + ROWS_PER_TASK - 1) / ROWS_PER_TASK);
+}
+
+static void packed_rows(const matmul_part *p, int T, int task) {
+    const bb_weight *w = p->w;
+    int64_t n_groups = w->n_out / BB_RP_ROWS;
+    int64_t g0 = (int64_t)task * GROUPS_PER_TASK;
+    int64_t g1 = g0 + GROUPS_PER_TASK < n_groups ? g0 + GROUPS_PER_TASK : n_groups;
+    for (int64_t g = g0; g < g1; g++)
+        w->rp->gemm(w->n_in, (const char *)w->packed + (size_t)g * w->group_bytes, p->xq,
+                    p->x_row_bytes, T, p->y + g * BB_RP_ROWS, (size_t)w->n_out);
+}
+
+static void plain_rows(const matmul_part *p, int T, int task) {
+    const bb_weight *w = p->w;
     int64_t r0 = (int64_t)task * ROWS_PER_TASK;
     int64_t r1 = r0 + ROWS_PER_TASK < w->n_out ? r0 + ROWS_PER_TASK : w->n_out;
     bb_vec_dot_fn dot = w->tt->vec_dot;
@@ -96,55 +127,58 @@ static void matmul_task(void *arg, int task, int thread) {
     int t = 0;
     /* groups of four tokens share each weight row's unpacking; the kernels guarantee the
      * same bits as one token at a time */
-    for (; dot4 && t + 4 <= j->T; t += 4) {
-        const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
-        float *y = j->y + (size_t)t * w->n_out;
+    for (; dot4 && t + 4 <= T; t += 4) {
+        const char *x = (const char *)p->xq + (size_t)t * p->x_row_bytes;
+        float *y = p->y + (size_t)t * w->n_out;
         for (int64_t r = r0; r < r1; r++) {
             float s[4];
-            dot4(w->n_in, s, (const char *)w->data + (size_t)r * w->row_bytes, x, j->x_row_bytes);
+            dot4(w->n_in, s, (const char *)w->data + (size_t)r * w->row_bytes, x, p->x_row_bytes);
             for (int k = 0; k < 4; k++)
                 y[(size_t)k * w->n_out + r] = s[k];
         }
     }
-    for (; t < j->T; t++) {
-        const char *x = (const char *)j->xq + (size_t)t * j->x_row_bytes;
-        float *y = j->y + (size_t)t * w->n_out;
+    for (; t < T; t++) {
+        const char *x = (const char *)p->xq + (size_t)t * p->x_row_bytes;
+        float *y = p->y + (size_t)t * w->n_out;
         for (int64_t r = r0; r < r1; r++)
             dot(w->n_in, &y[r], (const char *)w->data + (size_t)r * w->row_bytes, x);
     }
 }
 
-/* Repacked weights: a task is GROUPS_PER_TASK row groups against every token row; the
- * kernel tiles the tokens itself. A group (8 rows, 9-17 KB for a 2048-wide Q4_0/Q8_0 row)
- * stays in L1 while all token rows stream past it. */
-#define GROUPS_PER_TASK 2
-
-static void matmul_packed_task(void *arg, int task, int thread) {
+static void matmul_task(void *arg, int task, int thread) {
     (void)thread;
     const matmul_job *j = arg;
-    const bb_weight *w = j->w;
-    int64_t n_groups = w->n_out / BB_RP_ROWS;
-    int64_t g0 = (int64_t)task * GROUPS_PER_TASK;
-    int64_t g1 = g0 + GROUPS_PER_TASK < n_groups ? g0 + GROUPS_PER_TASK : n_groups;
-    for (int64_t g = g0; g < g1; g++)
-        w->rp->gemm(w->n_in, (const char *)w->packed + (size_t)g * w->group_bytes, j->xq,
-                    j->x_row_bytes, j->T, j->y + g * BB_RP_ROWS, (size_t)w->n_out);
+    int k = j->n_parts - 1;
+    while (k > 0 && task < j->parts[k].first_task)
+        k--;
+    const matmul_part *p = &j->parts[k];
+    if (p->w->packed)
+        packed_rows(p, j->T, task - p->first_task);
+    else
+        plain_rows(p, j->T, task - p->first_task);
+}
+
+bb_status bb_matmul_n(bb_pool *pool, const bb_weight *const *ws, float *const *ys, int n,
+                      bb_acts *a, bb_error *err) {
+    if (n < 1 || n > MAX_PARTS)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "fused matmul of %d matrices", n);
+    matmul_job j = {.n_parts = n, .T = a->T};
+    int tasks = 0;
+    for (int k = 0; k < n; k++) {
+        const bb_weight *w = ws[k];
+        int act_type = w->packed ? w->rp->act_type : w->tt->vec_dot_type;
+        const void *xq = NULL;
+        bb_status st = acts_get(pool, a, act_type, &xq, err);
+        if (st != BB_OK) return st;
+        j.parts[k] = (matmul_part){w, xq, bb_row_size(act_type, a->n), ys[k], tasks};
+        tasks += part_tasks(w);
+    }
+    bb_pool_run(pool, matmul_task, &j, tasks);
+    return BB_OK;
 }
 
 bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_error *err) {
-    const void *xq = NULL;
-    int act_type = w->packed ? w->rp->act_type : w->tt->vec_dot_type;
-    bb_status st = acts_get(pool, a, act_type, &xq, err);
-    if (st != BB_OK) return st;
-    matmul_job j = {w, xq, bb_row_size(act_type, a->n), a->T, y};
-    if (w->packed) {
-        int64_t n_groups = w->n_out / BB_RP_ROWS;
-        bb_pool_run(pool, matmul_packed_task, &j,
-                    (int)((n_groups + GROUPS_PER_TASK - 1) / GROUPS_PER_TASK));
-    } else {
-        bb_pool_run(pool, matmul_task, &j, (int)((w->n_out + ROWS_PER_TASK - 1) / ROWS_PER_TASK));
-    }
-    return BB_OK;
+    return bb_matmul_n(pool, &w, &y, 1, a, err);
 }
 
 bb_status bb_weight_repack(bb_weight *w, bb_error *err) {

@@ -55,6 +55,13 @@ void bb_acts_set(bb_acts *a, const float *x, int T, int64_t n);
 /* y (T x w->n_out floats) = x W^T. Fails only for allocation. */
 bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_error *err);
 
+/* ys[k] = x ws[k]^T for k < n (n <= 4), matrices that multiply the same activations (the
+ * Q/K/V projections, gate and up), as one parallel region: one wake-up of the pool instead
+ * of n, and the threads balance over all the rows together. Each output element is
+ * computed exactly as bb_matmul computes it. */
+bb_status bb_matmul_n(bb_pool *pool, const bb_weight *const *ws, float *const *ys, int n,
+                      bb_acts *a, bb_error *err);
+
 /* Repacks w for its type's interleaved layout where this CPU level has one (and n_out is a
  * whole number of row groups); leaves w as it is otherwise. The caller frees w->packed.
  * Fails only for allocation. */
