@@ -8,7 +8,7 @@
  *  - gemm agrees with a double-precision dot of the dequantized weights and activations
  *    (only float rounding of the block scales and sums differs);
  *  - bb_matmul over a repacked weight equals bb_matmul over the same weight unpacked to
- *    within rounding, and equals itself bit for bit for T = 1 vs T = 13.
+ *    within rounding (of the activations too: F16x8 reads them as float), and equals itself bit for bit for T = 1 vs T = 13.
  */
 #include <math.h>
 
@@ -178,7 +178,7 @@ static void check_matmul(int type, uint64_t *rng) {
     CHECK(bb_matmul(pool, &wp, &a, y_all, &err) == BB_OK);
     bb_acts_set(&a, x, (int)T, n);
     CHECK(bb_matmul(pool, &w, &a, y_ref, &err) == BB_OK);
-    double worst = 0;
+    double worst = 0, top = 0;
     for (int64_t t = 0; t < T; t++) {
         bb_acts_set(&a, x + t * n, 1, n);
         CHECK(bb_matmul(pool, &wp, &a, y_one, &err) == BB_OK);
@@ -187,9 +187,12 @@ static void check_matmul(int type, uint64_t *rng) {
         for (int64_t r = 0; r < n_out; r++) {
             double d = fabs(y_all[t * n_out + r] - y_ref[t * n_out + r]);
             if (d > worst) worst = d;
+            if (fabs(y_ref[t * n_out + r]) > top) top = fabs(y_ref[t * n_out + r]);
         }
     }
-    CHECKF(worst < 1e-3, "%s: repacked matmul differs from vec_dot by %.3g", rp->name, worst);
+    /* F16x8 keeps activations in float where vec_dot rounds them to F16 (2^-11 relative) */
+    CHECKF(worst < 2e-3 * top, "%s: repacked matmul differs from vec_dot by %.3g (of %.3g)",
+           rp->name, worst, top);
     bb_acts_release(&a);
     bb_pool_free(pool);
     free(wp.packed);

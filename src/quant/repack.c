@@ -23,6 +23,7 @@ static int level_index(const char *name) {
 }
 
 static void init_tables(void) {
+    bb_repack_fill_float_ref(tables[LEVEL_SCALAR]);
     bb_repack_fill_legacy_ref(tables[LEVEL_SCALAR]);
     bb_repack_fill_kquants_ref(tables[LEVEL_SCALAR]);
     cpu_max_level = LEVEL_SCALAR;
@@ -35,6 +36,7 @@ static void init_tables(void) {
         /* AVX-512 CPUs run the AVX2 kernels until a level of its own pays */
         memcpy(tables[l], tables[l - 1], sizeof tables[l]);
         if (l == LEVEL_AVX2) {
+            bb_repack_fill_float_avx2(tables[l]);
             bb_repack_fill_legacy_avx2(tables[l]);
             bb_repack_fill_kquants_avx2(tables[l]);
         }

@@ -51,6 +51,8 @@ const bb_repack_traits *bb_repack_get_level(int type, const char *level);
 /* Internal to src/quant: each family fills the entries it implements, indexed by type. */
 void bb_repack_fill_legacy_ref(bb_repack_traits *t);
 void bb_repack_fill_legacy_avx2(bb_repack_traits *t);
+void bb_repack_fill_float_ref(bb_repack_traits *t);
+void bb_repack_fill_float_avx2(bb_repack_traits *t);
 void bb_repack_fill_kquants_ref(bb_repack_traits *t);
 void bb_repack_fill_kquants_avx2(bb_repack_traits *t);
 
