@@ -47,6 +47,7 @@ INL __m256i bcast4(const int8_t *p) {
 }
 
 INL void prefetch_block(const void *p, size_t bytes) {
+#pragma GCC unroll 8
     for (size_t off = 0; off < bytes; off += 64)
         _mm_prefetch((const char *)p + PREFETCH + off, _MM_HINT_T0);
 }
