@@ -262,8 +262,9 @@ static void print_md_header(const model_info *mi, const bench_opts *o, const ben
     print_params(mi->n_params);
     printf(" params, %.2f MiB of weights read per token, %.2f MiB repacked)\n",
            mi->weight_bytes / 1048576.0, mi->repacked_bytes / 1048576.0);
-    printf("kernels: %s, peak loops: %s; n_batch %d, n_ctx %d; %d repetitions after 1 warm-up\n",
-           bb_cpu_level(), bench_peak_isa(), mi->n_batch, mi->n_ctx, mi->reps);
+    printf("kernels: %s, peak loops: %s; n_batch %d, n_ctx %d; %d repetition%s after 1 warm-up\n",
+           bb_cpu_level(), bench_peak_isa(), mi->n_batch, mi->n_ctx, mi->reps,
+           mi->reps == 1 ? "" : "s");
     printf("\n| threads | mem read GB/s | int8 GOP/s | FP32 GFLOP/s |\n"
            "| ------: | ------------: | ---------: | -----------: |\n");
     for (int t = 0; t < o->n_threads; t++)
