@@ -5,9 +5,9 @@
  * over -r repetitions after one untimed warm-up. The same run measures the machine's limits
  * with the same thread counts (bench_peak.c), so that every row can be put against them:
  *
- * - prompt rows are compute-bound: GFLOP/s = 2 x n_params x tokens/s (one multiply-add per
- *   weight and token; attention is not counted, so rows at a large depth understate the
- *   work), as a fraction of the FP32 FMA and int8 multiply-add peaks;
+ * - prompt rows are compute-bound: GFLOP/s counts one multiply-add (2 FLOPs) per matrix
+ *   weight and token, plus attention's QK and AV products for every key each query attends
+ *   to (they grow with depth), as a fraction of the FP32 FMA and int8 multiply-add peaks;
  * - generation rows are memory-bound: decode streams every weight once per token, so
  *   weight_bytes x tokens/s, over the measured read bandwidth, is the roofline fraction.
  *
@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/bench_peak.h"
 #include "cli/commands.h"
+#include "model/model.h"
 #include "quant/quant.h"
 
 #define MAX_TOKENS (1 << 16) /* -p, -n */
@@ -68,9 +69,10 @@ static void usage(FILE *f) {
         "Before the tests, for each thread count, a pool of that many threads measures\n"
         "memory read bandwidth (GB/s), an int8 multiply-add peak (vpmaddubsw; GOP/s, a\n"
         "multiply-add counting 2) and an FP32 FMA peak (GFLOP/s), about 0.25 s each. Prompt\n"
-        "rows give GFLOP/s = 2 x n_params x tokens/s (weights only, attention not counted)\n"
-        "and its fraction of both peaks; generation rows give weight GB/s = bytes read per\n"
-        "token x tokens/s and its fraction of the bandwidth (the roofline).\n");
+        "rows give GFLOP/s (2 per matrix weight and token, plus attention's QK and AV over\n"
+        "every key attended) and its fraction of both peaks; generation rows give weight\n"
+        "GB/s = bytes read per token x tokens/s and its fraction of the bandwidth (the\n"
+        "roofline).\n");
 }
 
 static bool parse_list(const char *flag, const char *v, int32_t lo, int32_t hi, int32_t **list,
@@ -224,7 +226,36 @@ typedef struct model_info {
     const char *path, *arch;
     uint64_t n_params, weight_bytes, repacked_bytes;
     int n_batch, n_ctx, reps;
+    double matmul_flops;   /* per token: 2 x the weights of every matrix a token goes through */
+    double attn_flops_key; /* per query and key attended: QK and AV over all heads and layers */
 } model_info;
+
+/* FLOPs of the matrix products per token, from the matrices themselves: n_params would also
+ * count the embedding table (a row lookup, no arithmetic) and the norm vectors. */
+static double matmul_flops(const bb_model *m) {
+    double n = (double)m->output.n_in * (double)m->output.n_out;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const bb_layer *L = &m->layers[il];
+        const bb_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int k = 0; k < 7; k++)
+            n += (double)w[k]->n_in * (double)w[k]->n_out;
+    }
+    return 2 * n;
+}
+
+static double attn_flops_per_key(const bb_model *m) {
+    const bb_hparams *hp = &m->hp;
+    return 2.0 * hp->n_layer * hp->n_head * ((double)hp->head_dim_k + hp->head_dim_v);
+}
+
+/* Prompt rows: FLOP/s of the test. Causal attention: the query at position i attends to
+ * i + 1 keys, so positions [depth, depth + n) attend to n x depth + n (n + 1) / 2. */
+static double row_gflops(const model_info *mi, const bench_row *r, double *attn_share) {
+    double n = r->n_prompt, keys = n * r->depth + n * (n + 1) / 2;
+    double mm = mi->matmul_flops * n, attn = mi->attn_flops_key * keys;
+    if (attn_share) *attn_share = attn / (mm + attn);
+    return (mm + attn) / n * r->mean / 1e9;
+}
 
 static void test_name(const bench_row *r, char *out, size_t cap) {
     int k = snprintf(out, cap, "%s%d", r->n_prompt > 0 ? "pp" : "tg",
@@ -270,11 +301,13 @@ static void print_md_header(const model_info *mi, const bench_opts *o, const ben
     for (int t = 0; t < o->n_threads; t++)
         printf("| %7d | %13.2f | %10.1f | %12.1f |\n", o->threads[t], peaks[t].mem_read_gbs,
                peaks[t].int8_gops, peaks[t].fp32_gflops);
-    printf("\nGFLOP/s: 2 x n_params x t/s (weights only, attention not counted).\n"
+    printf("\nGFLOP/s: %.3g FLOPs per token in matrix products (2 per weight) plus %.3g per "
+           "key attended (QK and AV).\n"
            "\n| threads |            test |                  t/s | GFLOP/s | of FP32 peak | "
            "of int8 peak | weights GB/s | of bandwidth |\n"
            "| ------: | --------------: | -------------------: | ------: | -----------: | "
-           "-----------: | -----------: | -----------: |\n");
+           "-----------: | -----------: | -----------: |\n",
+           mi->matmul_flops, mi->attn_flops_key);
     fflush(stdout);
 }
 
@@ -285,7 +318,7 @@ static void print_md_row(const model_info *mi, const bench_row *r) {
     /* "±" is two bytes in UTF-8: 21 bytes fill the 20 columns of the header */
     printf("| %7d | %15s | %21s |", r->threads, name, ts);
     if (r->n_prompt > 0) {
-        double gf = 2.0 * (double)mi->n_params * r->mean / 1e9;
+        double gf = row_gflops(mi, r, NULL);
         printf(" %7.1f | %10.1f %% | %10.1f %% | %12s | %12s |\n", gf,
                100 * ratio(gf, r->peaks->fp32_gflops), 100 * ratio(gf, r->peaks->int8_gops), "-",
                "-");
@@ -305,10 +338,11 @@ static void print_json(const model_info *mi, const bench_opts *o, const bench_pe
     print_json_string(mi->arch);
     printf(",\n \"n_params\": %llu, \"weight_bytes\": %llu, \"repacked_bytes\": %llu, "
            "\"cpu_level\": \"%s\", \"peak_isa\": \"%s\", \"n_batch\": %d, \"n_ctx\": %d, "
-           "\"repetitions\": %d,\n \"peaks\": [",
+           "\"repetitions\": %d,\n \"matmul_flops_per_token\": %.0f, \"attn_flops_per_key\": %.0f, "
+           "\"peaks\": [",
            (unsigned long long)mi->n_params, (unsigned long long)mi->weight_bytes,
            (unsigned long long)mi->repacked_bytes, bb_cpu_level(), bench_peak_isa(), mi->n_batch,
-           mi->n_ctx, mi->reps);
+           mi->n_ctx, mi->reps, mi->matmul_flops, mi->attn_flops_key);
     for (int t = 0; t < o->n_threads; t++)
         printf("%s\n  {\"n_threads\": %d, \"mem_read_gbs\": %.3f, \"int8_gops\": %.2f, "
                "\"fp32_gflops\": %.2f}",
@@ -327,9 +361,10 @@ static void print_json(const model_info *mi, const bench_opts *o, const bench_pe
         printf("],\n   \"mem_read_gbs\": %.3f, \"int8_gops\": %.2f, \"fp32_gflops\": %.2f",
                r->peaks->mem_read_gbs, r->peaks->int8_gops, r->peaks->fp32_gflops);
         if (r->n_prompt > 0) {
-            double gf = 2.0 * (double)mi->n_params * r->mean / 1e9;
-            printf(", \"gflops\": %.3f, \"fp32_peak_ratio\": %.4f, \"int8_peak_ratio\": %.4f}", gf,
-                   ratio(gf, r->peaks->fp32_gflops), ratio(gf, r->peaks->int8_gops));
+            double share, gf = row_gflops(mi, r, &share);
+            printf(", \"gflops\": %.3f, \"attn_share\": %.4f, \"fp32_peak_ratio\": %.4f, "
+                   "\"int8_peak_ratio\": %.4f}",
+                   gf, share, ratio(gf, r->peaks->fp32_gflops), ratio(gf, r->peaks->int8_gops));
         } else {
             double gbs = (double)mi->weight_bytes * r->mean / 1e9;
             printf(", \"weight_gbs\": %.3f, \"roofline_ratio\": %.4f}", gbs,
@@ -412,7 +447,9 @@ int cmd_bench(int argc, char **argv) {
                      bb_model_repacked_bytes(m),
                      n_batch,
                      max_d + (max_p > max_n ? max_p : max_n),
-                     o.reps};
+                     o.reps,
+                     matmul_flops(m),
+                     attn_flops_per_key(m)};
     if (mi.n_ctx < 1) mi.n_ctx = 1;
 
     /* the machine's limits first, for every thread count, so the tables can be printed as
