@@ -1,5 +1,5 @@
 /* The `beanbag` command: every bad model path gets one clear line and a non-zero status;
- * info/tokenize/eval/run/quantize work end to end on a generated model (and on the shared
+ * info/tokenize/eval/run/quantize/bench work end to end on a generated model (and on the shared
  * reference models when present). Runs the binary named by BB_BIN. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "model_fixture.h"
 
@@ -124,9 +126,79 @@ static void test_commands(const char *model) {
              "simple");
     rc = run(out, sizeof out, "%s %s \"a b\" 5", simple, model);
     CHECKF(rc == 0 && !strncmp(out, "a b", 3), "examples/simple: %s", out);
-    rc = run(out, sizeof out, "%s bench -m %s -p 8 -n 4 -r 1 --json", bin, model);
-    CHECKF(rc == 0 && strstr(out, "\"gen_tokens_per_s\"") && strstr(out, "\"mem_read_gbs\""),
-           "bench: %s", out);
+}
+
+static int count_substr(const char *s, const char *sub) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
+        n++;
+    return n;
+}
+
+/* beanbag bench: lists of sizes, depths and threads give one row per combination, in JSON
+ * and markdown; bad values are refused with status 2 naming the option. Tiny sizes and -t 1
+ * mostly: the machine-limit loops alone take ~1 s per thread count. */
+static void test_bench(const char *model) {
+    static char out[65536];
+    int rc = run(out, sizeof out, "%s bench -m %s -p 8 -n 4 -r 2 -d 0,16 -t 1 --json", bin, model);
+    cJSON *j = rc == 0 ? cJSON_Parse(out) : NULL;
+    CHECKF(j, "bench --json: rc %d: %s", rc, out);
+    const cJSON *results = cJSON_GetObjectItem(j, "results");
+    const cJSON *peaks = cJSON_GetObjectItem(j, "peaks");
+    CHECKF(cJSON_GetArraySize(results) == 4 && cJSON_GetArraySize(peaks) == 1, "bench rows: %s",
+           out);
+    int depth16 = 0, pp = 0;
+    for (int i = 0; i < cJSON_GetArraySize(results); i++) {
+        const cJSON *r = cJSON_GetArrayItem(results, i);
+        double ts = cJSON_GetNumberValue(cJSON_GetObjectItem(r, "avg_ts"));
+        CHECKF(ts > 0 && cJSON_GetArraySize(cJSON_GetObjectItem(r, "samples_ts")) == 2 &&
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(r, "n_threads")) == 1,
+               "bench row %d: %s", i, out);
+        depth16 += cJSON_GetNumberValue(cJSON_GetObjectItem(r, "n_depth")) == 16;
+        if (cJSON_GetNumberValue(cJSON_GetObjectItem(r, "n_prompt")) == 8) {
+            pp++;
+            CHECKF(cJSON_GetNumberValue(cJSON_GetObjectItem(r, "gflops")) > 0, "pp gflops");
+        } else {
+            CHECKF(cJSON_GetNumberValue(cJSON_GetObjectItem(r, "n_gen")) == 4 &&
+                       cJSON_GetNumberValue(cJSON_GetObjectItem(r, "roofline_ratio")) > 0,
+                   "tg row %d: %s", i, out);
+        }
+    }
+    CHECKF(depth16 == 2 && pp == 2, "bench depths/tests: %s", out);
+    const cJSON *p0 = cJSON_GetArrayItem(peaks, 0);
+    CHECKF(cJSON_GetNumberValue(cJSON_GetObjectItem(p0, "mem_read_gbs")) > 0 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(p0, "int8_gops")) > 0 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(p0, "fp32_gflops")) > 0 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(j, "weight_bytes")) > 0 &&
+               cJSON_GetObjectItem(j, "repacked_bytes"),
+           "bench peaks: %s", out);
+    cJSON_Delete(j);
+
+    /* markdown (the default), two thread counts, prompt tests only */
+    rc = run(out, sizeof out, "%s bench -m %s -p 4,8 -n 0 -t 1,2 -r 1", bin, model);
+    CHECKF(rc == 0 && strstr(out, "| threads |") && strstr(out, "int8 GOP/s") &&
+               strstr(out, "repacked") && count_substr(out, " pp4 |") == 2 &&
+               count_substr(out, " pp8 |") == 2 && !strstr(out, " tg"),
+           "bench markdown: %s", out);
+    rc = run(out, sizeof out, "%s bench -m %s -p 0 -n 2 -t 1 -r 1 -o json", bin, model);
+    j = rc == 0 ? cJSON_Parse(out) : NULL;
+    CHECKF(j && cJSON_GetArraySize(cJSON_GetObjectItem(j, "results")) == 1, "bench -o json: %s",
+           out);
+    cJSON_Delete(j);
+
+    rc = run(out, sizeof out, "%s bench --help", bin);
+    CHECKF(rc == 0 && strstr(out, "-d N") && strstr(out, "--json") && strstr(out, "int8"),
+           "bench --help: %s", out);
+    struct {
+        const char *args, *flag;
+    } bad[] = {{"-p -1", "-p"}, {"-t 0", "-t"},   {"-d abc", "-d"},      {"-n 4,,8", "-n"},
+               {"-p 8,", "-p"}, {"-t 1,x", "-t"}, {"-r 0", "-r"},        {"-o xml", "-o"},
+               {"-b 0", "-b"},  {"-d", "-d"},     {"--frob 1", "--frob"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = run(out, sizeof out, "%s bench -m %s %s", bin, model, bad[i].args);
+        CHECKF(rc == 2 && strstr(out, bad[i].flag) && count_lines(out) == 1, "bench %s: rc %d: %s",
+               bad[i].args, rc, out);
+    }
 }
 
 static void test_quantize(const char *model) {
@@ -168,6 +240,7 @@ int main(void) {
     test_bad_models(img, size);
     free(img);
     test_commands(model);
+    test_bench(model);
     test_quantize(model);
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
