@@ -84,6 +84,7 @@ typedef struct matmul_part {
     const void *xq;
     size_t x_row_bytes;
     float *y;
+    int64_t groups_per_task; /* repacked weights */
     int first_task;
 } matmul_part;
 
@@ -95,15 +96,25 @@ typedef struct matmul_job {
     int T;
 } matmul_job;
 
-/* Repacked weights: a task is GROUPS_PER_TASK row groups against every token row; the
- * kernel tiles the tokens itself. A group (8 rows, 9-17 KB for a 2048-wide Q4_0/Q8_0 row)
- * stays in L1 while all token rows stream past it. */
-#define GROUPS_PER_TASK 2
+/* Repacked weights: a task is a run of consecutive row groups against every token row;
+ * the kernel tiles the tokens itself. A group (8 rows, 9-17 KB for a 2048-wide Q4_0/Q8_0
+ * row) stays in L1 while all token rows stream past it. Runs are long (about TASKS_PER_THREAD
+ * per thread and matrix) because each thread streams its run from DRAM during decode: the
+ * kernels' prefetch runs ahead into the next group, which is only useful when that group is
+ * the same thread's next one; short runs handed out in turn would waste it at every step. */
+#define TASKS_PER_THREAD 8
 
-static int part_tasks(const bb_weight *w) {
+static int64_t groups_per_task(const bb_weight *w, int n_threads) {
+    int64_t n_groups = w->n_out / BB_RP_ROWS;
+    int64_t per = n_groups / ((int64_t)TASKS_PER_THREAD * n_threads);
+    return per < 1 ? 1 : per;
+}
+
+static int part_tasks(const matmul_part *p) {
+    const bb_weight *w = p->w;
     if (w->packed) {
         int64_t n_groups = w->n_out / BB_RP_ROWS;
-        return (int)((n_groups + GROUPS_PER_TASK - 1) / GROUPS_PER_TASK);
+        return (int)((n_groups + p->groups_per_task - 1) / p->groups_per_task);
     }
     return (int)((w->n_out + ROWS_PER_TASK - 1) / ROWS_PER_TASK);
 }
@@ -111,8 +122,8 @@ static int part_tasks(const bb_weight *w) {
 static void packed_rows(const matmul_part *p, int T, int task) {
     const bb_weight *w = p->w;
     int64_t n_groups = w->n_out / BB_RP_ROWS;
-    int64_t g0 = (int64_t)task * GROUPS_PER_TASK;
-    int64_t g1 = g0 + GROUPS_PER_TASK < n_groups ? g0 + GROUPS_PER_TASK : n_groups;
+    int64_t g0 = (int64_t)task * p->groups_per_task;
+    int64_t g1 = g0 + p->groups_per_task < n_groups ? g0 + p->groups_per_task : n_groups;
     for (int64_t g = g0; g < g1; g++)
         w->rp->gemm(w->n_in, (const char *)w->packed + (size_t)g * w->group_bytes, p->xq,
                     p->x_row_bytes, T, p->y + g * BB_RP_ROWS, (size_t)w->n_out);
@@ -170,8 +181,13 @@ bb_status bb_matmul_n(bb_pool *pool, const bb_weight *const *ws, float *const *y
         const void *xq = NULL;
         bb_status st = acts_get(pool, a, act_type, &xq, err);
         if (st != BB_OK) return st;
-        j.parts[k] = (matmul_part){w, xq, bb_row_size(act_type, a->n), ys[k], tasks};
-        tasks += part_tasks(w);
+        j.parts[k] = (matmul_part){w,
+                                   xq,
+                                   bb_row_size(act_type, a->n),
+                                   ys[k],
+                                   groups_per_task(w, bb_pool_n_threads(pool)),
+                                   tasks};
+        tasks += part_tasks(&j.parts[k]);
     }
     bb_pool_run(pool, matmul_task, &j, tasks);
     return BB_OK;
