@@ -59,12 +59,13 @@ typedef struct {
     int8_t qs[QK8_1];
 } block_q8_1;
 
-/* As Q8_0 (the same d and codes), plus s = sum(q) as an exact integer, so that the repacked
- * Q4_0 kernels remove Q4_0's offset of 8 in integers: sum((w - 8) * q) = sum(w * q) - 8 s.
- * Activation-only, beanbag's own (not a GGUF type). */
+/* Q8_0's codes and scale (d is Q8_0's fp16 scale, widened: the same value), plus s =
+ * sum(q) as an exact integer, so that the repacked Q4_0 kernels remove Q4_0's offset of 8
+ * in integers: sum((w - 8) * q) = sum(w * q) - 8 s. Both fields are 4 bytes so a kernel
+ * broadcasts them straight from memory. Activation-only, beanbag's own (not a GGUF type). */
 typedef struct {
-    uint16_t d;
-    int16_t s;
+    float d;
+    int32_t s;
     int8_t qs[QK8_0];
 } block_q8_0s;
 

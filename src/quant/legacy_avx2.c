@@ -212,8 +212,8 @@ static AVX2 void q8_0s_from_float(const float *x, void *vy, int64_t n) {
     block_q8_0s *y = vy;
     for (int64_t i = 0; i < n / QK8_0; i++) {
         int sum = 0;
-        y[i].d = f2h(q8_block(x + i * QK8_0, y[i].qs, &sum));
-        y[i].s = (int16_t)sum;
+        y[i].d = h2f(f2h(q8_block(x + i * QK8_0, y[i].qs, &sum)));
+        y[i].s = sum;
     }
 }
 

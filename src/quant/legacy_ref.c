@@ -332,18 +332,18 @@ static void q8_0_from_float(const float *x, void *vy, int64_t n) {
 static void q8_0s_from_float(const float *x, void *vy, int64_t n) {
     block_q8_0s *y = vy;
     for (int64_t i = 0; i < n / QK8_0; i++) {
-        y[i].d = bb_fp32_to_fp16(q8_block(x + i * QK8_0, y[i].qs));
+        y[i].d = bb_fp16_to_fp32(bb_fp32_to_fp16(q8_block(x + i * QK8_0, y[i].qs)));
         int sum = 0;
         for (int j = 0; j < QK8_0; j++)
             sum += y[i].qs[j];
-        y[i].s = (int16_t)sum;
+        y[i].s = sum;
     }
 }
 
 static void q8_0s_to_float(const void *vx, float *y, int64_t n) {
     const block_q8_0s *x = vx;
     for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
-        const float d = fp16(x[i].d);
+        const float d = x[i].d;
         for (int j = 0; j < QK8_0; j++)
             y[j] = (float)x[i].qs[j] * d;
     }

@@ -14,7 +14,8 @@
  *
  * Arithmetic of one output (row r, activation row y), blocks in order b = 0, 1, ...:
  *   isum = sum_j w[r][b][j] * q[b][j]         exact in int32 (|isum| <= 32 * 128 * 127)
- *   acc  = fmaf(fp16(dw[r][b]) * fp16(dy[b]), (float)isum, acc)
+ *   acc  = fmaf(fp16(dw[r][b]) * dy[b], (float)isum, acc)
+ * with the activations in block_q8_0s (Q8_0's codes and fp16 scale, widened to float).
  * where w is the signed weight code (Q4_0: nibble - 8, applied as sum(nibble * q) - 8 *
  * sum(q) with the activation's integer code sum from block_q8_0s). isum is exact in float
  * too (< 2^24), so the only roundings are the scale product and the fma: any kernel that
@@ -69,7 +70,7 @@ static void q4_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride
                             (v & 0x0F) * yb[b].qs[4 * c + k] + (v >> 4) * yb[b].qs[16 + 4 * c + k];
                     }
                 isum -= 8 * yb[b].s;
-                const float d = bb_fp16_to_fp32(g[b].d[r]) * bb_fp16_to_fp32(yb[b].d);
+                const float d = bb_fp16_to_fp32(g[b].d[r]) * yb[b].d;
                 acc = fmaf(d, (float)isum, acc);
             }
             out[(size_t)t * out_stride + r] = acc;
@@ -105,7 +106,7 @@ static void q8_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride
     const block_q8_0x8 *g = w;
     const int64_t nb = n / QK8_0;
     for (int t = 0; t < T; t++) {
-        const block_q8_0 *yb = (const block_q8_0 *)((const char *)y + (size_t)t * y_stride);
+        const block_q8_0s *yb = (const block_q8_0s *)((const char *)y + (size_t)t * y_stride);
         for (int r = 0; r < R; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
@@ -113,7 +114,7 @@ static void q8_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride
                 for (int c = 0; c < 8; c++)
                     for (int k = 0; k < 4; k++)
                         isum += g[b].qs[c][4 * r + k] * yb[b].qs[4 * c + k];
-                const float d = bb_fp16_to_fp32(g[b].d[r]) * bb_fp16_to_fp32(yb[b].d);
+                const float d = bb_fp16_to_fp32(g[b].d[r]) * yb[b].d;
                 acc = fmaf(d, (float)isum, acc);
             }
             out[(size_t)t * out_stride + r] = acc;
@@ -124,6 +125,6 @@ static void q8_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride
 void bb_repack_fill_legacy_ref(bb_repack_traits *t) {
     t[BB_TYPE_Q4_0] = (bb_repack_traits){"Q4_0x8",           BB_TYPE_Q4_0, BB_TYPE_Q8_0S,
                                          q4_0x8_group_bytes, q4_0x8_pack,  q4_0x8_gemm};
-    t[BB_TYPE_Q8_0] = (bb_repack_traits){"Q8_0x8",           BB_TYPE_Q8_0, BB_TYPE_Q8_0,
+    t[BB_TYPE_Q8_0] = (bb_repack_traits){"Q8_0x8",           BB_TYPE_Q8_0, BB_TYPE_Q8_0S,
                                          q8_0x8_group_bytes, q8_0x8_pack,  q8_0x8_gemm};
 }

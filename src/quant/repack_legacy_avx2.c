@@ -88,9 +88,9 @@ INL void q4_0x8_tile(int NT, int64_t nb, const block_q4_0x8 *g, const char *y, s
             s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[2], bcast4(q->qs + 24)));
             s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[3], bcast4(q->qs + 12)));
             s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[3], bcast4(q->qs + 28)));
-            const __m256i isum =
-                _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(8 * q->s));
-            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(q->d)));
+            const __m256i off = _mm256_slli_epi32(_mm256_set1_epi32(q->s), 3);
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), off);
+            const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(&q->d));
             acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
         }
     }
@@ -126,7 +126,7 @@ static AVX2 void q4_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_s
     }
 }
 
-/* ---- Q8_0x8 x Q8_0 */
+/* ---- Q8_0x8 x Q8_0S */
 
 /* Signed codes against signed codes: |w| . (q * sign(w)) puts the unsigned operand first, as
  * vpmaddubsw needs. |w| <= 128 (a -128 code reads as 128 unsigned, still exact) and |q| <=
@@ -134,12 +134,12 @@ static AVX2 void q4_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_s
  * widened with vpmaddwd before the chunks are added. */
 INL void q8_0x8_tile(int NT, int64_t nb, const block_q8_0x8 *g, const char *y, size_t y_stride,
                      float *out, size_t out_stride) {
-    const block_q8_0 *yb[TILE];
+    const block_q8_0s *yb[TILE];
     __m256 acc[TILE];
     const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
-        yb[t] = (const block_q8_0 *)(y + (size_t)t * y_stride);
+        yb[t] = (const block_q8_0s *)(y + (size_t)t * y_stride);
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
@@ -162,7 +162,7 @@ INL void q8_0x8_tile(int NT, int64_t nb, const block_q8_0x8 *g, const char *y, s
         }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
-            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(yb[t][b].d)));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(&yb[t][b].d));
             acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum[t]), acc[t]);
         }
     }
