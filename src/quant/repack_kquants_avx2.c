@@ -86,42 +86,52 @@ RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
                          float *out, size_t out_stride) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc[MAX_TILE];
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; s++) {
         const uint8_t *sb = w + (size_t)s * QK4X8_SB_BYTES;
         __m256i isum[MAX_TILE], msum[MAX_TILE];
+#pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             isum[t] = msum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int j = 0; j < 8; j++) {
             const __m256i sc = _mm256_shuffle_epi8(bcast16(sb + QK4X8_OFF_SC + 8 * (j & ~1)),
                                                    ctrl(k_dup_u[j & 1]));
             __m256i s16[MAX_TILE];
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
                 s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
             for (int i = 4 * j; i < 4 * j + 4; i++) {
                 const __m256i v = load(sb + QK4X8_OFF_QS + 32 * i);
                 const __m256i lo = _mm256_and_si256(v, m4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 4
                 for (int t = 0; t < nt; t++) {
                     const int8_t *q = a[t][s].qs + 8 * i;
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q)));
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q + 4)));
                 }
             }
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
         }
         /* mins: lane r = (mn[j][r], mn[j][r]) against (bsums[2j], bsums[2j+1]) */
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             const __m256i mn = _mm256_shuffle_epi8(bcast16(sb + QK4X8_OFF_MN + 8 * (j & ~1)),
                                                    ctrl(k_dup_u[j & 1]));
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
                 msum[t] =
                     _mm256_add_epi32(msum[t], _mm256_madd_epi16(mn, bcast4(a[t][s].bsums + 2 * j)));
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + QK4X8_OFF_D)));
         const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + QK4X8_OFF_DMIN)));
+#pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             const __m256 dy = _mm256_set1_ps(a[t][s].d);
             /* acc = fmaf(d * dy, isum, acc), then fmaf(-(dmin * dy), msum, acc): vfnmadd
@@ -130,6 +140,7 @@ RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
             acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(mw, dy), _mm256_cvtepi32_ps(msum[t]), acc[t]);
         }
     }
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
         _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
 }
@@ -149,14 +160,17 @@ RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const uint8_t *meta = w + (size_t)nsb * QK6X8_CODE_BYTES;
     __m256 acc[MAX_TILE];
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; s++) {
         const uint8_t *c = w + (size_t)s * QK6X8_CODE_BYTES;
         const uint8_t *m = meta + (size_t)s * QK6X8_META_BYTES;
         __m256i isum[MAX_TILE], osum[MAX_TILE];
+#pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             isum[t] = osum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int k = 0; k < 16; k++) {
             const __m256i sc = _mm256_srai_epi16(
                 _mm256_shuffle_epi8(bcast16(m + QK6X8_OFF_SC + 8 * (k & ~1)), ctrl(k_dup_s[k & 1])),
@@ -172,6 +186,7 @@ RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
             const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(h, m30));
             const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++) {
                 const int8_t *q = a[t][s].qs + 16 * k;
                 const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, bcast4(q)),
@@ -183,20 +198,24 @@ RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
             }
         }
         /* the offset: lane r = (sc[2k][r], sc[2k+1][r]) against (bsums[2k], bsums[2k+1]) */
+#pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
             const __m256i sp = _mm256_srai_epi16(
                 _mm256_shuffle_epi8(bcast16(m + QK6X8_OFF_SC + 16 * k), ctrl(k_pair_s)), 8);
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
                 osum[t] =
                     _mm256_add_epi32(osum[t], _mm256_madd_epi16(sp, bcast4(a[t][s].bsums + 2 * k)));
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(m + QK6X8_OFF_D)));
+#pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             const __m256i is = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(osum[t], 5));
             const __m256 dy = _mm256_set1_ps(a[t][s].d);
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dy), _mm256_cvtepi32_ps(is), acc[t]);
         }
     }
+#pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
         _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
 }
