@@ -16,11 +16,14 @@ static size_t q4_K_group_bytes(int64_t n) {
     return (size_t)(n / QK_K) * QK4X8_SB_BYTES;
 }
 
-/* The unsigned code of element e of a Q4_K block (blocks_k.h: chunk e/64, low nibbles for
- * its first 32 elements, high nibbles for the next 32). */
-static uint8_t q4_K_code(const bb_block_q4_K *x, int e) {
-    const uint8_t byte = x->qs[32 * (e / 64) + e % 32];
-    return (e % 64) < 32 ? byte & 0xF : byte >> 4;
+/* The 256 unsigned codes of a Q4_K block in element order (blocks_k.h: chunk c of 64 is
+ * qs[32c..32c+31], low nibbles its first 32 elements, high nibbles the next 32). */
+static void q4_K_codes(const bb_block_q4_K *x, uint8_t q[QK_K]) {
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = x->qs[32 * c + l] & 0xF;
+            q[64 * c + 32 + l] = x->qs[32 * c + l] >> 4;
+        }
 }
 
 static void q4_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group) {
@@ -38,10 +41,12 @@ static void q4_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group
                 sb[QK4X8_OFF_SC + 8 * j + r] = sc[j];
                 sb[QK4X8_OFF_MN + 8 * j + r] = mn[j];
             }
+            uint8_t q[QK_K];
+            q4_K_codes(x, q);
             for (int i = 0; i < 32; i++)
                 for (int b = 0; b < 4; b++)
                     sb[QK4X8_OFF_QS + 32 * i + 4 * r + b] =
-                        (uint8_t)(q4_K_code(x, 8 * i + b) | q4_K_code(x, 8 * i + 4 + b) << 4);
+                        (uint8_t)(q[8 * i + b] | q[8 * i + 4 + b] << 4);
         }
     }
 }
@@ -88,13 +93,16 @@ static size_t q6_K_group_bytes(int64_t n) {
     return (bytes + 63) & ~(size_t)63;
 }
 
-/* The unsigned code (0..63, value q - 32) of element e of a Q6_K block (blocks_k.h: half
- * e/128, part p of 32 within it). */
-static uint8_t q6_K_code(const bb_block_q6_K *x, int e) {
-    const int h = e / 128, p = (e % 128) / 32, l = e % 32;
-    const int lo = (x->ql[64 * h + 32 * (p & 1) + l] >> (4 * (p >> 1))) & 0xF;
-    const int hi = (x->qh[32 * h + l] >> (2 * p)) & 3;
-    return (uint8_t)(lo | hi << 4);
+/* The 256 unsigned codes (0..63, value q - 32) of a Q6_K block in element order
+ * (blocks_k.h: half h of 128, part p of 32 within it). */
+static void q6_K_codes(const bb_block_q6_K *x, uint8_t q[QK_K]) {
+    for (int h = 0; h < 2; h++)
+        for (int p = 0; p < 4; p++)
+            for (int l = 0; l < 32; l++) {
+                const int lo = (x->ql[64 * h + 32 * (p & 1) + l] >> (4 * (p >> 1))) & 0xF;
+                const int hi = (x->qh[32 * h + l] >> (2 * p)) & 3;
+                q[128 * h + 32 * p + l] = (uint8_t)(lo | hi << 4);
+            }
 }
 
 static void q6_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group) {
@@ -107,17 +115,17 @@ static void q6_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group
             const bb_block_q6_K *x =
                 (const bb_block_q6_K *)((const char *)rows + (size_t)r * row_bytes) + s;
             memcpy(m + QK6X8_OFF_D + 2 * r, &x->d, 2);
+            uint8_t codes_r[QK_K];
+            q6_K_codes(x, codes_r);
             for (int k = 0; k < 16; k++) {
                 m[QK6X8_OFF_SC + 8 * k + r] = (uint8_t)x->scales[k];
                 uint8_t *sub = c + QK6X8_SUB_BYTES * k;
                 for (int b = 0; b < 4; b++) {
-                    uint8_t q[4]; /* elements 16k + 4f + b */
-                    for (int f = 0; f < 4; f++)
-                        q[f] = q6_K_code(x, 16 * k + 4 * f + b);
-                    sub[4 * r + b] = (uint8_t)((q[0] & 0xF) | (q[1] & 0xF) << 4);
-                    sub[32 + 4 * r + b] = (uint8_t)((q[2] & 0xF) | (q[3] & 0xF) << 4);
-                    sub[64 + 4 * r + b] = (uint8_t)(q[0] >> 4 | (q[1] >> 4) << 2 |
-                                                    (q[2] >> 4) << 4 | (q[3] >> 4) << 6);
+                    const uint8_t *q = codes_r + 16 * k + b; /* q[4f]: element 16k + 4f + b */
+                    sub[4 * r + b] = (uint8_t)((q[0] & 0xF) | (q[4] & 0xF) << 4);
+                    sub[32 + 4 * r + b] = (uint8_t)((q[8] & 0xF) | (q[12] & 0xF) << 4);
+                    sub[64 + 4 * r + b] = (uint8_t)(q[0] >> 4 | (q[4] >> 4) << 2 |
+                                                    (q[8] >> 4) << 4 | (q[12] >> 4) << 6);
                 }
             }
         }
