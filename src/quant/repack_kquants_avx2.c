@@ -19,7 +19,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
-#include <string.h>
 
 #include "quant/blocks_k.h"
 
@@ -62,11 +61,11 @@ RP_INLINE __m256i bcast16(const uint8_t *p) {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
 }
 
-/* 4 activation codes (or 2 int16 bsums) at p in every 32-bit lane */
+/* 4 activation codes (or 2 int16 bsums) at p in every 32-bit lane. Through the float
+ * broadcast, which copies the bits unchanged: on Zen 3 it measured faster than vpbroadcastd
+ * for one token (decode) and the same for tiles of 4. */
 RP_INLINE __m256i bcast4(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
+    return _mm256_castps_si256(_mm256_broadcast_ss((const float *)p));
 }
 
 RP_INLINE __m256i load(const uint8_t *p) {
