@@ -81,9 +81,37 @@ RP_INLINE __m256i load(const uint8_t *p) {
  * scale (<= 63) and 8 sub-blocks stay below 2^25 in int32; the mins part, below
  * 8 * 63 * 2 * 16 * 128 (~2^21).
  */
+
+/* Sub-block j (32 elements, vectors 4j..4j+3) of super-block s for nt tokens: isum[t] +=
+ * scale * (the exact integer dot product of its codes with token t's) in every lane. */
+RP_INLINE void q4_K_sub(const uint8_t *sb, int j, const bb_block_q8_K *const *a, int64_t s, int nt,
+                        __m256i *isum) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i sc =
+        _mm256_shuffle_epi8(bcast16(sb + QK4X8_OFF_SC + 8 * (j & ~1)), ctrl(k_dup_u[j & 1]));
+    __m256i s16[MAX_TILE];
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int i = 4 * j; i < 4 * j + 4; i++) {
+        const __m256i v = load(sb + QK4X8_OFF_QS + 32 * i);
+        const __m256i lo = _mm256_and_si256(v, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            const int8_t *q = a[t][s].qs + 8 * i;
+            s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q)));
+            s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q + 4)));
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+}
+
 RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *const *a, int nt,
                          float *out, size_t out_stride) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc[MAX_TILE];
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
@@ -94,29 +122,16 @@ RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             isum[t] = msum[t] = _mm256_setzero_si256();
+        /* one token (decode) unrolls the whole super-block; tiles of 4 only 2 sub-blocks,
+         * the most that stays in registers */
+        if (nt == 1) {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                q4_K_sub(sb, j, a, s, nt, isum);
+        } else {
 #pragma GCC unroll 2
-        for (int j = 0; j < 8; j++) {
-            const __m256i sc = _mm256_shuffle_epi8(bcast16(sb + QK4X8_OFF_SC + 8 * (j & ~1)),
-                                                   ctrl(k_dup_u[j & 1]));
-            __m256i s16[MAX_TILE];
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++)
-                s16[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int i = 4 * j; i < 4 * j + 4; i++) {
-                const __m256i v = load(sb + QK4X8_OFF_QS + 32 * i);
-                const __m256i lo = _mm256_and_si256(v, m4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-#pragma GCC unroll 4
-                for (int t = 0; t < nt; t++) {
-                    const int8_t *q = a[t][s].qs + 8 * i;
-                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q)));
-                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q + 4)));
-                }
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++)
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+            for (int j = 0; j < 8; j++)
+                q4_K_sub(sb, j, a, s, nt, isum);
         }
         /* mins: lane r = (mn[j][r], mn[j][r]) against (bsums[2j], bsums[2j+1]) */
 #pragma GCC unroll 8
@@ -154,9 +169,39 @@ RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
  * int32 sum, 16 sub-blocks stay below 2^27; the offset 32 * sum_k sc * bsums[k] below
  * 32 * 16 * 128 * 16 * 128 = 2^28.
  */
+
+/* Sub-block k (16 elements, 96 bytes) of super-block s for nt tokens: isum[t] += scale *
+ * (the exact integer dot product of its unsigned codes with token t's) in every lane. */
+RP_INLINE void q6_K_sub(const uint8_t *c, const uint8_t *m, int k, const bb_block_q8_K *const *a,
+                        int64_t s, int nt, __m256i *isum) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    const __m256i sc = _mm256_srai_epi16(
+        _mm256_shuffle_epi8(bcast16(m + QK6X8_OFF_SC + 8 * (k & ~1)), ctrl(k_dup_s[k & 1])), 8);
+    const uint8_t *sub = c + QK6X8_SUB_BYTES * k;
+    const __m256i l0 = load(sub), l1 = load(sub + 32), h = load(sub + 64);
+    /* 16-bit shifts move bits across byte boundaries; the masks keep only each
+     * byte's own field */
+    const __m256i q0 =
+        _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+    const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                       _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+    const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(h, m30));
+    const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        const int8_t *q = a[t][s].qs + 16 * k;
+        const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, bcast4(q)),
+                                             _mm256_maddubs_epi16(q1, bcast4(q + 4)));
+        const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(q2, bcast4(q + 8)),
+                                             _mm256_maddubs_epi16(q3, bcast4(q + 12)));
+        isum[t] = _mm256_add_epi32(
+            isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)));
+    }
+}
+
 RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *const *a, int nt,
                          float *out, size_t out_stride) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const uint8_t *meta = w + (size_t)nsb * QK6X8_CODE_BYTES;
     __m256 acc[MAX_TILE];
 #pragma GCC unroll 4
@@ -169,32 +214,15 @@ RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
             isum[t] = osum[t] = _mm256_setzero_si256();
+        /* as for Q4_K: one token unrolls the whole super-block, tiles of 4 two sub-blocks */
+        if (nt == 1) {
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++)
+                q6_K_sub(c, m, k, a, s, nt, isum);
+        } else {
 #pragma GCC unroll 2
-        for (int k = 0; k < 16; k++) {
-            const __m256i sc = _mm256_srai_epi16(
-                _mm256_shuffle_epi8(bcast16(m + QK6X8_OFF_SC + 8 * (k & ~1)), ctrl(k_dup_s[k & 1])),
-                8);
-            const uint8_t *sub = c + QK6X8_SUB_BYTES * k;
-            const __m256i l0 = load(sub), l1 = load(sub + 32), h = load(sub + 64);
-            /* 16-bit shifts move bits across byte boundaries; the masks keep only each
-             * byte's own field */
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                               _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
-            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                               _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
-            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(h, m30));
-            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                               _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
-#pragma GCC unroll 4
-            for (int t = 0; t < nt; t++) {
-                const int8_t *q = a[t][s].qs + 16 * k;
-                const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, bcast4(q)),
-                                                     _mm256_maddubs_epi16(q1, bcast4(q + 4)));
-                const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(q2, bcast4(q + 8)),
-                                                     _mm256_maddubs_epi16(q3, bcast4(q + 12)));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc),
-                                                                     _mm256_madd_epi16(p23, sc)));
-            }
+            for (int k = 0; k < 16; k++)
+                q6_K_sub(c, m, k, a, s, nt, isum);
         }
         /* the offset: lane r = (sc[2k][r], sc[2k+1][r]) against (bsums[2k], bsums[2k+1]) */
 #pragma GCC unroll 8
