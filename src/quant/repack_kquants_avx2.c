@@ -202,14 +202,13 @@ RP_INLINE void q6_K_sub(const uint8_t *c, const uint8_t *m, int k, const bb_bloc
 
 RP_INLINE void q6_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *const *a, int nt,
                          float *out, size_t out_stride) {
-    const uint8_t *meta = w + (size_t)nsb * QK6X8_CODE_BYTES;
     __m256 acc[MAX_TILE];
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; s++) {
-        const uint8_t *c = w + (size_t)s * QK6X8_CODE_BYTES;
-        const uint8_t *m = meta + (size_t)s * QK6X8_META_BYTES;
+        const uint8_t *c = w + (size_t)s * QK6X8_SB_BYTES + QK6X8_OFF_CODES;
+        const uint8_t *m = w + (size_t)s * QK6X8_SB_BYTES;
         __m256i isum[MAX_TILE], osum[MAX_TILE];
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)

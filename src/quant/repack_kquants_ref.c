@@ -89,8 +89,7 @@ static void q4_K_gemm_ref(int64_t n, const void *w, const void *y, size_t y_stri
 /* ------------------------------------------------------------------------------ Q6_K */
 
 static size_t q6_K_group_bytes(int64_t n) {
-    const size_t bytes = (size_t)(n / QK_K) * (QK6X8_CODE_BYTES + QK6X8_META_BYTES);
-    return (bytes + 63) & ~(size_t)63;
+    return (size_t)(n / QK_K) * QK6X8_SB_BYTES;
 }
 
 /* The 256 unsigned codes (0..63, value q - 32) of a Q6_K block in element order
@@ -107,10 +106,11 @@ static void q6_K_codes(const bb_block_q6_K *x, uint8_t q[QK_K]) {
 
 static void q6_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group) {
     const int64_t nsb = n / QK_K;
-    uint8_t *codes = group, *meta = codes + (size_t)nsb * QK6X8_CODE_BYTES;
+    uint8_t *out = group;
     for (int64_t s = 0; s < nsb; s++) {
-        uint8_t *c = codes + (size_t)s * QK6X8_CODE_BYTES;
-        uint8_t *m = meta + (size_t)s * QK6X8_META_BYTES;
+        uint8_t *c = out + (size_t)s * QK6X8_SB_BYTES + QK6X8_OFF_CODES;
+        uint8_t *m = out + (size_t)s * QK6X8_SB_BYTES;
+        memset(m + QK6X8_META_BYTES, 0, QK6X8_OFF_CODES - QK6X8_META_BYTES);
         for (int r = 0; r < BB_RP_ROWS; r++) {
             const bb_block_q6_K *x =
                 (const bb_block_q6_K *)((const char *)rows + (size_t)r * row_bytes) + s;
@@ -135,14 +135,14 @@ static void q6_K_pack(const void *rows, size_t row_bytes, int64_t n, void *group
 static void q6_K_gemm_ref(int64_t n, const void *w, const void *y, size_t y_stride, int T,
                           float *out, size_t out_stride) {
     const int64_t nsb = n / QK_K;
-    const uint8_t *codes = w, *meta = codes + (size_t)nsb * QK6X8_CODE_BYTES;
+    const uint8_t *base = w;
     for (int t = 0; t < T; t++) {
         const bb_block_q8_K *a = (const bb_block_q8_K *)((const char *)y + (size_t)t * y_stride);
         for (int r = 0; r < BB_RP_ROWS; r++) {
             float acc = 0.0f;
             for (int64_t s = 0; s < nsb; s++) {
-                const uint8_t *c = codes + (size_t)s * QK6X8_CODE_BYTES;
-                const uint8_t *m = meta + (size_t)s * QK6X8_META_BYTES;
+                const uint8_t *c = base + (size_t)s * QK6X8_SB_BYTES + QK6X8_OFF_CODES;
+                const uint8_t *m = base + (size_t)s * QK6X8_SB_BYTES;
                 int32_t isum = 0, osum = 0;
                 for (int k = 0; k < 16; k++) {
                     const uint8_t *sub = c + QK6X8_SUB_BYTES * k;
