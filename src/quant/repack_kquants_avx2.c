@@ -165,9 +165,9 @@ RP_INLINE void q4_K_tile(int64_t nsb, const uint8_t *w, const bb_block_q8_K *con
  * Bounds: codes are 0..63 unsigned (the -32 offset goes through the bsums), so one
  * vpmaddubsw int16 is at most 2 * 63 * 128 = 16128 and two of them 32256 < 32767: a
  * sub-block's 4 vectors make two int16 partial sums, each multiplied by the scale with its
- * own vpmaddwd. |scale| <= 128: a sub-block adds at most 128 * 4 * 16128 (~2^23) to the
- * int32 sum, 16 sub-blocks stay below 2^27; the offset 32 * sum_k sc * bsums[k] below
- * 32 * 16 * 128 * 16 * 128 = 2^28.
+ * own vpmaddwd. |scale| <= 128: a sub-block adds at most 128 * 4 * 32256 (~2^24) to the
+ * int32 sum, 16 sub-blocks stay below 2^28; the offset 32 * sum_k sc * bsums[k] below
+ * 32 * 16 * 128 * (16 * 128) = 2^27, so the difference fits int32 too.
  */
 
 /* Sub-block k (16 elements, 96 bytes) of super-block s for nt tokens: isum[t] += scale *
