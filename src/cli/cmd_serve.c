@@ -31,7 +31,7 @@ static void usage(FILE *out) {
             "      --step-tokens N     token budget of a step: one token per running stream,\n"
             "                          then prompt chunks, oldest first, up to N. Smaller keeps\n"
             "                          streams smooth while long prompts are read, larger\n"
-            "                          reads prompts faster (default 48, at most --batch)\n"
+            "                          reads prompts faster (default 32, at most --batch)\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
@@ -103,7 +103,7 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
     long long v = 0, max_n = 0;
     memset(o, 0, sizeof *o);
     o->rt = (runtime_params){
-        .n_ctx = 4096, .n_batch = 128, .step_tokens = 48, .n_seq_max = 4, .max_queue = 64};
+        .n_ctx = 4096, .n_batch = 128, .step_tokens = 32, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
     o->http.api_key = getenv("BEANBAG_API_KEY");
     o->shutdown_timeout = 10;

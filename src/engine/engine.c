@@ -241,9 +241,9 @@ static bool build_batch(engine *e, int64_t limit) {
             n_decode++;
         }
     /* Decode tokens never wait for the budget; what it leaves goes to prompts. When the decode
-     * tokens alone use it up, each prompt being read still gets a token's worth of room, so a
-     * step never exceeds max(budget, running sequences) and no prompt waits forever behind
-     * decoders. */
+     * tokens alone use it up, the prompts being read still get one token of room each (used
+     * oldest first like the rest), so no prompt waits forever behind decoders and a step never
+     * exceeds max(budget, running sequences). */
     int64_t prefill = e->step_budget - n_decode;
     if (prefill < n_prefilling) prefill = n_prefilling;
     if (room > prefill) room = prefill;
