@@ -5,16 +5,21 @@
 // Plain node:http, no dependencies. Not a test: run it against a server you started.
 //
 //   node bench/loadgen.mjs [--url http://127.0.0.1:8080] [--key KEY] [--model ID]
-//        [--concurrency 1,4,16] [--requests 2] [--max-tokens 64] [--json]
+//        [--concurrency 1,4,16] [--requests 2] [--max-tokens 64]
+//        [--long-prompt-every K] [--long-prompt-tokens 512] [--json]
 //
-// --requests is per client and level. Tokens are counted from the usage the server reports
+// --requests is per client and level. --long-prompt-every K makes every K-th client of a level
+// (clients K-1, 2K-1, ...) send prompts of about --long-prompt-tokens tokens, so long prompts
+// are read while the other clients stream: the mix that shows whether prefill stalls decoding.
+// Their TTFT is reported apart, since it includes reading the long prompt. Tokens are counted from the usage the server reports
 // (stream_options.include_usage); inter-token latency is the gap between content chunks,
 // each of which carries one token unless a stop string held text back.
 import http from 'node:http';
 
 function parseArgs(argv) {
   const o = { url: 'http://127.0.0.1:8080', key: process.env.BEANBAG_API_KEY ?? '', model: '',
-              concurrency: [1, 4, 16], requests: 2, maxTokens: 64, json: false };
+              concurrency: [1, 4, 16], requests: 2, maxTokens: 64, longEvery: 0,
+              longTokens: 512, json: false };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -27,15 +32,20 @@ function parseArgs(argv) {
     else if (a === '--concurrency') o.concurrency = next().split(',').map(Number);
     else if (a === '--requests') o.requests = Number(next());
     else if (a === '--max-tokens') o.maxTokens = Number(next());
+    else if (a === '--long-prompt-every') o.longEvery = Number(next());
+    else if (a === '--long-prompt-tokens') o.longTokens = Number(next());
     else if (a === '--json') o.json = true;
     else if (a === '-h' || a === '--help') {
       console.log('usage: node bench/loadgen.mjs [--url URL] [--key KEY] [--model ID] ' +
-                  '[--concurrency 1,4,16] [--requests N] [--max-tokens N] [--json]');
+                  '[--concurrency 1,4,16] [--requests N] [--max-tokens N] [--long-prompt-every K] ' +
+                  '[--long-prompt-tokens N] [--json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  if (o.concurrency.some((c) => !(c >= 1)) || !(o.requests >= 1) || !(o.maxTokens >= 1))
-    throw new Error('--concurrency, --requests and --max-tokens must be positive');
+  if (o.concurrency.some((c) => !(c >= 1)) || !(o.requests >= 1) || !(o.maxTokens >= 1) ||
+      !(o.longEvery >= 0) || !(o.longTokens >= 1))
+    throw new Error('--concurrency, --requests, --max-tokens and --long-prompt-tokens must be ' +
+                    'positive, --long-prompt-every at least 0');
   return o;
 }
 
@@ -101,23 +111,43 @@ function pct(values, p) {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
+// Filler text of about n tokens: a sentence repeated, its length measured once with the
+// server's /tokenize (the same tokenizer the prompt goes through).
+const FILLER = 'Beans are seeds of plants in the legume family, eaten around the world. ';
+let fillerTokens = 0;
+async function longText(o, n) {
+  if (!fillerTokens) {
+    const res = await request(o, 'POST', '/tokenize', { content: FILLER });
+    fillerTokens = res.statusCode === 200 ? (await readJson(res)).tokens.length : 16;
+    if (!(fillerTokens >= 1)) fillerTokens = 16;
+  }
+  return FILLER.repeat(Math.max(1, Math.round(n / fillerTokens)));
+}
+
 async function level(o, c) {
   const ttfts = [];
+  const longTtfts = [];
   const gaps = [];
   let tokens = 0;
+  const filler = o.longEvery ? await longText(o, o.longTokens) : '';
   const t0 = performance.now();
   await Promise.all(Array.from({ length: c }, async (_, w) => {
+    const long = o.longEvery > 0 && (w + 1) % o.longEvery === 0;
     for (let r = 0; r < o.requests; r++) {
-      const prompt = `Request ${w}.${r}: write a few sentences about beans, topic number ${w * 31 + r}.`;
+      const ask = `Request ${w}.${r}: write a few sentences about beans, topic number ${w * 31 + r}.`;
+      // The request's own words first, so no two long prompts share a prefix.
+      const prompt = long ? `${ask}\n\n${filler}` : ask;
       const res = await streamOne(o, prompt, w * 1000 + r);
-      ttfts.push(res.ttft);
+      (long ? longTtfts : ttfts).push(res.ttft);
       gaps.push(...res.gaps);
       tokens += res.tokens;
     }
   }));
   const secs = (performance.now() - t0) / 1000;
-  return { concurrency: c, requests: c * o.requests, tokens, seconds: secs, tokens_per_s: tokens / secs,
+  return { concurrency: c, requests: c * o.requests, long_requests: longTtfts.length, tokens,
+           seconds: secs, tokens_per_s: tokens / secs,
            ttft_ms: { p50: pct(ttfts, 50), p99: pct(ttfts, 99) },
+           long_ttft_ms: { p50: pct(longTtfts, 50), p99: pct(longTtfts, 99) },
            inter_token_ms: { p50: pct(gaps, 50), p99: pct(gaps, 99) } };
 }
 
@@ -134,14 +164,18 @@ async function main() {
     console.log(JSON.stringify({ model: o.model, max_tokens: o.maxTokens, results }, null, 2));
   } else {
     const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-    console.log(`model ${o.model}, max_tokens ${o.maxTokens}, ${o.requests} request(s) per client`);
-    console.log('streams  requests  tokens   tok/s  speedup  TTFT p50/p99 ms  inter-token p50/p99 ms');
+    console.log(`model ${o.model}, max_tokens ${o.maxTokens}, ${o.requests} request(s) per client` +
+                (o.longEvery ? `, every ${o.longEvery}th client ~${o.longTokens}-token prompts` : ''));
+    console.log('streams  requests  tokens   tok/s  speedup  TTFT p50/p99 ms  inter-token p50/p99 ms' +
+                (o.longEvery ? '  long TTFT p50/p99 ms' : ''));
     for (const r of results) {
       console.log(`${String(r.concurrency).padStart(7)}  ${String(r.requests).padStart(8)}  ` +
                   `${String(r.tokens).padStart(6)}  ${f(r.tokens_per_s).padStart(6)}  ` +
                   `${f(r.tokens_per_s / results[0].tokens_per_s, 2).padStart(7)}  ` +
                   `${(f(r.ttft_ms.p50) + '/' + f(r.ttft_ms.p99)).padStart(15)}  ` +
-                  `${(f(r.inter_token_ms.p50) + '/' + f(r.inter_token_ms.p99)).padStart(22)}`);
+                  `${(f(r.inter_token_ms.p50) + '/' + f(r.inter_token_ms.p99)).padStart(22)}` +
+                  (o.longEvery ? `  ${(f(r.long_ttft_ms.p50) + '/' + f(r.long_ttft_ms.p99)).padStart(20)}`
+                               : ''));
     }
   }
   agent.destroy();

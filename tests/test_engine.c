@@ -37,6 +37,9 @@ typedef struct fake_backend {
     pthread_mutex_t mu;
     int errors, calls, no_space;
     int32_t step_decode[FAKE_MAX_STEPS], step_total[FAKE_MAX_STEPS];
+    /* per sequence id: the first call that fed it, the first that asked for its logits (its
+     * prompt done); -1 before */
+    int first_fed[FAKE_MAX_SEQ], first_logits[FAKE_MAX_SEQ];
 } fake_backend;
 
 static uint64_t fake_hash(const bb_token *t, int32_t n) {
@@ -86,6 +89,8 @@ static bb_status fake_decode(void *self, const bb_batch *b, bb_error *err) {
         f->kv[s][f->len[s]++] = b->token[i];
         f->used++;
         f->has[i] = b->logits[i];
+        if (f->first_fed[s] < 0) f->first_fed[s] = f->calls;
+        if (b->logits[i] && f->first_logits[s] < 0) f->first_logits[s] = f->calls;
         if (b->logits[i])
             fake_fill_logits(f, f->kv[s], f->len[s], f->logits + (size_t)i * f->n_vocab);
     }
@@ -130,8 +135,10 @@ static void fake_init(fake_backend *f, int32_t n_ctx, int32_t n_vocab, int32_t n
     f->n_batch = n_batch;
     f->eog = eog;
     f->eog_every = 40;
-    for (int i = 0; i < FAKE_MAX_SEQ; i++)
+    for (int i = 0; i < FAKE_MAX_SEQ; i++) {
         f->kv[i] = calloc((size_t)n_ctx, sizeof(bb_token));
+        f->first_fed[i] = f->first_logits[i] = -1;
+    }
     f->logits = calloc((size_t)n_batch * (size_t)n_vocab, sizeof(float));
     f->has = calloc((size_t)n_batch, 1);
     pthread_mutex_init(&f->mu, NULL);
@@ -212,12 +219,15 @@ static void collect(engine_request *r, run_result *res) {
     engine_request_usage(r, &pt, &res->completion_tokens);
 }
 
-static engine *start_engine(fake_backend *f, engine_backend *be, int32_t n_seq, int32_t n_batch,
-                            int32_t n_ctx, int32_t max_queue) {
+/* step_tokens 0: the budget is n_batch. */
+static engine *start_engine_step(fake_backend *f, engine_backend *be, int32_t n_seq,
+                                 int32_t n_batch, int32_t step_tokens, int32_t n_ctx,
+                                 int32_t max_queue) {
     fake_init(f, n_ctx, g_n_vocab, n_batch, g_eog);
     *be = fake_as_backend(f);
     engine_params p = {.n_seq_max = n_seq,
                        .n_batch = n_batch,
+                       .step_tokens = step_tokens,
                        .n_ctx = n_ctx,
                        .n_seq_ctx = n_ctx,
                        .n_vocab = g_n_vocab,
@@ -227,6 +237,11 @@ static engine *start_engine(fake_backend *f, engine_backend *be, int32_t n_seq, 
     bb_status st = engine_new(be, g_vocab, &p, &e, &err);
     CHECKF(st == BB_OK, "%s", err.message);
     return e;
+}
+
+static engine *start_engine(fake_backend *f, engine_backend *be, int32_t n_seq, int32_t n_batch,
+                            int32_t n_ctx, int32_t max_queue) {
+    return start_engine_step(f, be, n_seq, n_batch, 0, n_ctx, max_queue);
 }
 
 static engine_request *submit(engine *e, const engine_gen_params *p, const bb_token *prompt,
@@ -329,6 +344,110 @@ static void test_chunked_prefill(void) {
     CHECKF(starved == 0, "%d prefill steps left a decoder out", starved);
     engine_request_unref(big);
     engine_free(e);
+    CHECK(f.used == 0);
+    fake_free(&f);
+}
+
+/* With a step budget under n_batch: while a long prompt is read beside three decoding streams,
+ * every step carries their three decode tokens and fills the rest of the budget (and no more)
+ * with the prompt, which so takes many steps. With a budget below the decoders' count the
+ * decode tokens all still go, the prompt advances a token a step, and no step carries more
+ * than max(budget, running sequences). */
+static void test_step_budget(int32_t budget) {
+    fake_backend f;
+    engine_backend be;
+    const int32_t n_big = 200, n_running = 4;
+    engine *e = start_engine_step(&f, &be, 4, 64, budget, 4096, 8);
+    bb_token prompt[200];
+    engine_gen_params p = greedy_params(100000);
+    f.eog = -1;
+    f.useconds = 200;
+    engine_request *a[3];
+    for (int i = 0; i < 3; i++) {
+        make_prompt(i, 4, prompt);
+        a[i] = submit(e, &p, prompt, 4);
+    }
+    for (int i = 0; i < 3; i++) /* all three decoding */
+        while (engine_request_wait(a[i], -1, 1000) == 0) {
+        }
+    usleep(5000);
+    make_prompt(9, n_big, prompt);
+    engine_gen_params p1 = greedy_params(4);
+    pthread_mutex_lock(&f.mu);
+    int first = f.calls;
+    pthread_mutex_unlock(&f.mu);
+    engine_request *big = submit(e, &p1, prompt, n_big);
+    run_result res;
+    collect(big, &res);
+    CHECK(res.finish[0] == ENGINE_FINISH_LENGTH);
+    result_free(&res);
+    int32_t chunk = budget - 3 > 1 ? budget - 3 : 1; /* the prompt's share of a step */
+    int cap = budget > n_running ? budget : n_running, over = 0, mixed = 0, starved = 0, odd = 0;
+    pthread_mutex_lock(&f.mu);
+    int big_seq = 3, done = f.first_logits[big_seq];
+    for (int i = 0; i < f.calls && i < FAKE_MAX_STEPS; i++)
+        if (f.step_total[i] > cap) over++;
+    for (int i = first; i <= done && i < FAKE_MAX_STEPS; i++) {
+        if (f.step_total[i] <= 3) continue;
+        mixed++;
+        if (f.step_decode[i] < 3) starved++;
+        if (f.step_total[i] != 3 + chunk) odd++;
+    }
+    pthread_mutex_unlock(&f.mu);
+    for (int i = 0; i < 3; i++) {
+        engine_request_cancel(a[i]);
+        collect(a[i], &res);
+        result_free(&res);
+        engine_request_unref(a[i]);
+    }
+    CHECKF(over == 0, "budget %d: %d steps carried more than %d tokens", budget, over, cap);
+    CHECKF(done > first && mixed == (n_big + chunk - 1) / chunk,
+           "budget %d: the %d-token prompt took only %d steps", budget, n_big, mixed);
+    CHECKF(starved == 0, "budget %d: %d prefill steps left a decoder out", budget, starved);
+    CHECKF(odd == 0, "budget %d: %d prefill steps did not fill the budget", budget, odd);
+    printf("step budget %d: %d-token prompt read in %d steps beside 3 decoders\n", budget, n_big,
+           mixed);
+    engine_request_unref(big);
+    engine_free(e);
+    CHECK(f.used == 0);
+    fake_free(&f);
+}
+
+/* Prompts longer than the budget, submitted together, are read first come, first served: a
+ * prompt starts only in the step that finishes the one before it, so their first tokens come
+ * in submission order. */
+static void test_prefill_fifo(void) {
+    fake_backend f;
+    engine_backend be;
+    enum { N = 4, LEN = 40 };
+    engine *e = start_engine_step(&f, &be, N, 64, 16, 4096, 8);
+    f.eog = -1;
+    f.useconds = 200;
+    bb_token prompt[LEN];
+    engine_gen_params p = greedy_params(8);
+    engine_request *rs[N];
+    for (int i = 0; i < N; i++) {
+        make_prompt(20 + i, LEN, prompt);
+        rs[i] = submit(e, &p, prompt, LEN);
+    }
+    run_result res;
+    for (int i = 0; i < N; i++) {
+        collect(rs[i], &res);
+        CHECK(res.finish[0] == ENGINE_FINISH_LENGTH && res.completion_tokens == 8);
+        result_free(&res);
+        engine_request_unref(rs[i]);
+    }
+    engine_free(e);
+    /* Slots are handed out lowest first in admission order and none came free: sequence i is
+     * request i. */
+    for (int i = 0; i + 1 < N; i++) {
+        CHECKF(f.first_logits[i] >= 0 && f.first_logits[i] < f.first_logits[i + 1],
+               "prompt %d done at step %d, prompt %d at %d", i, f.first_logits[i], i + 1,
+               f.first_logits[i + 1]);
+        CHECKF(f.first_fed[i + 1] >= f.first_logits[i],
+               "prompt %d started at step %d before prompt %d was done (step %d)", i + 1,
+               f.first_fed[i + 1], i, f.first_logits[i]);
+    }
     CHECK(f.used == 0);
     fake_free(&f);
 }
@@ -526,6 +645,20 @@ static void test_stop_matcher(void) {
     stop_free(&m);
 }
 
+/* Upper bound of the highest non-empty bucket of a token histogram. */
+static double largest_bound(const histogram *h) {
+    for (int b = HIST_N_BOUNDS; b > 0; b--)
+        if (h->counts[b]) return b < HIST_N_BOUNDS ? hist_token_bounds[b] : 1e30;
+    return hist_token_bounds[0];
+}
+
+static int bucket_of(double v) {
+    int b = 0;
+    while (b < HIST_N_BOUNDS && v > hist_token_bounds[b])
+        b++;
+    return b;
+}
+
 /* The same over the real model: 16 concurrent greedy requests, with prompts read in chunks
  * beside running decodes and a pool small enough to preempt, give their solo outputs token
  * for token. This holds only if the forward pass computes each row independently of the
@@ -536,9 +669,15 @@ static void test_real_model(const void *image, size_t size) {
     bb_error err = {0};
     CHECKF(bb_model_load_from_memory(image, size, &mp, &model, &err) == BB_OK, "%s", err.message);
     if (!model) return;
+    /* The last two split prompts by a step budget: 12 tokens beside 16 streams, and 5, below
+     * the number of streams (decode tokens alone exceed it). */
     struct {
-        int32_t n_seq, n_batch, n_ctx;
-    } cfg[] = {{16, 64, 4096}, {16, 16, 4096}, {16, 32, 400}};
+        int32_t n_seq, n_batch, n_ctx, step;
+    } cfg[] = {{16, 64, 4096, 0},
+               {16, 16, 4096, 0},
+               {16, 32, 400, 0},
+               {16, 64, 4096, 12},
+               {16, 64, 4096, 5}};
     char *solo[16] = {0};
     for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
         bb_context_params cp = bb_context_default_params();
@@ -552,6 +691,7 @@ static void test_real_model(const void *image, size_t size) {
         engine_backend be = engine_backend_context(ctx);
         engine_params ep = {.n_seq_max = cfg[k].n_seq,
                             .n_batch = cfg[k].n_batch,
+                            .step_tokens = cfg[k].step,
                             .n_ctx = (int32_t)bb_context_n_ctx(ctx),
                             .n_seq_ctx = cfg[k].n_ctx,
                             .n_vocab = bb_model_n_vocab(model),
@@ -573,6 +713,35 @@ static void test_real_model(const void *image, size_t size) {
                 result_free(&res);
                 engine_request_unref(rs[i]);
             }
+        if (cfg[k].step > 0) { /* alone, a 52-token prompt is read over ceil(52 / step) steps */
+            int i = 7;
+            int32_t len = 3 + (i * 7) % 50;
+            make_prompt(i, len, prompt);
+            engine_stats before, after;
+            engine_get_stats(e, &before);
+            rs[i] = submit(e, &p, prompt, len);
+            run_result res;
+            collect(rs[i], &res);
+            uint64_t want =
+                (uint64_t)((len + cfg[k].step - 1) / cfg[k].step + res.completion_tokens - 1);
+            /* The last step's statistics are recorded just after it hands out the last token. */
+            uint64_t steps = 0;
+            for (int tries = 0; tries < 200 && steps < want; tries++) {
+                if (tries) usleep(1000);
+                engine_get_stats(e, &after);
+                steps = after.step_tokens.count - before.step_tokens.count;
+            }
+            CHECKF(steps == want,
+                   "budget %d: a %d-token prompt and %d tokens took %llu steps, "
+                   "not %llu",
+                   cfg[k].step, len, res.completion_tokens, (unsigned long long)steps,
+                   (unsigned long long)want);
+            CHECKF(solo[i] && !strcmp(solo[i], res.text[0]),
+                   "budget %d, %d-token prompt alone: '%s' vs '%s'", cfg[k].step, len, solo[i],
+                   res.text[0]);
+            result_free(&res);
+            engine_request_unref(rs[i]);
+        }
         for (int i = 0; i < 16; i++) {
             int32_t len = 3 + (i * 7) % 50;
             make_prompt(i, len, prompt);
@@ -591,9 +760,16 @@ static void test_real_model(const void *image, size_t size) {
         }
         engine_stats st;
         engine_get_stats(e, &st);
-        printf("real model: 16 concurrent greedy requests (n_batch %d, cache %d): %d equal to "
-               "solo, %llu preemptions\n",
-               cfg[k].n_batch, cfg[k].n_ctx, same, (unsigned long long)st.preemptions);
+        printf("real model: 16 concurrent greedy requests (n_batch %d, step budget %d, cache %d): "
+               "%d equal to solo, %llu preemptions, largest step %s %g tokens\n",
+               cfg[k].n_batch, cfg[k].step ? cfg[k].step : cfg[k].n_batch, cfg[k].n_ctx, same,
+               (unsigned long long)st.preemptions,
+               st.step_tokens.counts[HIST_N_BOUNDS] ? ">" : "<=", largest_bound(&st.step_tokens));
+        if (cfg[k].step > 0) {
+            double cap = cfg[k].step > 16 ? cfg[k].step : 16;
+            CHECKF(largest_bound(&st.step_tokens) <= hist_token_bounds[bucket_of(cap)],
+                   "budget %d: a step went over %g tokens", cfg[k].step, cap);
+        }
         engine_free(e);
         CHECK(bb_kv_free_tokens(ctx) == bb_context_n_ctx(ctx));
         bb_context_free(ctx);
@@ -623,6 +799,9 @@ int main(void) {
     test_invariance(16, 8, 16, 4096);
     test_invariance(16, 16, 24, 300);
     test_chunked_prefill();
+    test_step_budget(8);
+    test_step_budget(2);
+    test_prefill_fifo();
     test_cancel();
     test_queue_limit();
     test_stop_and_choices();

@@ -157,6 +157,19 @@ static bool wait_metric(int port, const char *name, double want) {
     return v == want;
 }
 
+/* After 16 concurrent clients under --step-tokens 24, /metrics shows the budget, and no step
+ * carried more than max(24, 16) tokens: every step lies in the buckets up to 32. */
+static void test_step_metrics(int port) {
+    double budget = 0, count = 0, le32 = -1, prefill = 0;
+    CHECK(metric(port, "beanbag_engine_step_token_budget ", &budget) && budget == 24);
+    CHECK(metric(port, "beanbag_engine_step_tokens_count ", &count) && count > 0);
+    CHECK(metric(port, "beanbag_engine_step_tokens_bucket{le=\"32\"} ", &le32));
+    CHECKF(le32 == count, "%g of %g steps carried at most 32 tokens", le32, count);
+    CHECK(metric(port, "beanbag_engine_prefill_tokens_total ", &prefill) && prefill > 0);
+    double secs = 0;
+    CHECK(metric(port, "beanbag_engine_step_seconds_count ", &secs) && secs >= count);
+}
+
 /* ---------------------------------------------------------------- endpoints */
 
 static void test_basics(int port) {
@@ -811,7 +824,8 @@ int main(void) {
     const char *args[] = {"-m",        path,      "--parallel", "16",        "--ctx-size",
                           "4096",      "--batch", "64",         "--threads", "2",
                           "--api-key", API_KEY,   "--timeout",  "2",         "--max-body",
-                          "65536",     "--max-n", "4",          "-q",        NULL};
+                          "65536",     "--max-n", "4",          "-q",        "--step-tokens",
+                          "24",        NULL};
     sc_api_key = API_KEY;
     if (!sc_server_start(&srv, args)) {
         CHECKF(0, "the server did not start");
@@ -827,6 +841,7 @@ int main(void) {
     test_logprobs(srv.port);
     test_concurrency(srv.port, 8);
     test_concurrency(srv.port, 16);
+    test_step_metrics(srv.port);
     test_disconnect(srv.port);
     test_hostile(srv.port);
     test_slow_clients(srv.port);

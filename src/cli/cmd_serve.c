@@ -26,9 +26,12 @@ static void usage(FILE *out) {
             "      --port N            port (default 8080; 0 picks a free one)\n"
             "      --parallel N        sequences generated side by side (default 4)\n"
             "      --ctx-size N        KV cache tokens shared by all sequences (default 4096)\n"
-            "      --batch N           most tokens per forward step, prompt chunks included:\n"
-            "                          larger reads prompts faster, smaller keeps other\n"
-            "                          streams smoother while it does (default 128)\n"
+            "      --batch N           batch capacity: most tokens one forward step can hold\n"
+            "                          (default 128)\n"
+            "      --step-tokens N     token budget of a step: one token per running stream,\n"
+            "                          then prompt chunks, oldest first, up to N. Smaller keeps\n"
+            "                          streams smooth while long prompts are read, larger\n"
+            "                          reads prompts faster (default 32, at most --batch)\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
@@ -58,6 +61,7 @@ enum {
     O_PARALLEL,
     O_CTX,
     O_BATCH,
+    O_STEP,
     O_KEY,
     O_QUEUE,
     O_MAXN,
@@ -75,6 +79,7 @@ static const struct option long_opts[] = {
     {"parallel", required_argument, NULL, O_PARALLEL},
     {"ctx-size", required_argument, NULL, O_CTX},
     {"batch", required_argument, NULL, O_BATCH},
+    {"step-tokens", required_argument, NULL, O_STEP},
     {"threads", required_argument, NULL, 't'},
     {"api-key", required_argument, NULL, O_KEY},
     {"max-queue", required_argument, NULL, O_QUEUE},
@@ -97,7 +102,8 @@ static bool int_flag(const char *flag, long long lo, long long hi, long long *v)
 static int parse_args(int argc, char **argv, serve_opts *o) {
     long long v = 0, max_n = 0;
     memset(o, 0, sizeof *o);
-    o->rt = (runtime_params){.n_ctx = 4096, .n_batch = 128, .n_seq_max = 4, .max_queue = 64};
+    o->rt = (runtime_params){
+        .n_ctx = 4096, .n_batch = 128, .step_tokens = 32, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
     o->http.api_key = getenv("BEANBAG_API_KEY");
     o->shutdown_timeout = 10;
@@ -135,6 +141,9 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             break;
         case O_BATCH:
             if ((ok = int_flag("--batch", 1, 1 << 16, &v))) o->rt.n_batch = (int32_t)v;
+            break;
+        case O_STEP:
+            if ((ok = int_flag("--step-tokens", 1, 1 << 16, &v))) o->rt.step_tokens = (int32_t)v;
             break;
         case 't':
             if ((ok = int_flag("--threads", 0, 1024, &v))) o->rt.n_threads = (int32_t)v;
@@ -221,8 +230,12 @@ int cmd_serve(int argc, char **argv) {
                       .n_seq_ctx = rt.n_seq_ctx,
                       .created = model_created(o.rt.model_path)};
     server_set_model(srv, &m);
-    printf("beanbag serve: model '%s' ready (%d sequences, %d-token cache, %d threads)\n",
-           m.model_id, o.rt.n_seq_max, (int)bb_context_n_ctx(rt.ctx), bb_context_n_threads(rt.ctx));
+    engine_stats es;
+    engine_get_stats(rt.engine, &es);
+    printf("beanbag serve: model '%s' ready (%d sequences, %d-token cache, %d-token steps, %d "
+           "threads)\n",
+           m.model_id, o.rt.n_seq_max, (int)bb_context_n_ctx(rt.ctx), es.step_budget,
+           bb_context_n_threads(rt.ctx));
     fflush(stdout);
 
     int sig = 0;

@@ -28,6 +28,8 @@ struct engine {
     engine_request *active_head, *active_tail; /* in admission order */
     int32_t *free_slots;
     int32_t n_free_slots;
+    int32_t step_budget;  /* params.step_tokens, within 1..n_batch */
+    int32_t n_decode_fed; /* decode tokens in the batch, the rest are prompt chunks */
     bb_batch batch;
 };
 
@@ -212,23 +214,39 @@ static void seq_feed(engine *e, engine_seq *s, int32_t k) {
 }
 
 /* Fills the batch with at most `limit` tokens: one token of every sequence past its prompt,
- * then prompt chunks in admission order. Returns false when the cache (or the limit) cannot
- * take even the decode tokens, or there is nothing to run. */
+ * then prompt chunks, oldest request first, up to the step budget. Returns false when the
+ * cache (or the limit) cannot take even the decode tokens, or there is nothing to run.
+ *
+ * The active list is in submission order: admission takes only the queue's head and
+ * preemption requeues the youngest active request at the head, so every active request is
+ * older than every waiting one. Walking it in order therefore reads prompts first come, first
+ * served, and a long prompt is split across steps where the budget ends. */
 static bool build_batch(engine *e, int64_t limit) {
     bb_batch_clear(&e->batch);
     int64_t room = e->be.free_tokens(e->be.self);
     if (room > e->p.n_batch) room = e->p.n_batch;
     if (room > limit) room = limit;
+    int64_t n_decode = 0, n_prefilling = 0;
     for (engine_request *r = e->active_head; r; r = r->next)
         for (int32_t c = 0; c < r->n_choices; c++) {
             engine_seq *s = &r->seqs[c];
             s->n_feed = 0;
             s->out_index = -1;
-            if (s->finished || pending(s) != 1) continue;
+            if (s->finished) continue;
+            if (pending(s) > 1) n_prefilling++;
+            if (pending(s) != 1) continue;
             if (room == 0) return false;
             seq_feed(e, s, 1);
             room--;
+            n_decode++;
         }
+    /* Decode tokens never wait for the budget; what it leaves goes to prompts. When the decode
+     * tokens alone use it up, the prompts being read still get one token of room each (used
+     * oldest first like the rest), so no prompt waits forever behind decoders and a step never
+     * exceeds max(budget, running sequences). */
+    int64_t prefill = e->step_budget - n_decode;
+    if (prefill < n_prefilling) prefill = n_prefilling;
+    if (room > prefill) room = prefill;
     for (engine_request *r = e->active_head; r && room > 0; r = r->next)
         for (int32_t c = 0; c < r->n_choices && room > 0; c++) {
             engine_seq *s = &r->seqs[c];
@@ -237,6 +255,7 @@ static bool build_batch(engine *e, int64_t limit) {
             seq_feed(e, s, k);
             room -= k;
         }
+    e->n_decode_fed = (int32_t)n_decode;
     return e->batch.n_tokens > 0;
 }
 
@@ -406,9 +425,18 @@ static void engine_step(engine *e) {
     pthread_mutex_unlock(&e->mu);
 
     bb_error err = {0};
-    if (decode_step(e, &err)) sample_step(e);
+    double t0 = now_s();
+    bool ran = decode_step(e, &err);
+    int32_t n_tokens = e->batch.n_tokens;
+    if (ran) sample_step(e);
+    double t1 = now_s();
 
     pthread_mutex_lock(&e->mu);
+    if (ran) {
+        histogram_observe_in(&e->stats.step_tokens, hist_token_bounds, n_tokens);
+        histogram_observe(&e->stats.step_time, t1 - t0);
+        e->stats.prefill_tokens += (uint64_t)(n_tokens - e->n_decode_fed);
+    }
     e->stats.steps++;
     e->stats.running_seqs = (uint64_t)(e->p.n_seq_max - e->n_free_slots);
     e->stats.kv_used = (uint64_t)e->p.n_ctx - e->be.free_tokens(e->be.self);
@@ -461,7 +489,10 @@ bb_status engine_new(const engine_backend *backend, const bb_vocab *vocab,
     for (int32_t i = 0; i < p->n_seq_max; i++)
         e->free_slots[i] = p->n_seq_max - 1 - i;
     e->n_free_slots = p->n_seq_max;
+    e->step_budget =
+        p->step_tokens > 0 && p->step_tokens < p->n_batch ? p->step_tokens : p->n_batch;
     e->stats.kv_total = (uint64_t)p->n_ctx;
+    e->stats.step_budget = e->step_budget;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->wake, NULL);
     pthread_cond_init(&e->idle, NULL);

@@ -4,8 +4,10 @@
  * their output as it is produced; they never touch model state.
  *
  * Each step builds ONE batch: one token for every running sequence whose prompt is done
- * (decode) plus, in the room left under n_batch, chunks of prompts still being read (chunked
- * prefill), so a long prompt never freezes other users' streams. The KV cache is one pool:
+ * (decode) plus, in the room left under the step's token budget (step_tokens, at most n_batch),
+ * chunks of prompts still being read, oldest request first (chunked prefill). A step's time
+ * grows with its tokens, and every stream waits for the whole step, so the budget bounds how
+ * much a long prompt can delay everyone else's next token. The KV cache is one pool:
  * a request starts only when its prompts fit; when the pool runs dry mid-generation the
  * youngest request is preempted (its cache dropped, to be recomputed from its tokens later).
  * Every sequence's tokens are computed and sampled the same way whatever else is in the batch,
@@ -36,7 +38,10 @@ engine_backend engine_backend_context(bb_context *ctx);
 
 typedef struct engine_params {
     int32_t n_seq_max; /* sequences decoded side by side (sequence ids 0..n_seq_max-1) */
-    int32_t n_batch;   /* most tokens per step; >= n_seq_max */
+    int32_t n_batch;   /* batch capacity, the most tokens a step can hold; >= n_seq_max */
+    /* Token budget of a step: decode tokens first (all of them, even beyond the budget), then
+     * prompt chunks up to the budget. <= 0 or > n_batch: n_batch. */
+    int32_t step_tokens;
     int32_t n_ctx;     /* KV pool size in tokens */
     int32_t n_seq_ctx; /* longest sequence, prompt + generated */
     int32_t n_vocab;
@@ -130,8 +135,12 @@ typedef struct engine_stats {
     uint64_t generated_tokens; /* tokens sampled */
     uint64_t preemptions;
     uint64_t steps;
-    histogram ttft;        /* submit to first token, per request */
-    histogram inter_token; /* between tokens of one sequence */
+    histogram ttft;          /* submit to first token, per request */
+    histogram inter_token;   /* between tokens of one sequence */
+    histogram step_tokens;   /* tokens per forward step (hist_token_bounds) */
+    histogram step_time;     /* seconds per step: forward pass and sampling */
+    uint64_t prefill_tokens; /* prompt (and recomputed) tokens fed, all steps */
+    int32_t step_budget;     /* the step_tokens in effect */
 } engine_stats;
 
 void engine_get_stats(engine *e, engine_stats *out);

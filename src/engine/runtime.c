@@ -61,6 +61,7 @@ bb_status runtime_open(const runtime_params *p, runtime *rt, bb_error *err) {
     rt->backend = engine_backend_context(rt->ctx);
     engine_params ep = {.n_seq_max = p->n_seq_max,
                         .n_batch = p->n_batch,
+                        .step_tokens = p->step_tokens,
                         .n_ctx = n_ctx,
                         .n_seq_ctx = rt->n_seq_ctx,
                         .n_vocab = bb_model_n_vocab(rt->model),

@@ -7,11 +7,12 @@
 
 typedef struct runtime_params {
     const char
-        *model_path;   /* NULL: the embedded demo model (src/train/demo_model.h), if built in */
-    int32_t n_ctx;     /* KV pool tokens */
-    int32_t n_batch;   /* most tokens per step */
-    int32_t n_seq_max; /* sequences side by side */
-    int32_t n_threads; /* <= 0: all CPUs */
+        *model_path;     /* NULL: the embedded demo model (src/train/demo_model.h), if built in */
+    int32_t n_ctx;       /* KV pool tokens */
+    int32_t n_batch;     /* batch capacity: most tokens a step holds */
+    int32_t step_tokens; /* per-step token budget (engine_params.step_tokens); <= 0: n_batch */
+    int32_t n_seq_max;   /* sequences side by side */
+    int32_t n_threads;   /* <= 0: all CPUs */
     int32_t max_queue;
 } runtime_params;
 

@@ -16,15 +16,20 @@ static void scalar(bb_strbuf *b, const char *name, const char *type, const char 
     bb_strbuf_printf(b, "%s %" PRIu64 "\n", name, value);
 }
 
-static void hist(bb_strbuf *b, const char *name, const char *help, const histogram *h) {
+static void hist_in(bb_strbuf *b, const char *name, const char *help, const histogram *h,
+                    const double *bounds) {
     header(b, name, "histogram", help);
     uint64_t cum = 0;
     for (int i = 0; i < HIST_N_BOUNDS; i++) {
         cum += h->counts[i];
-        bb_strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, hist_bounds[i], cum);
+        bb_strbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bounds[i], cum);
     }
     bb_strbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
     bb_strbuf_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->sum, name, h->count);
+}
+
+static void hist(bb_strbuf *b, const char *name, const char *help, const histogram *h) {
+    hist_in(b, name, help, h, hist_bounds);
 }
 
 void metrics_render(bb_strbuf *b, http_counters *c, const engine_stats *s) {
@@ -49,6 +54,15 @@ void metrics_render(bb_strbuf *b, http_counters *c, const engine_stats *s) {
     scalar(b, "beanbag_preemptions_total", "counter",
            "Requests whose cache was dropped for lack of room, to be recomputed.", s->preemptions);
     scalar(b, "beanbag_engine_steps_total", "counter", "Forward passes run.", s->steps);
+    scalar(b, "beanbag_engine_step_token_budget", "gauge",
+           "Step token budget (--step-tokens): decode tokens, then prompt chunks up to it.",
+           (uint64_t)s->step_budget);
+    scalar(b, "beanbag_engine_prefill_tokens_total", "counter",
+           "Prompt tokens fed to the model, recomputed ones included.", s->prefill_tokens);
+    hist_in(b, "beanbag_engine_step_tokens", "Tokens per forward step, decode and prompt.",
+            &s->step_tokens, hist_token_bounds);
+    hist(b, "beanbag_engine_step_seconds", "Time of one step: forward pass and sampling.",
+         &s->step_time);
     hist(b, "beanbag_time_to_first_token_seconds", "From request arrival to its first token.",
          &s->ttft);
     hist(b, "beanbag_inter_token_latency_seconds", "Between two tokens of one sequence.",
