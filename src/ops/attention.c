@@ -11,7 +11,7 @@
  * The order of every float operation is fixed, and the same in both kernels, so they agree
  * bit for bit:
  *  - q.k: eight lanes, lane i summing q[8c+i] * k[8c+i] over c with fma, then the tree
- *    ((l0+l1) + (l2+l3)) + ((l4+l5) + (l6+l7)) (what three vhaddps and a 128-bit add give);
+ *    ((l0+l2) + (l1+l3)) + ((l4+l6) + (l5+l7)) (what reduce4's unpacks and shuffles give);
  *    the score is that times scale. Positions past n_pos in the last tile score -inf.
  *  - the tile's sum of p: u[i] = p[i] + p[i+8], then ((u0+u4) + (u2+u6)) + ((u1+u5) + (u3+u7));
  *    l = fma(l, alpha, sum).
@@ -129,8 +129,8 @@ static float dot_ref(const float *q, const float *k, int n) {
     for (int c = 0; c < n; c += 8)
         for (int i = 0; i < 8; i++)
             lane[i] = fmaf(q[c + i], k[c + i], lane[i]);
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return ((lane[0] + lane[2]) + (lane[1] + lane[3])) +
+           ((lane[4] + lane[6]) + (lane[5] + lane[7]));
 }
 
 static void ref_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
@@ -207,10 +207,16 @@ static AVX2_INLINE __m256 exp8(__m256 x) {
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-/* Four 8-lane dot accumulators to their four sums, each by dot_ref's tree. */
+/* Four 8-lane dot accumulators to their four sums, each by dot_ref's tree: unpack and
+ * shuffle (one uop each) rather than vhaddps (several on Zen 3). */
 static AVX2_INLINE __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
-    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+    /* [a0+a2, b0+b2, a1+a3, b1+b3 | a4+a6, b4+b6, a5+a7, b5+b7], likewise c, d */
+    __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    /* [(a0+a2) + (a1+a3), b.., c.., d.. | (a4+a6) + (a5+a7), ...] */
+    __m256 s = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
 /* Scores of nh (1 or 2) heads against four consecutive tile rows k[0..3]: two heads share
