@@ -348,25 +348,6 @@ static AVX2_INLINE void widen_row(float *dst, const uint16_t *src, int n) {
     if (d < n) _mm256_store_ps(dst + d, load_tail_ph(src + d, n - d));
 }
 
-/* A long context's rows come from DRAM (2,048 positions of a 22-layer model's cache are
- * ~46 MiB): ask for the tile PREFETCH_TILES ahead while this one is computed, so that
- * attention streams at memory bandwidth instead of waiting on each row. */
-#define PREFETCH_TILES 2
-static AVX2_INLINE void prefetch_rows(const bb_attn_args *a, int32_t t0) {
-    if (t0 >= a->n_pos) return;
-    int n = a->n_pos - t0 < TILE ? (int)(a->n_pos - t0) : TILE;
-    size_t kb = (size_t)a->head_dim_k * 2, vb = (size_t)a->head_dim_v * 2, cells[TILE];
-    tile_cells(&a->kv, t0, n, cells);
-    for (int j = 0; j < n; j++) {
-        const char *kr = (const char *)(a->kv.k + cells[j] * a->kv.k_stride);
-        const char *vr = (const char *)(a->kv.v + cells[j] * a->kv.v_stride);
-        for (size_t o = 0; o < kb; o += 64)
-            _mm_prefetch(kr + o, _MM_HINT_T0);
-        for (size_t o = 0; o < vb; o += 64)
-            _mm_prefetch(vr + o, _MM_HINT_T0);
-    }
-}
-
 static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
     int dk = pad8(a->head_dim_k), dv = pad8(a->head_dim_v);
     for (int h = 0; h < nh; h++) {
@@ -383,7 +364,6 @@ static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
     memset(w->acc, 0, (size_t)nh * (size_t)dv * sizeof *w->acc);
     for (int32_t t0 = 0; t0 < a->n_pos; t0 += TILE) {
         int nv = a->n_pos - t0 < TILE ? (int)(a->n_pos - t0) : TILE;
-        prefetch_rows(a, t0 + PREFETCH_TILES * TILE);
         size_t cells[TILE];
         tile_cells(&a->kv, t0, nv, cells);
         for (int j = 0; j < nv; j++) {
