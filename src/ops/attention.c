@@ -48,7 +48,8 @@ typedef struct scratch {
     _Alignas(32) float vt[TILE * MAXD];
     _Alignas(32) float acc[GROUP * MAXD];
     _Alignas(32) float s[GROUP * TILE];
-    float m[GROUP], l[GROUP], alpha[GROUP];
+    _Alignas(32) float alpha[GROUP];
+    float m[GROUP], l[GROUP];
 } scratch;
 
 /* Head dims are padded with zeros to whole 8-lane chunks in the tile buffers: the extra
@@ -114,10 +115,11 @@ static inline float exp_ref(float x) {
 
 /* A head's running maximum m meets its next tile's maximum: returns alpha =
  * exp(m_old - m_new), the factor its sum and accumulator must be rescaled by (0 on the first
- * tile, where m_old = -inf; exactly 1 when the maximum holds). */
+ * tile, where m_old = -inf; exp_ref(0) is exactly 1, which the AVX2 kernel relies on when it
+ * computes all alphas with one exp8 and no test). */
 static inline float online_update(float *m, float tmax) {
     float mn = tmax > *m ? tmax : *m;
-    float alpha = mn == *m ? 1.0f : exp_ref(*m - mn);
+    float alpha = exp_ref(*m - mn);
     *m = mn;
     return alpha;
 }
@@ -387,16 +389,24 @@ static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
         for (int h = 0; h < nh; h++)
             for (int j = nv; j < TILE; j++)
                 w->s[h * TILE + j] = -INFINITY;
+        /* the group's new maxima, then all its alphas in one exp8 (lanes past nh: exp(0)) */
+        _Alignas(32) float m_old[GROUP] = {0}, m_new[GROUP] = {0};
+        for (int h = 0; h < nh; h++) {
+            const float *s = w->s + h * TILE;
+            float tmax = hmax8(_mm256_max_ps(_mm256_load_ps(s), _mm256_load_ps(s + 8)));
+            m_old[h] = w->m[h];
+            m_new[h] = w->m[h] = tmax > w->m[h] ? tmax : w->m[h];
+        }
+        _mm256_store_ps(w->alpha,
+                        exp8(_mm256_sub_ps(_mm256_load_ps(m_old), _mm256_load_ps(m_new))));
         for (int h = 0; h < nh; h++) {
             float *s = w->s + h * TILE;
-            __m256 s0 = _mm256_load_ps(s), s1 = _mm256_load_ps(s + 8);
-            float alpha = online_update(&w->m[h], hmax8(_mm256_max_ps(s0, s1)));
-            __m256 mn = _mm256_set1_ps(w->m[h]);
-            __m256 p0 = exp8(_mm256_sub_ps(s0, mn)), p1 = exp8(_mm256_sub_ps(s1, mn));
+            __m256 mn = _mm256_set1_ps(m_new[h]);
+            __m256 p0 = exp8(_mm256_sub_ps(_mm256_load_ps(s), mn));
+            __m256 p1 = exp8(_mm256_sub_ps(_mm256_load_ps(s + 8), mn));
             _mm256_store_ps(s, p0);
             _mm256_store_ps(s + 8, p1);
-            w->l[h] = fmaf(w->l[h], alpha, hsum8(_mm256_add_ps(p0, p1)));
-            w->alpha[h] = alpha;
+            w->l[h] = fmaf(w->l[h], w->alpha[h], hsum8(_mm256_add_ps(p0, p1)));
         }
         for (int c = 0; c < dv; c += 16) {
             int nc = dv - c >= 16 ? 2 : 1;
