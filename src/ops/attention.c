@@ -13,7 +13,8 @@
  *  - q.k: eight lanes, lane i summing q[8c+i] * k[8c+i] over c with fma, then the tree
  *    ((l0+l2) + (l1+l3)) + ((l4+l6) + (l5+l7)) (what reduce4's unpacks and shuffles give);
  *    the score is that times scale. Positions past n_pos in the last tile score -inf.
- *  - the tile's sum of p: u[i] = p[i] + p[i+8], then ((u0+u4) + (u2+u6)) + ((u1+u5) + (u3+u7));
+ *  - the tile's sum of p: u[i] = ((p[i] + p[i+8]) + p[i+16]) + ... left to right, then
+ *    ((u0+u4) + (u2+u6)) + ((u1+u5) + (u3+u7));
  *    l = fma(l, alpha, sum).
  *  - acc[i] = acc[i] * alpha, then acc[i] = fma(p[j], v[j][i], acc[i]) for j in order.
  *  - exp is our own polynomial built only from correctly rounded operations (below), so
@@ -169,7 +170,10 @@ static void ref_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
                 s[j] = exp_ref(s[j] - w->m[h]);
             float u[8];
             for (int i = 0; i < 8; i++)
-                u[i] = s[i] + s[i + 8];
+                u[i] = s[i];
+            for (int k = 8; k < TILE; k += 8)
+                for (int i = 0; i < 8; i++)
+                    u[i] = u[i] + s[k + i];
             float tsum = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
             w->l[h] = fmaf(w->l[h], alpha, tsum);
             float *acc = w->acc + h * dv;
@@ -393,7 +397,10 @@ static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
         _Alignas(32) float m_old[GROUP] = {0}, m_new[GROUP] = {0};
         for (int h = 0; h < nh; h++) {
             const float *s = w->s + h * TILE;
-            float tmax = hmax8(_mm256_max_ps(_mm256_load_ps(s), _mm256_load_ps(s + 8)));
+            __m256 mx = _mm256_load_ps(s);
+            for (int k = 8; k < TILE; k += 8)
+                mx = _mm256_max_ps(mx, _mm256_load_ps(s + k));
+            float tmax = hmax8(mx);
             m_old[h] = w->m[h];
             m_new[h] = w->m[h] = tmax > w->m[h] ? tmax : w->m[h];
         }
@@ -402,11 +409,13 @@ static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
         for (int h = 0; h < nh; h++) {
             float *s = w->s + h * TILE;
             __m256 mn = _mm256_set1_ps(m_new[h]);
-            __m256 p0 = exp8(_mm256_sub_ps(_mm256_load_ps(s), mn));
-            __m256 p1 = exp8(_mm256_sub_ps(_mm256_load_ps(s + 8), mn));
-            _mm256_store_ps(s, p0);
-            _mm256_store_ps(s + 8, p1);
-            w->l[h] = fmaf(w->l[h], w->alpha[h], hsum8(_mm256_add_ps(p0, p1)));
+            __m256 sum = _mm256_setzero_ps();
+            for (int k = 0; k < TILE; k += 8) {
+                __m256 p = exp8(_mm256_sub_ps(_mm256_load_ps(s + k), mn));
+                _mm256_store_ps(s + k, p);
+                sum = k ? _mm256_add_ps(sum, p) : p;
+            }
+            w->l[h] = fmaf(w->l[h], w->alpha[h], hsum8(sum));
         }
         for (int c = 0; c < dv; c += 16) {
             int nc = dv - c >= 16 ? 2 : 1;
