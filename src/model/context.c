@@ -25,7 +25,7 @@ static bb_status alloc_floats(float **p, size_t rows, size_t cols, bb_error *err
 
 static bb_status alloc_scratch(bb_context *c, bb_error *err) {
     const bb_hparams *hp = &c->model->hp;
-    size_t B = c->params.n_batch, nt = (size_t)bb_pool_n_threads(c->pool);
+    size_t B = c->params.n_batch;
     size_t q_dim = (size_t)hp->n_head * hp->head_dim_k;
     size_t att_dim = (size_t)hp->n_head * hp->head_dim_v;
     size_t xn_dim = hp->n_embd > att_dim ? hp->n_embd : att_dim;
@@ -38,15 +38,11 @@ static bb_status alloc_scratch(bb_context *c, bb_error *err) {
         (st = alloc_floats(&c->gate, B, hp->n_ff, err)) ||
         (st = alloc_floats(&c->up, B, hp->n_ff, err)) ||
         (st = alloc_floats(&c->rope_cs, B, hp->n_rot, err)) ||
-        (st = alloc_floats(&c->scores, nt, c->params.n_ctx, err)) ||
-        (st = alloc_floats(&c->vrow, nt, hp->head_dim_v, err)) ||
         (st = alloc_floats(&c->logits, B, hp->n_vocab, err)))
         return st;
-    c->qh = malloc(nt * hp->head_dim_k * sizeof *c->qh);
     c->out_row = malloc(B * sizeof *c->out_row);
     c->next_pos = malloc(c->params.n_seq_max * sizeof *c->next_pos);
-    if (!c->qh || !c->out_row || !c->next_pos)
-        return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!c->out_row || !c->next_pos) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     return BB_OK;
 }
 
@@ -101,9 +97,6 @@ void bb_context_free(bb_context *c) {
     free(c->gate);
     free(c->up);
     free(c->rope_cs);
-    free(c->scores);
-    free(c->qh);
-    free(c->vrow);
     free(c->logits);
     free(c->out_row);
     free(c->next_pos);

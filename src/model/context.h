@@ -25,9 +25,6 @@ struct bb_context {
     float *gate;    /* n_ff */
     float *up;      /* n_ff */
     float *rope_cs; /* n_rot per token */
-    float *scores;  /* per thread: n_ctx */
-    uint16_t *qh;   /* per thread: head_dim_k halves */
-    float *vrow;    /* per thread: head_dim_v */
 
     /* outputs of the last bb_decode */
     float *logits;         /* n_outputs * n_vocab */

@@ -10,10 +10,10 @@
  * attention only reads the token's own sequence: batch composition never changes a result.
  */
 #include <math.h>
-#include <string.h>
 
 #include "common/error.h"
 #include "model/context.h"
+#include "ops/attention.h"
 #include "ops/ops.h"
 
 typedef struct fwd {
@@ -25,6 +25,7 @@ typedef struct fwd {
     int il;
     bb_rope rope;
     const bb_type_traits *f16; /* the KV cache's element type */
+    bb_attention_fn attn;
 } fwd;
 
 /* ---- per-token steps, run as pool tasks over the batch rows */
@@ -88,40 +89,37 @@ static void qkv_finish_task(void *arg, int t, int thread) {
     f16->from_float(v, vc, v_dim);
 }
 
-/* Causal attention of one (token, head) pair over its sequence's cached positions
- * 0..pos. Scores use the F16 dot kernel on a half-precision copy of q, like llama.cpp's
- * KQ product over an F16 cache; softmax and the V sum stay in float. */
+/* Causal attention of one (token, KV head) pair: the query heads sharing that KV head attend
+ * to the sequence's cached positions 0..pos through its block table (ops/attention.h). The
+ * kernel's result for a head depends only on its q and those rows, so neither the batch nor
+ * the task split changes it. */
 static void attention_task(void *arg, int task, int thread) {
+    (void)thread;
     fwd *f = arg;
     const bb_hparams *hp = f->hp;
     bb_context *ctx = f->ctx;
-    int t = task / (int)hp->n_head, h = task % (int)hp->n_head;
+    int n_kv = (int)hp->n_head_kv, group = (int)(hp->n_head / hp->n_head_kv);
+    int t = task / n_kv, g = task % n_kv;
     int hd = (int)hp->head_dim_k, hdv = (int)hp->head_dim_v;
-    int g = h / (int)(hp->n_head / hp->n_head_kv); /* grouped-query: shared KV head */
-    uint32_t seq = (uint32_t)f->b->seq_id[t];
-    int32_t n_pos = f->b->pos[t] + 1;
-    const float *q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)h * hd;
-    uint16_t *qh = ctx->qh + (size_t)thread * hd;
-    float *sc = ctx->scores + (size_t)thread * ctx->params.n_ctx;
-    float *out = ctx->att + (size_t)t * hp->n_head * hdv + (size_t)h * hdv;
-    const bb_type_traits *f16 = f->f16;
-    float scale = 1.0f / sqrtf((float)hd);
-
-    f16->from_float(q, qh, hd);
-    for (int32_t p = 0; p < n_pos; p++) {
-        const uint16_t *kp = bb_kv_k(&ctx->kv, f->il, seq, p) + (size_t)g * hd;
-        f16->vec_dot(hd, &sc[p], kp, qh);
-        sc[p] *= scale;
-    }
-    bb_softmax(sc, n_pos);
-    float *vrow = ctx->vrow + (size_t)thread * hdv;
-    memset(out, 0, (size_t)hdv * sizeof *out);
-    for (int32_t p = 0; p < n_pos; p++) {
-        f16->to_float(bb_kv_v(&ctx->kv, f->il, seq, p) + (size_t)g * hdv, vrow, hdv);
-        float w = sc[p];
-        for (int i = 0; i < hdv; i++)
-            out[i] += w * vrow[i];
-    }
+    const bb_kv_cache *kv = &ctx->kv;
+    bb_attn_args a = {
+        .n_head = group,
+        .head_dim_k = hd,
+        .head_dim_v = hdv,
+        .n_pos = f->b->pos[t] + 1,
+        .scale = 1.0f / sqrtf((float)hd),
+        .q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)g * group * hd,
+        .q_stride = (size_t)hd,
+        .out = ctx->att + (size_t)t * hp->n_head * hdv + (size_t)g * group * hdv,
+        .out_stride = (size_t)hdv,
+        .kv = {.k = kv->k[f->il] + (size_t)g * hd,
+               .v = kv->v[f->il] + (size_t)g * hdv,
+               .k_stride = (size_t)kv->k_dim,
+               .v_stride = (size_t)kv->v_dim,
+               .blocks = kv->seqs[f->b->seq_id[t]].blocks,
+               .block_len = BB_KV_BLOCK},
+    };
+    f->attn(&a);
 }
 
 static void swiglu_task(void *arg, int t, int thread) {
@@ -157,7 +155,7 @@ static bb_status attention_block(fwd *f, int T, bb_error *err) {
     float *qkv_out[3] = {ctx->q, ctx->k, ctx->v};
     if ((st = bb_matmul_n(ctx->pool, qkv, qkv_out, 3, &ctx->acts, err))) return st;
     bb_pool_run(ctx->pool, qkv_finish_task, f, T);
-    bb_pool_run(ctx->pool, attention_task, f, T * (int)f->hp->n_head);
+    bb_pool_run(ctx->pool, attention_task, f, T * (int)f->hp->n_head_kv);
     bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
     if ((st = bb_matmul(ctx->pool, &L->wo, &ctx->acts, ctx->xn, err))) return st;
     bb_pool_run(ctx->pool, residual_task, f, T);
@@ -197,7 +195,12 @@ static bb_status output_block(fwd *f, int T, int n_outputs, bb_error *err) {
 
 bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error *err) {
     const bb_model *m = ctx->model;
-    fwd f = {.ctx = ctx, .m = m, .hp = &m->hp, .b = b, .f16 = bb_type_get(BB_TYPE_F16)};
+    fwd f = {.ctx = ctx,
+             .m = m,
+             .hp = &m->hp,
+             .b = b,
+             .f16 = bb_type_get(BB_TYPE_F16),
+             .attn = bb_attention_get(NULL)};
     f.rope = (bb_rope){.style = m->arch->rope_style,
                        .n_rot = (int)m->hp.n_rot,
                        .freq_base = m->hp.rope_freq_base,

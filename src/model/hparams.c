@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "model/model.h"
+#include "ops/attention.h"
 
 static bb_status get_u32(const gguf_file *f, const bb_arch *a, const char *name, bool required,
                          uint32_t *out, bb_error *err) {
@@ -66,8 +67,8 @@ bb_status bb_hparams_load(const gguf_file *f, const bb_arch *a, bb_hparams *hp, 
     if ((st = get_u32(f, a, "attention.key_length", false, &hp->head_dim_k, err))) return st;
     hp->head_dim_v = hp->head_dim_k;
     if ((st = get_u32(f, a, "attention.value_length", false, &hp->head_dim_v, err))) return st;
-    if ((st = check_range("attention.key_length", hp->head_dim_k, 2, 4096, err)) ||
-        (st = check_range("attention.value_length", hp->head_dim_v, 1, 4096, err)))
+    if ((st = check_range("attention.key_length", hp->head_dim_k, 2, BB_ATTN_MAX_HEAD_DIM, err)) ||
+        (st = check_range("attention.value_length", hp->head_dim_v, 1, BB_ATTN_MAX_HEAD_DIM, err)))
         return st;
     hp->n_rot = hp->head_dim_k;
     if ((st = get_u32(f, a, "rope.dimension_count", false, &hp->n_rot, err))) return st;
