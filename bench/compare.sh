@@ -4,6 +4,10 @@
 #   bash bench/compare.sh [--llama PATH/llama-bench] [--ik PATH/llama-bench]
 #                         [--beanbag PATH/beanbag] -m model.gguf [-m other.gguf ...]
 #                         [-p 256] [-n 64] [-t 1,2] [-r 3]
+#                         [--llama-args "ARGS"] [--ik-args "ARGS"]
+#
+# --llama-args / --ik-args are extra llama-bench options for that tool, split on spaces
+# (e.g. --ik-args "-rtr 1 -fa 1": ik_llama.cpp's run-time repacking and flash attention).
 #
 # For each model it runs the tools in turn, one repetition each (beanbag, llama.cpp,
 # ik_llama.cpp, then again, -r rounds), rather than all of one tool's repetitions in a row:
@@ -18,11 +22,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 beanbag="$here/../build/beanbag"
-llama="" ik="" prompt=256 gen=64 threads="" rounds=3
+llama="" ik="" prompt=256 gen=64 threads="" rounds=3 llama_args="" ik_args=""
 models=()
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 die() {
@@ -36,6 +40,8 @@ while [ $# -gt 0 ]; do
     -h | --help) usage 0 ;;
     --llama) need "$@"; llama="$2"; shift 2 ;;
     --ik) need "$@"; ik="$2"; shift 2 ;;
+    --llama-args) need "$@"; llama_args="$2"; shift 2 ;;
+    --ik-args) need "$@"; ik_args="$2"; shift 2 ;;
     --beanbag) need "$@"; beanbag="$2"; shift 2 ;;
     -m) need "$@"; models+=("$2"); shift 2 ;;
     -p) need "$@"; prompt="$2"; shift 2 ;;
@@ -81,10 +87,13 @@ for model in "${models[@]}"; do
     echo "compare.sh: $(basename "$model"), round $round of $rounds" >&2
     run_tool beanbag "$round" "$beanbag" bench -m "$model" -p "$prompt" -n "$gen" \
       -t "$threads" -r 1 --json
+    # the extra arguments are meant to split into words
+    # shellcheck disable=SC2086
     [ -z "$llama" ] || run_tool llama "$round" "$llama" -m "$model" -p "$prompt" -n "$gen" \
-      -t "$threads" -r 1 -o json
+      -t "$threads" -r 1 -o json $llama_args
+    # shellcheck disable=SC2086
     [ -z "$ik" ] || run_tool ik "$round" "$ik" -m "$model" -p "$prompt" -n "$gen" \
-      -t "$threads" -r 1 -o json
+      -t "$threads" -r 1 -o json $ik_args
   done
   tools="beanbag"
   [ -z "$llama" ] || tools="$tools,llama"
