@@ -49,7 +49,9 @@ function parseArgs(argv) {
   return o;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// A fresh connection per request: llama-server closes a streamed response's connection,
+// and a kept-alive socket the server has closed fails the next request ("socket hang up").
+const agent = new http.Agent({ keepAlive: false, maxSockets: 256 });
 
 function request(o, method, path, body) {
   const url = new URL(path, o.url);
