@@ -130,37 +130,31 @@ bb_status bb_weights_bind(bb_model *m, bb_error *err) {
     return BB_OK;
 }
 
+/* The matrices the forward pass multiplies by: 7 per layer, then the output projection
+ * (its own copy of the struct when tied, so repacking it leaves token_embd as mapped).
+ * Returns NULL past the end. */
+static bb_weight *matrix_at(bb_model *m, uint64_t i) {
+    if (i == (uint64_t)m->hp.n_layer * 7) return &m->output;
+    if (!m->layers || i > (uint64_t)m->hp.n_layer * 7) return NULL;
+    bb_layer *L = &m->layers[i / 7];
+    bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    return lw[i % 7];
+}
+
 bb_status bb_weights_repack(bb_model *m, bb_error *err) {
-    for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
-        bb_weight *ws[8];
-        int n = 0;
-        if (il < m->hp.n_layer) {
-            bb_layer *L = &m->layers[il];
-            bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            for (; n < 7; n++)
-                ws[n] = lw[n];
-        } else {
-            ws[n++] = &m->output;
-        }
-        for (int k = 0; k < n; k++) {
-            bb_status st = bb_weight_repack(ws[k], err);
-            if (st != BB_OK) return st;
-            if (ws[k]->packed)
-                m->repacked_bytes += ws[k]->group_bytes * (uint64_t)(ws[k]->n_out / BB_RP_ROWS);
-        }
+    bb_weight *w;
+    for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
+        bb_status st = bb_weight_repack(w, err);
+        if (st != BB_OK) return st;
+        if (w->packed) m->repacked_bytes += w->group_bytes * (uint64_t)(w->n_out / BB_RP_ROWS);
     }
     return BB_OK;
 }
 
 void bb_weights_free_packed(bb_model *m) {
-    for (uint32_t il = 0; m->layers && il < m->hp.n_layer; il++) {
-        bb_layer *L = &m->layers[il];
-        bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int k = 0; k < 7; k++) {
-            free(lw[k]->packed);
-            lw[k]->packed = NULL;
-        }
+    bb_weight *w;
+    for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
+        free(w->packed);
+        w->packed = NULL;
     }
-    free(m->output.packed);
-    m->output.packed = NULL;
 }

@@ -11,6 +11,7 @@
 
 #include "quant/quant.h"
 #include "quant/repack.h"
+#include "quant/repack_tiles.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -57,39 +58,7 @@ INL void f16x8_tile(int NT, int64_t n, const uint16_t *g, const char *y, size_t 
         _mm256_storeu_ps(out + (size_t)t * out_stride, _mm256_add_ps(acc0[t], acc1[t]));
 }
 
-static AVX2 void f16x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride, int T,
-                            float *out, size_t out_stride) {
-    const uint16_t *g = w;
-    const char *yc = y;
-    int t = 0;
-    for (; t + TILE <= T; t += TILE)
-        f16x8_tile(TILE, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-    switch (T - t) {
-    case 5:
-        f16x8_tile(5, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-        break;
-    case 4:
-        f16x8_tile(4, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-        break;
-    case 3:
-        f16x8_tile(3, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-        break;
-    case 2:
-        f16x8_tile(2, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-        break;
-    case 1:
-        f16x8_tile(1, n, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                   out_stride);
-        break;
-    default:
-        break;
-    }
-}
+RP_TILED_GEMM(f16x8_gemm, f16x8_tile, TILE, uint16_t, n)
 
 void bb_repack_fill_float_avx2(bb_repack_traits *t) {
     t[BB_TYPE_F16].gemm = f16x8_gemm;

@@ -18,6 +18,7 @@
 #include "quant/blocks_legacy.h"
 #include "quant/quant.h"
 #include "quant/repack.h"
+#include "quant/repack_tiles.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -99,32 +100,7 @@ INL void q4_0x8_tile(int NT, int64_t nb, const block_q4_0x8 *g, const char *y, s
         _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
 }
 
-static AVX2 void q4_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride, int T,
-                             float *out, size_t out_stride) {
-    const block_q4_0x8 *g = w;
-    const char *yc = y;
-    const int64_t nb = n / QK4_0;
-    int t = 0;
-    for (; t + TILE <= T; t += TILE)
-        q4_0x8_tile(TILE, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-    switch (T - t) {
-    case 3:
-        q4_0x8_tile(3, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    case 2:
-        q4_0x8_tile(2, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    case 1:
-        q4_0x8_tile(1, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    default:
-        break;
-    }
-}
+RP_TILED_GEMM(q4_0x8_gemm, q4_0x8_tile, TILE, block_q4_0x8, n / QK4_0)
 
 /* ---- Q8_0x8 x Q8_0S */
 
@@ -171,32 +147,7 @@ INL void q8_0x8_tile(int NT, int64_t nb, const block_q8_0x8 *g, const char *y, s
         _mm256_storeu_ps(out + (size_t)t * out_stride, acc[t]);
 }
 
-static AVX2 void q8_0x8_gemm(int64_t n, const void *w, const void *y, size_t y_stride, int T,
-                             float *out, size_t out_stride) {
-    const block_q8_0x8 *g = w;
-    const char *yc = y;
-    const int64_t nb = n / QK8_0;
-    int t = 0;
-    for (; t + TILE <= T; t += TILE)
-        q8_0x8_tile(TILE, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-    switch (T - t) {
-    case 3:
-        q8_0x8_tile(3, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    case 2:
-        q8_0x8_tile(2, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    case 1:
-        q8_0x8_tile(1, nb, g, yc + (size_t)t * y_stride, y_stride, out + (size_t)t * out_stride,
-                    out_stride);
-        break;
-    default:
-        break;
-    }
-}
+RP_TILED_GEMM(q8_0x8_gemm, q8_0x8_tile, TILE, block_q8_0x8, n / QK8_0)
 
 void bb_repack_fill_legacy_avx2(bb_repack_traits *t) {
     t[BB_TYPE_Q4_0].gemm = q4_0x8_gemm;
