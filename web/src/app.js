@@ -115,7 +115,7 @@ function renderList() {
     del.type = "button";
     del.className = "icon conv-delete";
     del.title = del.ariaLabel = t("delete");
-    del.textContent = "🗑";
+    del.textContent = "✕";
     del.onclick = () => {
       if (!confirm(t("confirmDelete"))) return;
       if (state.streaming?.conv === c) stopStreaming();
