@@ -395,6 +395,17 @@ static void test_pulls(const char *bin) {
     CHECKF(rc == 0 && strstr(out, "pulling it") && strstr(out, "llama"), "-m pulls: %s", out);
     free(out);
 
+    /* serve -m NAME serves the model under the name it was pulled with. */
+    setenv("BEANBAG_MODELS", g_store, 1);
+    sc_server srv;
+    const char *args[] = {"-m", "hf.co/test/repo:Q4_K_M", "--threads", "1", "-q", NULL};
+    CHECK(sc_server_start(&srv, args));
+    sc_resp r;
+    CHECK(sc_request(srv.port, "GET", "/v1/models", NULL, &r) && r.status == 200 &&
+          strstr(r.body, "\"id\":\"hf.co/test/repo:Q4_K_M\""));
+    sc_resp_free(&r);
+    CHECK(sc_server_stop(&srv, 10) == 0);
+
     /* rm */
     out = run(&rc, "'%s' rm hf.co/test/repo:Q4_K_M && '%s' list", bin, bin);
     CHECKF(rc == 0 && !strstr(out, "hf.co/test/repo:Q4_K_M "), "rm: %s", out);

@@ -60,8 +60,10 @@ static void draw(hub_progress *p, bool final) {
     human((double)p->done, done, sizeof done);
     human((double)p->total, total, sizeof total);
     human(speed, sp, sizeof sp);
-    eta_text(speed > 0 && p->total > p->done ? (double)(p->total - p->done) / speed : -1, eta,
-             sizeof eta);
+    eta_text(final                             ? 0
+             : speed > 0 && p->total > p->done ? (double)(p->total - p->done) / speed
+                                               : -1,
+             eta, sizeof eta);
     int pct = p->total ? (int)(100.0 * (double)p->done / (double)p->total) : -1;
     if (pct > 100) pct = 100;
     if (p->mode == 1) {
@@ -72,7 +74,7 @@ static void draw(hub_progress *p, bool final) {
         bar[30] = 0;
         if (pct >= 0)
             fprintf(stderr, "\r\033[K%.40s %3d%% [%s] %s / %s  %s/s  ETA %s", p->label, pct, bar,
-                    done, total, sp, final ? "0:00" : eta);
+                    done, total, sp, eta);
         else
             fprintf(stderr, "\r\033[K%.40s %s  %s/s", p->label, done, sp);
         if (final) fputc('\n', stderr);

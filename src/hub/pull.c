@@ -457,7 +457,7 @@ bb_status hub_pull(const char *name, const hub_pull_params *p, hub_entry *out, b
             st = bb_fail(err, BB_ERR_FORMAT, "bad file name '%s'", files[i].path);
             break;
         }
-        char url[2048], enc[1600], final[4700];
+        char url[2600], enc[1600], final[4700];
         if (ref.kind == HUB_REF_URL) {
             snprintf(url, sizeof url, "%s", ref.url);
         } else {
