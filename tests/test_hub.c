@@ -222,6 +222,67 @@ static void write_file(const char *path, const void *data, size_t n) {
     if (f) fclose(f);
 }
 
+/* Writes the model at path as a split model in two parts, as llama.cpp's gguf-split does:
+ * ROOT/test/repo/split/tiny-Q2_K-0000k-of-00002.gguf, the metadata in the first. */
+static bool write_split(const char *path, const char *root) {
+    gguf_file *f = NULL;
+    if (gguf_open(path, &f, NULL) != BB_OK) return false;
+    gguf_writer *w[2] = {gguf_writer_new(), gguf_writer_new()};
+    bool ok = w[0] && w[1];
+    int64_t n = gguf_n_tensors(f);
+    for (int64_t i = 0; ok && i < gguf_n_kv(f); i++)
+        ok = gguf_writer_copy_kv(w[0], f, i) == BB_OK;
+    for (int k = 0; ok && k < 2; k++)
+        ok = gguf_writer_set_u32(w[k], "split.no", (uint32_t)k) == BB_OK &&
+             gguf_writer_set_u32(w[k], "split.count", 2) == BB_OK &&
+             gguf_writer_set_i32(w[k], "split.tensors.count", (int32_t)n) == BB_OK;
+    for (int64_t i = 0; ok && i < n; i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        ok = gguf_writer_add_tensor(w[i < n / 2 ? 0 : 1], t->name, t->type, t->n_dims, t->ne,
+                                    t->data, t->size, NULL) == BB_OK;
+    }
+    for (int k = 0; ok && k < 2; k++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/test/repo/split/tiny-Q2_K-%05d-of-00002.gguf", root, k + 1);
+        ok = gguf_writer_write(w[k], p, NULL) == BB_OK;
+    }
+    gguf_writer_free(w[0]);
+    gguf_writer_free(w[1]);
+    gguf_close(f);
+    return ok;
+}
+
+/* Opening a split model: the first part brings the rest; a later part alone, or a missing
+ * part, is a clear error. */
+static void test_split_open(void) {
+    char p[512];
+    gguf_file *f = NULL, *one = NULL;
+    bb_error err = {0};
+    snprintf(p, sizeof p, "%s/test/repo/split/tiny-Q2_K-00001-of-00002.gguf", g_root);
+    CHECKF(gguf_open(p, &f, &err) == BB_OK, "split open: %s", err.message);
+    snprintf(p, sizeof p, "%s/test/repo/tiny-Q4_K_M.gguf", g_root);
+    CHECK(gguf_open(p, &one, NULL) == BB_OK);
+    if (f && one) {
+        CHECK(gguf_n_tensors(f) == gguf_n_tensors(one) && gguf_n_tensors(f) > 2);
+        for (int64_t i = 0; i < gguf_n_tensors(one); i++) {
+            const gguf_tensor *a = gguf_tensor_at(one, i), *b = gguf_find_tensor(f, a->name);
+            CHECKF(b && b->size == a->size && !memcmp(a->data, b->data, a->size),
+                   "tensor %s differs in the split model", a->name);
+        }
+    }
+    gguf_close(f);
+    gguf_close(one);
+    snprintf(p, sizeof p, "%s/test/repo/split/tiny-Q2_K-00002-of-00002.gguf", g_root);
+    CHECK(gguf_open(p, &f, &err) != BB_OK && strstr(err.message, "open its first part"));
+    char moved[520];
+    snprintf(moved, sizeof moved, "%s.away", p);
+    CHECK(rename(p, moved) == 0);
+    snprintf(p, sizeof p, "%s/test/repo/split/tiny-Q2_K-00001-of-00002.gguf", g_root);
+    CHECK(gguf_open(p, &f, &err) != BB_OK && strstr(err.message, "00002-of-00002.gguf"));
+    snprintf(p, sizeof p, "%s/test/repo/split/tiny-Q2_K-00002-of-00002.gguf", g_root);
+    CHECK(rename(moved, p) == 0);
+}
+
 /* The fake hub's repositories: test/repo with a fixture model under three quantization
  * names (one split in two), gated/repo needing a token. */
 static bool make_repos(const char *bin) {
@@ -238,10 +299,8 @@ static bool make_repos(const char *bin) {
     if (!data) return false;
     snprintf(path, sizeof path, "%s/test/repo/tiny-Q8_0.gguf", g_root);
     write_file(path, data, len);
-    snprintf(path, sizeof path, "%s/test/repo/split/tiny-Q2_K-00001-of-00002.gguf", g_root);
-    write_file(path, data, len / 2);
-    snprintf(path, sizeof path, "%s/test/repo/split/tiny-Q2_K-00002-of-00002.gguf", g_root);
-    write_file(path, data + len / 2, len - len / 2);
+    snprintf(path, sizeof path, "%s/test/repo/tiny-Q4_K_M.gguf", g_root);
+    if (!write_split(path, g_root)) return false;
     snprintf(path, sizeof path, "%s/test/repo/tiny-F16.gguf", g_root);
     write_file(path, data, len);
     snprintf(path, sizeof path, "%s/gated/repo/tiny-Q4_K_M.gguf", g_root);
@@ -350,10 +409,21 @@ static void test_pulls(const char *bin) {
     CHECKF(strstr(log, want), "no '%s' in the hub's log", want);
     free(log);
 
-    /* A split model comes whole, in its parts' order. */
+    /* A split model comes whole, and runs as one model: the same greedy text. */
     out = run(&rc, "'%s' pull hf.co/test/repo:Q2_K", bin);
     CHECKF(rc == 0 && strstr(out, "2 files"), "split pull: %s", out);
     free(out);
+    char *whole = run(&rc, "'%s' run -m '%s/test/repo/tiny-Q4_K_M.gguf' -p hello -n 12 --temp 0",
+                      bin, g_root);
+    char *split = run(&rc, "'%s' run -m hf.co/test/repo:Q2_K -p hello -n 12 --temp 0", bin);
+    /* the text, not the timing line after it */
+    char *tw = strstr(whole, "[prompt:"), *ts = strstr(split, "[prompt:");
+    if (tw) *tw = 0;
+    if (ts) *ts = 0;
+    CHECKF(rc == 0 && tw && ts && !strcmp(whole, split), "split run:\n%s\nwhole run:\n%s", split,
+           whole);
+    free(whole);
+    free(split);
 
     /* Gated: 401 without a token, with a message saying what to do; fine with one. */
     out = run(&rc, "HF_TOKEN= '%s' pull hf.co/gated/repo", bin);
@@ -438,7 +508,10 @@ int main(void) {
     memcpy(rootdir, g_root, sizeof rootdir);
     memcpy(g_root, hubdir, sizeof g_root);
     pid_t pid = -1;
-    if (mkdir(hubdir, 0755) == 0 && make_repos(bin)) pid = start_hub(src);
+    if (mkdir(hubdir, 0755) == 0 && make_repos(bin)) {
+        test_split_open();
+        pid = start_hub(src);
+    }
     CHECKF(pid > 0 && g_port > 0, "the fake hub did not start");
     if (pid > 0 && g_port > 0) test_pulls(bin);
     if (pid > 0) {
