@@ -358,7 +358,9 @@ static void test_pulls(const char *bin) {
     log = hub_log();
     CHECKF(strstr(log, "GET /test/repo/resolve/main/tiny-Q4_K_M.gguf range=bytes="),
            "no Range request in the hub's log:\n%s", log);
-    CHECK(strstr(log, "GET /api/models/test/repo/tree/main"));
+    CHECK(strstr(log, "GET /api/models/test/repo/tree/main?recursive=true range"));
+    CHECKF(strstr(log, "GET /api/models/test/repo/tree/main?recursive=true&cursor=4 range"),
+           "the file list's second page was not read:\n%s", log);
     free(log);
 
     /* Pulled: a second pull has nothing to do; list shows it; -m finds it by name. */

@@ -41,6 +41,7 @@ typedef struct xfer {
     bool over_limit;
     bb_strbuf errbody; /* the body of an error response (for its message) */
     char etag[96];     /* X-Linked-Etag, as sent */
+    char next[1024];   /* a Link header's rel="next" URL (the tree API's next page) */
     hub_progress *prog;
     uint64_t prog_total;
 } xfer;
@@ -65,6 +66,19 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg) {
         return len;
     }
     const char *v;
+    /* Link: <URL>; rel="next" (RFC 8288), how the hub pages long file lists. */
+    if (header_is(buf, len, "Link", &v)) {
+        char line[2048];
+        size_t k =
+            (size_t)(buf + len - v) < sizeof line ? (size_t)(buf + len - v) : sizeof line - 1;
+        memcpy(line, v, k);
+        line[k] = 0;
+        char *lt = strchr(line, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        if (gt && strstr(gt, "rel=\"next\"") && (size_t)(gt - lt - 1) < sizeof x->next) {
+            *gt = 0;
+            snprintf(x->next, sizeof x->next, "%s", lt + 1);
+        }
+    }
     if (header_is(buf, len, "X-Linked-Etag", &v)) {
         size_t k = 0;
         while (v + k < buf + len && v[k] != '\r' && v[k] != '\n' && k + 1 < sizeof x->etag)
@@ -185,7 +199,7 @@ static struct curl_slist *auth_headers(const char *token) {
 
 /* GET url into *out (malloc'd, NUL-terminated). */
 static bb_status fetch_document(const char *url, const char *token, char **out, size_t *len,
-                                bb_error *err) {
+                                char *next, size_t next_cap, bb_error *err) {
     xfer x = {.limit = TREE_MAX};
     struct curl_slist *h = auth_headers(token);
     CURL *c = easy_new(url, h, &x);
@@ -208,6 +222,7 @@ static bb_status fetch_document(const char *url, const char *token, char **out, 
         bb_strbuf_release(&x.mem);
         return st;
     }
+    snprintf(next, next_cap, "%s", x.next);
     *len = x.mem.len;
     *out = bb_strbuf_take(&x.mem);
     if (!*out) *out = calloc(1, 1);
@@ -377,6 +392,49 @@ static bb_status fetch_file(const char *url, const char *token, const char *fina
 
 /* ---------------------------------------------------------------- the pull */
 
+#define TREE_PAGES_MAX 100
+
+/* The repository's file list, every page of it joined into one JSON array. */
+static bb_status fetch_tree(const char *endpoint, const char *repo, const char *token, char **out,
+                            size_t *len, bb_error *err) {
+    char url[1024], next[1024];
+    snprintf(url, sizeof url, "%s/api/models/%s/tree/main?recursive=true", endpoint, repo);
+    cJSON *all = cJSON_CreateArray();
+    if (!all) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    bb_status st = BB_OK;
+    for (int page = 0; st == BB_OK; page++) {
+        char *doc = NULL;
+        size_t n = 0;
+        st = fetch_document(url, token, &doc, &n, next, sizeof next, err);
+        if (st != BB_OK) break;
+        cJSON *arr = cJSON_ParseWithLength(doc, n);
+        free(doc);
+        if (!cJSON_IsArray(arr)) {
+            cJSON_Delete(arr);
+            st = bb_fail(err, BB_ERR_FORMAT, "%s: the file list is not a JSON array", url);
+            break;
+        }
+        while (cJSON_GetArraySize(arr) > 0)
+            cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(arr, 0));
+        cJSON_Delete(arr);
+        /* Follow only pages of the same hub, and not forever. */
+        if (!next[0] || strncmp(next, endpoint, strlen(endpoint))) break;
+        if (page + 1 == TREE_PAGES_MAX) {
+            st = bb_fail(err, BB_ERR_FORMAT, "%s: more than %d pages of files", repo,
+                         TREE_PAGES_MAX);
+            break;
+        }
+        memcpy(url, next, sizeof url);
+    }
+    char *text = st == BB_OK ? cJSON_PrintUnformatted(all) : NULL;
+    cJSON_Delete(all);
+    if (st != BB_OK) return st;
+    if (!text) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = text;
+    *len = strlen(text);
+    return BB_OK;
+}
+
 /* Percent-encodes a repository path for a URL (RFC 3986 unreserved characters and '/'). */
 static void url_path(const char *path, char *out, size_t cap) {
     static const char hex[] = "0123456789ABCDEF";
@@ -421,10 +479,9 @@ bb_status hub_pull(const char *name, const hub_pull_params *p, hub_entry *out, b
     hub_file *files = NULL;
     size_t n = 0;
     if (ref.kind == HUB_REF_REPO) {
-        char url[1024], *tree = NULL;
+        char *tree = NULL;
         size_t len = 0;
-        snprintf(url, sizeof url, "%s/api/models/%s/tree/main?recursive=true", endpoint, ref.repo);
-        st = fetch_document(url, token, &tree, &len, err);
+        st = fetch_tree(endpoint, ref.repo, token, &tree, &len, err);
         if (st == BB_OK) {
             bb_error e2 = {0};
             st = hub_pick_files(tree, len, ref.tag, &files, &n, &e2);

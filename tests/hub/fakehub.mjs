@@ -84,7 +84,12 @@ const server = createServer((req, res) => {
       return { type: "file", oid: "0".repeat(40), size: data.length, path: relative(dir, f),
                lfs: { oid: sha256(data), size: data.length, pointerSize: 134 } };
     });
-    return json(res, 200, [{ type: "directory", oid: "1".repeat(40), size: 0, path: "docs" }, ...files]);
+    // Pages of 4 entries, the next one named by a Link header as the hub does.
+    const all = [{ type: "directory", oid: "1".repeat(40), size: 0, path: "docs" }, ...files];
+    const from = Number(url.searchParams.get("cursor") || 0);
+    if (from + 4 < all.length)
+      res.setHeader("Link", `<http://${req.headers.host}${url.pathname}?recursive=true&cursor=${from + 4}>; rel="next"`);
+    return json(res, 200, all.slice(from, from + 4));
   }
   m = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(path);
   if (m) {
