@@ -437,6 +437,11 @@ static void test_pulls(const char *bin) {
     out = run(&rc, "HF_TOKEN=good-token '%s' pull hf.co/gated/repo", bin);
     CHECKF(rc == 0 && strstr(out, "pulled"), "gated with a token: %s", out);
     free(out);
+    log = hub_log();
+    CHECKF(strstr(log, "GET /gated/repo/resolve/main/tiny-Q4_K_M.gguf range=- auth=yes") &&
+               strstr(log, "GET /storage/gated/repo/tiny-Q4_K_M.gguf range=- auth=no"),
+           "HF_TOKEN must reach the hub and not the storage host it redirects to:\n%s", log);
+    free(log);
 
     /* Wrong names: clear messages. */
     out = run(&rc, "'%s' pull hf.co/test/repo/nope-Q4_0.gguf", bin);

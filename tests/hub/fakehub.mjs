@@ -100,7 +100,10 @@ const server = createServer((req, res) => {
     const data = readFileSync(full);
     // The hub answers a resolve URL of an LFS file with a redirect to its storage, and names
     // the file's SHA-256 and size in X-Linked-Etag / X-Linked-Size.
-    res.writeHead(302, { Location: `/storage/${repo}/${file}`, "X-Linked-Etag": `"${sha256(data)}"`,
+    // Gated files are stored on "another host" (localhost instead of 127.0.0.1): the token
+    // must not follow the redirect there.
+    const host = gated.includes(repo) ? `http://localhost:${server.address().port}` : "";
+    res.writeHead(302, { Location: `${host}/storage/${repo}/${file}`, "X-Linked-Etag": `"${sha256(data)}"`,
                          "X-Linked-Size": String(data.length), ETag: `"${sha256(data)}"` });
     return res.end();
   }
