@@ -53,6 +53,8 @@ int main(void) {
     if (fd >= 0) close(fd);
     bb_error err = {0};
     fixture_model_params fp = fixture_model_default();
+    fp.n_layer = 4; /* slow enough (and long enough) that Stop comes seconds before the end */
+    fp.n_ctx_train = 8192;
     CHECKF(fd >= 0 && fixture_model_write(&fp, model, &err) == BB_OK, "fixture: %s", err.message);
     char cwd[1024];
     if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "/tmp");

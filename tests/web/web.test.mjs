@@ -261,7 +261,7 @@ async function main() {
   // A server with an API key, over a model that does not stop by itself (its end tokens
   // forbidden by a logit_bias the test adds to the page's requests): the key is asked for,
   // and Stop cuts a long answer short.
-  const fixture = await serve(["-m", process.env.BB_FIXTURE, "--api-key", "sesame", "--ctx-size", "4096", "--threads", "2"]);
+  const fixture = await serve(["-m", process.env.BB_FIXTURE, "--api-key", "sesame", "--ctx-size", "8192", "--threads", "2"]);
   const kctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
   const kp = await kctx.newPage();
   const bias = Object.fromEntries(process.env.BB_FIXTURE_STOP_IDS.split(",").map((id) => [id, -100]));
@@ -279,7 +279,7 @@ async function main() {
   });
 
   await check("stop ends a streaming answer mid-way and keeps what came", async () => {
-    await setSettings(kp, { temperature: 0, maxTokens: 3500 });
+    await setSettings(kp, { temperature: 0, maxTokens: 8000 });
     await kp.fill("#input", "hello");
     await kp.press("#input", "Enter");
     await kp.waitForFunction(() => (document.querySelector("#messages article.assistant .msg-body")?.textContent.length || 0) > 0);
@@ -289,6 +289,7 @@ async function main() {
     const conv = await currentConv(kp);
     assert.equal(conv.messages[1].stats.stopped, true);
     assert.ok(conv.messages[1].content.length > 0);
+    console.log(`  (stopped after ${[...conv.messages[1].content].length} characters of up to 8000 tokens)`);
     assert.match(await kp.textContent("#messages article.assistant .stats"), /stopped/);
     assert.ok(await kp.isVisible("#send"));
   });
