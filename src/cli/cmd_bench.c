@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/bench_peak.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -431,6 +432,8 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     rc = 1;
+    char mbuf[4096];
+    if (!(o.path = cli_model_path("bench", o.path, mbuf, sizeof mbuf))) return 1;
     if (bb_model_load(o.path, &mp, &m, &err)) {
         fprintf(stderr, "beanbag bench: %s\n", err.message);
         goto out;

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "engine/runtime.h"
 #include "server/server.h"
 
@@ -217,6 +218,15 @@ int cmd_serve(int argc, char **argv) {
     printf("beanbag serve: listening on http://%s:%u\n", o.http.host, server_port(srv));
     fflush(stdout);
 
+    /* A store name (or a hub name, pulled now) serves under that name. */
+    char mbuf[4096];
+    const char *named = o.rt.model_path;
+    if (named && !(o.rt.model_path = cli_model_path("serve", named, mbuf, sizeof mbuf))) {
+        server_stop_accepting(srv);
+        server_free(srv, 0);
+        return 1;
+    }
+    if (!o.alias && named && o.rt.model_path == mbuf) o.alias = named;
     runtime rt;
     if (runtime_open(&o.rt, &rt, &err) != BB_OK) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);

@@ -15,5 +15,8 @@ int cmd_template(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_eval_demo(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif
