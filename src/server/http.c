@@ -410,6 +410,10 @@ void server_set_model(server *s, const server_model *model) {
     atomic_store(&s->ready, true);
 }
 
+void server_begin_drain(server *s) {
+    atomic_store(&s->stopping, true);
+}
+
 void server_stop_accepting(server *s) {
     atomic_store(&s->stopping, true);
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
