@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # nodejs/npm: the server tests drive beanbag with the official `openai` npm package
-pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl nodejs"
+# nginx: the fleet test (tests/test_fleet.c) runs Debian's nginx in front of replicas
+pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl nodejs nginx"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 command -v npm >/dev/null 2>&1 || missing="$missing npm"

@@ -152,26 +152,25 @@ static void *stream_main(void *arg) {
             engine_delta d;
             bool got = engine_request_take(r, 0, &d);
             if (got) {
-                double now = bench_now_s();
-                size_t k = d.n_tokens;
-                if (k > 0 && first) {
-                    s->ttft[q] = now - t0;
-                    first = false;
-                    last = now;
-                    k--;
-                }
-                /* tokens taken together share the time since the last take */
-                for (size_t i = 0; i < k; i++) {
-                    if (s->n_gaps == s->cap_gaps) {
-                        int32_t cap = s->cap_gaps ? s->cap_gaps * 2 : 256;
-                        double *g = realloc(s->gaps, (size_t)cap * sizeof *g);
-                        if (!g) break;
-                        s->gaps = g;
-                        s->cap_gaps = cap;
+                /* the engine stamps every token when it is sampled: exact TTFT and gaps,
+                 * however this thread's wake-ups bundle them */
+                for (size_t i = 0; i < d.n_tokens; i++) {
+                    double t = d.tokens[i].time_s;
+                    if (first) {
+                        s->ttft[q] = t - t0;
+                        first = false;
+                    } else {
+                        if (s->n_gaps == s->cap_gaps) {
+                            int32_t cap = s->cap_gaps ? s->cap_gaps * 2 : 256;
+                            double *g = realloc(s->gaps, (size_t)cap * sizeof *g);
+                            if (!g) break;
+                            s->gaps = g;
+                            s->cap_gaps = cap;
+                        }
+                        s->gaps[s->n_gaps++] = t - last;
                     }
-                    s->gaps[s->n_gaps++] = (now - last) / (double)k;
+                    last = t;
                 }
-                if (d.n_tokens) last = now;
                 s->tokens += (int64_t)d.n_tokens;
                 engine_finish fin = d.finish;
                 engine_delta_free(&d);

@@ -247,8 +247,14 @@ int cmd_serve(int argc, char **argv) {
     /* Kubernetes and nginx take a replica out of rotation when /health fails, so it keeps
      * answering (503 "draining") until the streams in flight have finished; only then does
      * the socket close. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     server_begin_drain(srv);
     engine_drain(rt.engine, o.shutdown_timeout);
+    /* generation is over; what is left of the streams still goes out to slow readers */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double spent = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    server_wait_idle(srv, spent < o.shutdown_timeout ? o.shutdown_timeout - spent : 0);
     server_stop_accepting(srv);
     server_free(srv, 2.0);
     runtime_close(&rt);

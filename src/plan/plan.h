@@ -15,7 +15,8 @@
  *   is the prefill behind an M/M/1 queue at the replica's utilisation.
  *
  * A measured profile (`beanbag bench --serve`) calibrates a device: its bandwidth and compute
- * efficiencies are fitted to the measured curve instead of taken from the spec defaults.
+ * efficiencies are fitted to it (prefill tokens/s against the compute peak, one stream's
+ * inter-token time against the bandwidth), capped at 1, instead of taken from spec defaults.
  */
 #ifndef BB_PLAN_H
 #define BB_PLAN_H
