@@ -104,6 +104,7 @@ static void test_kv_bound(void) {
     CHECK(NEAR(e.step_s, step) && NEAR(e.itl_p99_s, 166 * 2e10 / 1e14) && NEAR(e.prefill_s, 0.02));
     CHECKF(NEAR(e.turns_s_per_device, 0.8 / c), "turns/s %g vs %g", e.turns_s_per_device, 0.8 / c);
     CHECK(NEAR(e.tokens_s_per_device, 80 / c) && e.utilization == 0.8);
+    CHECK(NEAR(e.replica_memory_gb, (1e10 + 66 * 150.5e6) / 1e9));
     CHECK(e.standalone_devices == ceil(t.peak_turns_s / (0.8 / c)));
 }
 
@@ -322,6 +323,7 @@ static void test_json_schema(void) {
                            "prefill_s",
                            "ttft_p99_s",
                            "utilization",
+                           "replica_memory_gb",
                            "turns_per_s_per_device",
                            "tokens_per_s_per_device",
                            "standalone_devices",

@@ -148,7 +148,8 @@ typedef struct plan_estimate {
     double device_s_per_turn; /* replica-seconds per turn x per_replica */
     double utilization;       /* the busy fraction planned for */
     double turns_s_per_device, tokens_s_per_device;
-    double cost_per_hour; /* per device: amortised price and power */
+    double replica_memory_gb; /* weights, persona and the batch's KV: a replica's request */
+    double cost_per_hour;     /* per device: amortised price and power */
     double standalone_devices;
 } plan_estimate;
 

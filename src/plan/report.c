@@ -63,6 +63,7 @@ static void json_report(const plan_workload *w, const plan_fleet *f, const plan_
             cJSON_AddNumberToObject(o, "prefill_s", e->prefill_s);
             cJSON_AddNumberToObject(o, "ttft_p99_s", e->ttft_p99_s);
             cJSON_AddNumberToObject(o, "utilization", e->utilization);
+            cJSON_AddNumberToObject(o, "replica_memory_gb", e->replica_memory_gb);
             cJSON_AddNumberToObject(o, "turns_per_s_per_device", e->turns_s_per_device);
             cJSON_AddNumberToObject(o, "tokens_per_s_per_device", e->tokens_s_per_device);
             cJSON_AddNumberToObject(o, "standalone_devices", e->standalone_devices);

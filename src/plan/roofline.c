@@ -70,7 +70,7 @@ typedef struct replica_eval {
     char why[192];
     int32_t batch, batch_kv, batch_slo;
     plan_bound binding, step_bound;
-    double step_s, itl_s, prefill_s, ttft_s, c_turn, rho;
+    double step_s, itl_s, prefill_s, ttft_s, c_turn, rho, mem_bytes;
 } replica_eval;
 
 static void eval_replica(const plan_workload *w, const plan_fleet *f, const plan_device *d,
@@ -120,6 +120,7 @@ static void eval_replica(const plan_workload *w, const plan_fleet *f, const plan
     r->batch_slo = bslo;
     int32_t b = bslo;
     r->batch = b;
+    r->mem_bytes = m->weight_bytes + kv_shared + b * kv_seq;
     r->step_s = plan_step_time(m, bw, flops, b, L, 0, &r->step_bound);
     r->itl_s = plan_step_time(m, bw, flops, b, L, chunk, NULL);
     r->prefill_s =
@@ -185,6 +186,7 @@ void plan_estimate_device(const plan_workload *w, const plan_fleet *f, const pla
     out->prefill_s = best.prefill_s;
     out->ttft_p99_s = best.ttft_s;
     out->utilization = best.rho;
+    out->replica_memory_gb = best.mem_bytes / 1e9;
     out->device_s_per_turn = best_k * best.c_turn;
     out->turns_s_per_device = best.rho / out->device_s_per_turn;
     out->tokens_s_per_device = out->turns_s_per_device * w->output_tokens;
