@@ -27,7 +27,7 @@
 #define N_BOTS 9
 #define PER_BOT 2
 #define N_STREAMS (N_BOTS * PER_BOT)
-#define MAX_TOKENS 400
+#define MAX_TOKENS 128
 #define SLOW_TOKENS 1500
 
 static char g_dir[64], g_model[128], g_bias[128];
@@ -467,6 +467,8 @@ static void test_drain(void) {
         on_drained += jobs[i].replica == g_drained;
     }
     CHECKF(ok == N_STREAMS, "the drain lost %d streams", N_STREAMS - ok);
+    for (int i = 0; i < N_STREAMS; i++)
+        free(jobs[i].text);
     int rc = sc_server_stop(&g_rep[g_drained], 120);
     CHECKF(rc == 0, "the drained replica exited with %d", rc);
     printf("SIGTERM drain of replica %d: /health draining, %d new requests moved, all %d streams "
