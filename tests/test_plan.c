@@ -449,8 +449,17 @@ static void test_commands(void) {
                  wl, fl, formats[i]);
         CHECKF(system(cmd) == 0, "plan --format %s", formats[i]);
     }
-    snprintf(cmd, sizeof cmd, "%s plan --check %s > /dev/null", bin, prof);
+    char check_out[128];
+    snprintf(check_out, sizeof check_out, "%s/check.json", dir);
+    snprintf(cmd, sizeof cmd, "%s plan --check %s --json > %s", bin, prof, check_out);
     CHECK(system(cmd) == 0);
+    cJSON *cj = NULL;
+    CHECKF(plan_read_json(check_out, &cj, &err) == BB_OK, "check: %s", err.message);
+    const cJSON *pts = cJSON_GetObjectItem(cj, "points");
+    CHECK(cJSON_GetArraySize(pts) == 2 &&
+          cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetArrayItem(pts, 1), "estimate")) &&
+          cJSON_IsNumber(cJSON_GetObjectItem(cj, "worst_error")));
+    cJSON_Delete(cj);
     snprintf(cmd, sizeof cmd, "%s plan --workload %s --fleet %s/missing.json 2>/dev/null", bin, wl,
              dir);
     CHECK(WEXITSTATUS(system(cmd)) == 1);

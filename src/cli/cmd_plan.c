@@ -74,11 +74,15 @@ static int check(const char *path, bool json) {
     d.fp16_tflops = p.fp32_gflops / 1000;
     double bw, flops, worst = 0;
     plan_replica_peaks(&d, &p.model, 1, &bw, &flops);
-    if (json)
-        printf("{\"profile\": \"%s\", \"bw_efficiency\": %.2f, \"compute_efficiency\": %.2f, "
-               "\"points\": [",
-               path, d.bw_efficiency, d.compute_efficiency);
-    else
+    cJSON *out = cJSON_CreateObject(), *pts = NULL;
+    if (json) {
+        cJSON_AddStringToObject(out, "profile", path);
+        cJSON_AddNumberToObject(out, "mem_read_gbs", p.mem_read_gbs);
+        cJSON_AddNumberToObject(out, "peak_gops", p.model.int8 ? p.int8_gops : p.fp32_gflops);
+        cJSON_AddNumberToObject(out, "bw_efficiency", d.bw_efficiency);
+        cJSON_AddNumberToObject(out, "compute_efficiency", d.compute_efficiency);
+        pts = cJSON_AddArrayToObject(out, "points");
+    } else
         printf("spec estimate from the measured %.1f GB/s and %.0f GOP/s (x %.2f and %.2f), "
                "prompt %d, %d generated per stream\n\n"
                "| streams | measured tok/s | estimate tok/s | error |\n|---:|---:|---:|---:|\n",
@@ -90,18 +94,26 @@ static int check(const char *path, bool json) {
             plan_streams_tps(&p.model, bw, flops, q->concurrency, p.prompt_tokens, p.gen_tokens);
         double e = est / q->tokens_per_s - 1;
         if (fabs(e) > worst) worst = fabs(e);
-        if (json)
-            printf("%s{\"concurrency\": %d, \"measured\": %.3f, \"estimate\": %.3f, \"error\": "
-                   "%.4f}",
-                   i ? ", " : "", q->concurrency, q->tokens_per_s, est, e);
-        else
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "concurrency", q->concurrency);
+            cJSON_AddNumberToObject(o, "measured", q->tokens_per_s);
+            cJSON_AddNumberToObject(o, "estimate", est);
+            cJSON_AddNumberToObject(o, "error", e);
+            cJSON_AddItemToArray(pts, o);
+        } else
             printf("| %d | %.1f | %.1f | %+.1f %% |\n", q->concurrency, q->tokens_per_s, est,
                    100 * e);
     }
-    if (json)
-        printf("], \"worst_error\": %.4f}\n", worst);
-    else
+    if (json) {
+        cJSON_AddNumberToObject(out, "worst_error", worst);
+        char *text = cJSON_Print(out);
+        if (text) printf("%s\n", text);
+        cJSON_free(text);
+    } else {
         printf("\nworst error %.1f %%\n", 100 * worst);
+    }
+    cJSON_Delete(out);
     return 0;
 }
 
