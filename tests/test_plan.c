@@ -40,7 +40,7 @@ static plan_device base_device(void) {
     d.bandwidth_gbs = 1000;
     d.fp16_tflops = 100;
     d.int8_tops = 200;
-    d.bw_efficiency = d.compute_efficiency = d.memory_usable = 1;
+    d.bw_efficiency = d.compute_efficiency = d.decode_efficiency = d.memory_usable = 1;
     d.max_per_replica = 1;
     d.prefill_chunk = 512;
     d.price_usd = 8760; /* $0.25/h over 4 years */
@@ -76,16 +76,20 @@ static void test_turns(void) {
 
 static void test_step(void) {
     plan_model m = {.weight_bytes = 1e9, .matmul_flops = 2e9, .kv_bytes_per_token = 1e3};
+    plan_peaks pk = {.bw = 1e11, .decode_flops = 1e12, .prefill_flops = 1e12};
     plan_bound b;
     /* 1 stream: (1e9 + 100 * 1e3) / 1e11 = 10.001 ms of reading vs 2 ms of compute */
-    CHECK(NEAR(plan_step_time(&m, 1e11, 1e12, 1, 100, 0, &b), 0.010001) && b == PLAN_BANDWIDTH);
+    CHECK(NEAR(plan_step_time(&m, &pk, 1, 100, 0, &b), 0.010001) && b == PLAN_BANDWIDTH);
     /* 10 streams: 20 ms of compute beats 10.01 ms of reading */
-    CHECK(NEAR(plan_step_time(&m, 1e11, 1e12, 10, 100, 0, &b), 0.02) && b == PLAN_COMPUTE);
+    CHECK(NEAR(plan_step_time(&m, &pk, 10, 100, 0, &b), 0.02) && b == PLAN_COMPUTE);
     /* a 5-token prefill chunk rides along: (1 + 5) * 2e9 / 1e12 = 12 ms */
-    CHECK(NEAR(plan_step_time(&m, 1e11, 1e12, 1, 100, 5, &b), 0.012) && b == PLAN_COMPUTE);
+    CHECK(NEAR(plan_step_time(&m, &pk, 1, 100, 5, &b), 0.012) && b == PLAN_COMPUTE);
+    /* decode tokens at half the prefill rate: 10 * 4 ms + 5 * 2 ms */
+    plan_peaks slow = {.bw = 1e11, .decode_flops = 5e11, .prefill_flops = 1e12};
+    CHECK(NEAR(plan_step_time(&m, &slow, 10, 100, 5, &b), 0.05) && b == PLAN_COMPUTE);
     /* 4 streams of 100 + 100 tokens: 4 * 0.2 s of prefill + 100 steps of 10 ms */
     plan_model m0 = {.weight_bytes = 1e9, .matmul_flops = 2e9};
-    CHECK(NEAR(plan_streams_tps(&m0, 1e11, 1e12, 4, 100, 100), 400 / 1.8));
+    CHECK(NEAR(plan_streams_tps(&m0, &pk, 4, 100, 100), 400 / 1.8));
 }
 
 static void test_kv_bound(void) {
@@ -385,7 +389,9 @@ static void test_calibrate(void) {
         "\"memory_bytes\": 3.2e10}, \"prompt_tokens\": 100, \"gen_tokens\": 100, \"step_tokens\": "
         "32, \"prefill_tps\": 250, \"kv_capacity\": {\"seq_len\": 200, \"sequences\": 10}, "
         "\"curve\": [{\"concurrency\": 1, \"tokens_per_s\": 41.666666666666667, \"ttft_p50_s\": "
-        "0.4, \"ttft_p99_s\": 0.4, \"itl_p50_ms\": 20, \"itl_p99_ms\": 21}]}";
+        "0.4, \"ttft_p99_s\": 0.4, \"itl_p50_ms\": 20, \"itl_p99_ms\": 21}, {\"concurrency\": 4, "
+        "\"tokens_per_s\": 40, \"ttft_p50_s\": 1, \"ttft_p99_s\": 2, \"itl_p50_ms\": 80, "
+        "\"itl_p99_ms\": 90}]}";
     char path[] = "/tmp/bb_test_plan_prof_XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0 && write(fd, prof, strlen(prof)) == (ssize_t)strlen(prof));
@@ -398,6 +404,8 @@ static void test_calibrate(void) {
     bb_error err = {0};
     CHECKF(plan_fleet_parse(fj, NULL, &f, &err) == BB_OK, "%s", err.message);
     const plan_device *d = &f.devices[0];
+    /* 4 streams in 80 ms, 4 x 2e9 FLOPs (reading the weights takes 20 ms): 0.1 of the peak */
+    CHECKF(NEAR(d->decode_efficiency, 0.1), "decode efficiency %g", d->decode_efficiency);
     CHECKF(d->calibrated && NEAR(d->compute_efficiency, 0.5) && NEAR(d->bw_efficiency, 0.5) &&
                NEAR(d->bandwidth_gbs, 100) && NEAR(d->int8_tops, 1) && NEAR(d->memory_gb, 32) &&
                d->prefill_chunk == 32,

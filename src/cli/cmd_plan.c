@@ -45,15 +45,16 @@ static cJSON *read_or_die(const char *path) {
 }
 
 static int list_devices(void) {
-    printf("%-12s %-9s %8s %9s %9s %9s %8s %6s %5s %5s\n", "type", "group", "mem GB", "GB/s",
-           "FP16 TF", "INT8 TOP", "price $", "W", "bw eff", "c eff");
+    printf("%-12s %-9s %7s %8s %8s %8s %8s %5s %6s %6s %6s\n", "type", "group", "mem GB", "GB/s",
+           "FP16 TF", "INT8 TOP", "price $", "W", "bw", "pf", "dec");
     for (int32_t i = 0; i < plan_builtin_count(); i++) {
         const plan_device *d = plan_builtin(i);
-        printf("%-12s %-9s %8.0f %9.1f %9.1f %9.1f %8.0f %6.0f %5.2f %5.2f\n", d->name, d->group,
-               d->memory_gb, d->bandwidth_gbs, d->fp16_tflops, d->int8_tops, d->price_usd,
-               d->power_w, d->bw_efficiency, d->compute_efficiency);
+        printf("%-12s %-9s %7.0f %8.1f %8.1f %8.1f %8.0f %5.0f %6.2f %6.2f %6.2f\n", d->name,
+               d->group, d->memory_gb, d->bandwidth_gbs, d->fp16_tflops, d->int8_tops, d->price_usd,
+               d->power_w, d->bw_efficiency, d->compute_efficiency, d->decode_efficiency);
     }
-    printf("\nsources and which figures are estimates: docs/fleet.md\n");
+    printf("\nefficiencies: bandwidth in decode, compute in prefill (pf) and in decode steps "
+           "(dec)\nsources and which figures are estimates: docs/fleet.md\n");
     return 0;
 }
 
@@ -72,8 +73,9 @@ static int check(const char *path, bool json) {
     d.bandwidth_gbs = p.mem_read_gbs;
     d.int8_tops = p.int8_gops / 1000;
     d.fp16_tflops = p.fp32_gflops / 1000;
-    double bw, flops, worst = 0;
-    plan_replica_peaks(&d, &p.model, 1, &bw, &flops);
+    double worst = 0;
+    plan_peaks pk;
+    plan_replica_peaks(&d, &p.model, 1, &pk);
     cJSON *out = cJSON_CreateObject(), *pts = NULL;
     if (json) {
         cJSON_AddStringToObject(out, "profile", path);
@@ -81,17 +83,17 @@ static int check(const char *path, bool json) {
         cJSON_AddNumberToObject(out, "peak_gops", p.model.int8 ? p.int8_gops : p.fp32_gflops);
         cJSON_AddNumberToObject(out, "bw_efficiency", d.bw_efficiency);
         cJSON_AddNumberToObject(out, "compute_efficiency", d.compute_efficiency);
+        cJSON_AddNumberToObject(out, "decode_efficiency", d.decode_efficiency);
         pts = cJSON_AddArrayToObject(out, "points");
     } else
-        printf("spec estimate from the measured %.1f GB/s and %.0f GOP/s (x %.2f and %.2f), "
-               "prompt %d, %d generated per stream\n\n"
+        printf("spec estimate from the measured %.1f GB/s and %.0f GOP/s (efficiencies: bandwidth "
+               "%.2f, prefill %.2f, decode %.2f), prompt %d, %d generated per stream\n\n"
                "| streams | measured tok/s | estimate tok/s | error |\n|---:|---:|---:|---:|\n",
                p.mem_read_gbs, p.model.int8 ? p.int8_gops : p.fp32_gflops, d.bw_efficiency,
-               d.compute_efficiency, p.prompt_tokens, p.gen_tokens);
+               d.compute_efficiency, d.decode_efficiency, p.prompt_tokens, p.gen_tokens);
     for (int32_t i = 0; i < p.n_points; i++) {
         const plan_point *q = &p.points[i];
-        double est =
-            plan_streams_tps(&p.model, bw, flops, q->concurrency, p.prompt_tokens, p.gen_tokens);
+        double est = plan_streams_tps(&p.model, &pk, q->concurrency, p.prompt_tokens, p.gen_tokens);
         double e = est / q->tokens_per_s - 1;
         if (fabs(e) > worst) worst = fabs(e);
         if (json) {

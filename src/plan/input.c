@@ -349,6 +349,7 @@ static bb_status parse_device(const cJSON *o, const char *path, const char *base
                                        "power_w",
                                        "bw_efficiency",
                                        "compute_efficiency",
+                                       "decode_efficiency",
                                        "memory_usable",
                                        "max_per_replica",
                                        "tp_efficiency",
@@ -409,6 +410,7 @@ static bb_status parse_device(const cJSON *o, const char *path, const char *base
     TRY(opt_num(o, path, "power_w", 0, 1e6, &d->power_w, err));
     TRY(opt_num(o, path, "bw_efficiency", 0.01, 1, &d->bw_efficiency, err));
     TRY(opt_num(o, path, "compute_efficiency", 0.01, 1, &d->compute_efficiency, err));
+    TRY(opt_num(o, path, "decode_efficiency", 0.01, 1, &d->decode_efficiency, err));
     TRY(opt_num(o, path, "memory_usable", 0.01, 1, &d->memory_usable, err));
     TRY(opt_num(o, path, "tp_efficiency", 0.01, 1, &d->tp_efficiency, err));
     TRY(opt_num(o, path, "max_devices", 0, 1e9, &d->max_devices, err));

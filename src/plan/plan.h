@@ -76,9 +76,11 @@ typedef struct plan_device {
     double fp16_tflops, int8_tops; /* dense */
     double price_usd;              /* purchase, amortised over the fleet's years */
     double power_w;
-    double bw_efficiency, compute_efficiency; /* fractions of the peaks reached */
-    double memory_usable;                     /* fraction of memory for weights and KV */
-    int32_t max_per_replica;                  /* tensor-parallel devices per replica, 1..64 */
+    double bw_efficiency;      /* fraction of the peak bandwidth decode steps reach */
+    double compute_efficiency; /* fraction of the compute peak prefill reaches */
+    double decode_efficiency;  /* fraction of the compute peak decode steps reach (small GEMMs) */
+    double memory_usable;      /* fraction of memory for weights and KV */
+    int32_t max_per_replica;   /* tensor-parallel devices per replica, 1..64 */
     double tp_efficiency;  /* fraction of k devices' bandwidth and compute one replica of k gets */
     int32_t prefill_chunk; /* prompt tokens a decode step carries beside the streams */
     double max_devices;    /* how many are available; 0: no limit */
@@ -182,17 +184,19 @@ bb_status plan_read_json(const char *path, cJSON **out, bb_error *err);
 
 /* The model (src/plan/roofline.c). */
 void plan_turns_derive(const plan_workload *w, plan_turns *out);
-/* Effective bandwidth (bytes/s) and compute (FLOP/s) of a replica of k devices. */
-void plan_replica_peaks(const plan_device *d, const plan_model *m, int32_t k, double *bw,
-                        double *flops);
+/* What a replica of k devices reaches: bytes/s, and FLOP/s in decode steps and in prefill. */
+typedef struct plan_peaks {
+    double bw, decode_flops, prefill_flops;
+} plan_peaks;
+void plan_replica_peaks(const plan_device *d, const plan_model *m, int32_t k, plan_peaks *out);
 /* One decode step of b streams at mean context ctx, with extra prompt tokens riding along. */
-double plan_step_time(const plan_model *m, double bw, double flops, double b, double ctx,
-                      double extra, plan_bound *bound);
+double plan_step_time(const plan_model *m, const plan_peaks *p, double b, double ctx, double extra,
+                      plan_bound *bound);
 void plan_estimate_device(const plan_workload *w, const plan_fleet *f, const plan_device *d,
                           const plan_turns *t, plan_estimate *out);
 /* Aggregate tokens/s of `concurrency` streams started together, each a prompt of `prompt`
  * tokens then `gen` generated ones: what `bench --serve` measures. */
-double plan_streams_tps(const plan_model *m, double bw, double flops, int32_t concurrency,
+double plan_streams_tps(const plan_model *m, const plan_peaks *p, int32_t concurrency,
                         int32_t prompt, int32_t gen);
 /* Fits a device's efficiencies to a measured profile. */
 bb_status plan_calibrate(plan_device *d, const plan_profile *p, bb_error *err);

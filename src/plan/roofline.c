@@ -45,19 +45,22 @@ void plan_turns_derive(const plan_workload *w, plan_turns *out) {
     out->peak_turns_s = out->daily_turns * w->peak_hour_share / 3600.0;
 }
 
-void plan_replica_peaks(const plan_device *d, const plan_model *m, int32_t k, double *bw,
-                        double *flops) {
+void plan_replica_peaks(const plan_device *d, const plan_model *m, int32_t k, plan_peaks *out) {
     double scale = k * (k > 1 ? d->tp_efficiency : 1.0);
-    double peak = m->int8 ? d->int8_tops : d->fp16_tflops;
-    *bw = d->bandwidth_gbs * 1e9 * d->bw_efficiency * scale;
-    *flops = peak * 1e12 * d->compute_efficiency * scale;
+    double peak = (m->int8 ? d->int8_tops : d->fp16_tflops) * 1e12 * scale;
+    out->bw = d->bandwidth_gbs * 1e9 * d->bw_efficiency * scale;
+    out->decode_flops = peak * d->decode_efficiency;
+    out->prefill_flops = peak * d->compute_efficiency;
 }
 
-double plan_step_time(const plan_model *m, double bw, double flops, double b, double ctx,
-                      double extra, plan_bound *bound) {
+/* The b streams' tokens run at the decode efficiency, the prompt tokens beside them at the
+ * prefill one. */
+double plan_step_time(const plan_model *m, const plan_peaks *p, double b, double ctx, double extra,
+                      plan_bound *bound) {
     double bytes = m->weight_bytes + b * ctx * m->kv_bytes_per_token;
-    double t_mem = bytes / bw;
-    double t_cmp = (b + extra) * (m->matmul_flops + m->attn_flops_per_key * ctx) / flops;
+    double t_mem = bytes / p->bw;
+    double per_token = m->matmul_flops + m->attn_flops_per_key * ctx;
+    double t_cmp = b * per_token / p->decode_flops + extra * per_token / p->prefill_flops;
     if (bound) *bound = t_cmp > t_mem ? PLAN_COMPUTE : PLAN_BANDWIDTH;
     return t_cmp > t_mem ? t_cmp : t_mem;
 }
@@ -77,8 +80,8 @@ static void eval_replica(const plan_workload *w, const plan_fleet *f, const plan
                          const plan_turns *t, int32_t k, replica_eval *r) {
     const plan_model *m = &w->model;
     memset(r, 0, sizeof *r);
-    double bw, flops;
-    plan_replica_peaks(d, m, k, &bw, &flops);
+    plan_peaks pk;
+    plan_replica_peaks(d, m, k, &pk);
     double mem = k * d->memory_gb * 1e9 * d->memory_usable;
     double L = t->decode_ctx;
     double kv_shared = w->persona_tokens * m->kv_bytes_per_token; /* one copy per replica */
@@ -106,10 +109,10 @@ static void eval_replica(const plan_workload *w, const plan_fleet *f, const plan
     int32_t cap = f->max_batch < r->batch_kv ? f->max_batch : r->batch_kv;
     int32_t bslo = 0;
     for (int32_t b = 1; b <= cap; b++) {
-        if (plan_step_time(m, bw, flops, b, L, chunk, NULL) > itl_slo) break;
+        if (plan_step_time(m, &pk, b, L, chunk, NULL) > itl_slo) break;
         bslo = b;
     }
-    double itl1 = plan_step_time(m, bw, flops, 1, L, chunk, NULL);
+    double itl1 = plan_step_time(m, &pk, 1, L, chunk, NULL);
     if (bslo < 1) {
         snprintf(r->why, sizeof r->why,
                  "one stream's step with a %.0f-token prefill chunk takes %.1f ms, over the %.0f "
@@ -121,10 +124,10 @@ static void eval_replica(const plan_workload *w, const plan_fleet *f, const plan
     int32_t b = bslo;
     r->batch = b;
     r->mem_bytes = m->weight_bytes + kv_shared + b * kv_seq;
-    r->step_s = plan_step_time(m, bw, flops, b, L, 0, &r->step_bound);
-    r->itl_s = plan_step_time(m, bw, flops, b, L, chunk, NULL);
-    r->prefill_s =
-        (m->matmul_flops * t->new_tokens + m->attn_flops_per_key * t->prefill_keys) / flops;
+    r->step_s = plan_step_time(m, &pk, b, L, 0, &r->step_bound);
+    r->itl_s = plan_step_time(m, &pk, b, L, chunk, NULL);
+    r->prefill_s = (m->matmul_flops * t->new_tokens + m->attn_flops_per_key * t->prefill_keys) /
+                   pk.prefill_flops;
     r->c_turn = r->prefill_s + w->output_tokens * r->step_s / b;
     /* TTFT p99 = ln(100) t_pf / (1 - rho) + itl: the largest utilisation that meets it. */
     double slack = w->ttft_p99_s - r->itl_s;
@@ -194,13 +197,14 @@ void plan_estimate_device(const plan_workload *w, const plan_fleet *f, const pla
     out->standalone_devices = (replicas < 1 ? 1 : replicas) * best_k;
 }
 
-double plan_streams_tps(const plan_model *m, double bw, double flops, int32_t concurrency,
+double plan_streams_tps(const plan_model *m, const plan_peaks *pk, int32_t concurrency,
                         int32_t prompt, int32_t gen) {
     double P = prompt, N = gen, c = concurrency;
     /* All prompts are read (compute) and then N steps of c streams run at mean context
      * P + (N + 1) / 2; chunked prefill interleaves the two without changing the sum. */
-    double t_pf = (m->matmul_flops * P + m->attn_flops_per_key * P * (P + 1) / 2) / flops;
-    double t_step = plan_step_time(m, bw, flops, c, P + (N + 1) / 2, 0, NULL);
+    double t_pf =
+        (m->matmul_flops * P + m->attn_flops_per_key * P * (P + 1) / 2) / pk->prefill_flops;
+    double t_step = plan_step_time(m, pk, c, P + (N + 1) / 2, 0, NULL);
     return c * N / (c * t_pf + N * t_step);
 }
 
@@ -232,6 +236,18 @@ bb_status plan_calibrate(plan_device *d, const plan_profile *p, bb_error *err) {
      * fit is capped at the peaks so that a larger model is never planned above them. */
     if (d->bw_efficiency > 1) d->bw_efficiency = 1;
     if (d->compute_efficiency > 1) d->compute_efficiency = 1;
+    /* The most streams measured: when their step takes longer than reading the weights, it
+     * is compute-bound, and its median gap gives the decode efficiency. */
+    const plan_point *hi = one;
+    for (int32_t i = 0; i < p->n_points; i++)
+        if (p->points[i].concurrency > hi->concurrency) hi = &p->points[i];
+    double c = hi->concurrency, t_hi = hi->itl_p50_ms / 1000;
+    double t_mem = (m->weight_bytes + c * ctx * m->kv_bytes_per_token) /
+                   (d->bandwidth_gbs * 1e9 * d->bw_efficiency);
+    if (c > 1 && t_hi > t_mem) {
+        d->decode_efficiency = c * (m->matmul_flops + m->attn_flops_per_key * ctx) / t_hi / peak;
+        if (d->decode_efficiency > 1) d->decode_efficiency = 1;
+    }
     d->calibrated = true;
     return BB_OK;
 }
