@@ -23,6 +23,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "greedy steps and logits for given token ids (conformance)"},
     {"quantize", cmd_quantize, "convert an F32/F16/BF16 GGUF to a quantized type"},
     {"bench", cmd_bench, "prompt and generation speed against the memory roofline"},
+    {"plan", cmd_plan, "fleet capacity plan: devices per type, mix, cost per million tokens"},
     {"template", cmd_template, "render a chat template for one case"},
     {"train", cmd_train, "train a small llama model on a text corpus"},
     {"demo-data", cmd_demo_data, "generate the demo task corpus"},

@@ -418,6 +418,16 @@ void server_set_model(server *s, const server_model *model) {
     atomic_store(&s->ready, true);
 }
 
+void server_begin_drain(server *s) {
+    atomic_store(&s->stopping, true);
+}
+
+void server_wait_idle(server *s, double timeout_s) {
+    double until = mono_now() + timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && mono_now() < until)
+        usleep(10 * 1000);
+}
+
 void server_stop_accepting(server *s) {
     atomic_store(&s->stopping, true);
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
