@@ -500,7 +500,34 @@ static void test_hostile(int port) {
     expect_status(port, "{} trailing", 400, NULL);
     expect_status(port, "{\"messages\":\"hi\"}", 400, "messages");
     expect_status(port, "{\"messages\":[]}", 400, "messages");
-    expect_status(port, "{\"messages\":[{\"content\":\"no role\"}]}", 400, "messages");
+    expect_status(port, "{\"messages\":[{\"content\":\"no role\"}]}", 400, "messages[0].role");
+    /* Message validation (roles, tool messages, past tool calls): 400 naming the field. */
+    static const struct {
+        const char *messages, *param;
+    } badmsg[] = {
+        {"[{\"role\":\"wizard\",\"content\":\"hi\"}]", "messages[0].role"},
+        {"[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"tool\",\"content\":\"1\"}]",
+         "messages[1].tool_call_id"},
+        {"[{\"role\":\"user\"}]", "messages[0].content"},
+        {"[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":{}}]", "messages[0].tool_calls"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+         "\"function\":{\"name\":\"f\",\"arguments\":{}}}]}]",
+         "messages[0].tool_calls[0].function.arguments"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\",\"function\":{"
+         "\"name\":\"f\",\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].id"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":\"code\",\"function\":{"
+         "\"name\":\"f\",\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].type"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
+         "\"function\":{\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].function.name"},
+        {"[{\"role\":\"system\",\"content\":\"x\",\"name\":5}]", "messages[0].name"},
+    };
+    for (size_t i = 0; i < sizeof badmsg / sizeof badmsg[0]; i++) {
+        snprintf(b, sizeof b, "{\"messages\":%s}", badmsg[i].messages);
+        expect_status(port, b, 400, badmsg[i].param);
+    }
     expect_status(port,
                   "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
                   400, "messages");
@@ -534,7 +561,16 @@ static void test_hostile(int port) {
         {"\"logprobs\":true,\"top_logprobs\":50", "top_logprobs"},
         {"\"stream_options\":{\"include_usage\":true}", "stream_options"},
         {"\"unknown_thing\":1", "unknown_thing"},
-        {"\"tools\":[{\"type\":\"function\"}]", "tools"},
+        {"\"tools\":[{\"type\":\"function\"}]", "tools[0]"},
+        {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]", "tools[0]"},
+        {"\"tools\":{}", "tools"},
+        {"\"tool_choice\":\"required\"", "tool_choice"},
+        {"\"tool_choice\":\"sometimes\"", "tool_choice"},
+        {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}}],\"tool_choice\":{"
+         "\"type\":\"function\",\"function\":{\"name\":\"b\"}}",
+         "tool_choice"},
+        {"\"parallel_tool_calls\":1", "parallel_tool_calls"},
+        {"\"chat_template_kwargs\":[]", "chat_template_kwargs"},
         {"\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":-1", "max_tokens"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -16,4 +16,11 @@ bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **id
 bb_status prompt_from_messages(const bb_model *model, const char *messages_json, bb_token **ids,
                                size_t *n, bb_error *err);
 
+/* The model's chat template, or the default ChatML one. */
+const char *prompt_template(const bb_model *model);
+/* The chat template applied with tools and extra variables (either may be NULL), with
+ * add_generation_prompt; *text from the chat module (free with bb_free). */
+bb_status prompt_render(const bb_model *model, const char *messages_json, const char *tools_json,
+                        const char *kwargs_json, char **text, bb_error *err);
+
 #endif
