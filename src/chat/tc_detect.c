@@ -101,7 +101,7 @@ char *tc_forced_prefix(tc_family f, const char *name) {
     const char *fmt, *fmt_named;
     switch (f) {
     case TC_HERMES:
-        fmt = "<tool_call>\n";
+        fmt = "<tool_call>";
         fmt_named = "<tool_call>\n{\"name\": %s, \"arguments\": ";
         break;
     case TC_LLAMA3:
