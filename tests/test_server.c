@@ -7,6 +7,7 @@
 
 #include "common/strbuf.h"
 #include "fixture_model.h"
+#include "server/chat_tools.h"
 #include "server_client.h"
 #include "scripted_model.h"
 #include "testutil.h"
@@ -1017,7 +1018,82 @@ static void test_tools(void) {
     unlink(path);
 }
 
+/* The server's way into the template (OpenAI messages: arguments as JSON strings, validated)
+ * against the conformance renderings of tool conversations: cases whose calls carry
+ * arguments as objects render as Hugging Face does when given objects; those with strings as
+ * it does given strings, for templates that concatenate them. (For templates that apply
+ * tojson to the arguments the server passes objects, the form they are written for.) */
+static void test_tool_templates(void) {
+    const char *dir = tu_testdata();
+    if (!dir) {
+        tu_skip("tool conversations through the server's template path");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/chat/cases.json", dir);
+    char *text = tu_read_file(path, NULL);
+    cJSON *cases = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!cases) {
+        printf("SKIP: %s absent\n", path);
+        return;
+    }
+    int n = 0;
+    const cJSON *c;
+    setenv("BB_FIXED_DATE", "2026-01-15 12:00:00", 1); /* strftime_now, as the references */
+    cJSON_ArrayForEach(c, cases) {
+        const char *file = jstr(c, "template"), *expected = jstr(c, "expected");
+        cJSON *msgs = cJSON_Duplicate(jget(c, "messages"), true);
+        bool tool_conv = false, str_args = false;
+        cJSON *m, *call;
+        cJSON_ArrayForEach(m, msgs) {
+            if (!strcmp(jstr(m, "role") ?: "", "tool")) tool_conv = true;
+            cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(m, "tool_calls")) {
+                tool_conv = true;
+                cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+                cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+                if (cJSON_IsString(args)) {
+                    str_args = true;
+                } else {
+                    char *s = cJSON_PrintUnformatted(args);
+                    cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", cJSON_CreateString(s));
+                    free(s);
+                }
+            }
+        }
+        snprintf(path, sizeof path, "%s/chat/%s", dir, file ?: "");
+        char *tmpl = tool_conv && expected ? tu_read_file(path, NULL) : NULL;
+        /* Strings into a template that applies tojson to them: HF double-encodes, we do not. */
+        bool comparable = tmpl && !(str_args && (strstr(tmpl, "arguments | tojson") ||
+                                                 strstr(tmpl, "arguments|tojson") ||
+                                                 strstr(tmpl, "function|tojson")));
+        oai_error e;
+        if (comparable) {
+            CHECKF(oai_validate_messages(msgs, &e), "%s: %s", file, e.message);
+            char *tools = cJSON_IsArray(jget(c, "tools")) ? cJSON_PrintUnformatted(jget(c, "tools"))
+                                                          : NULL;
+            char *out = NULL;
+            bool ok = chat_render_openai(tmpl, msgs, tools, NULL, NULL,
+                                         cJSON_IsTrue(jget(c, "add_generation_prompt")),
+                                         jstr(c, "bos_token") ?: "", jstr(c, "eos_token") ?: "",
+                                         &out, &e);
+            CHECKF(ok && !strcmp(out, expected), "%s (%s): %s", file,
+                   str_args ? "string arguments" : "object arguments", ok ? out : e.message);
+            bb_free(out);
+            free(tools);
+            n++;
+        }
+        free(tmpl);
+        cJSON_Delete(msgs);
+    }
+    unsetenv("BB_FIXED_DATE");
+    printf("tool templates: %d tool conversations rendered as the references\n", n);
+    CHECK(n >= 10);
+    cJSON_Delete(cases);
+}
+
 int main(void) {
+    test_tool_templates();
     if (!getenv("BB_BIN")) {
         printf("SKIP: server tests (BB_BIN not set)\n");
         return tu_finish("test_server");

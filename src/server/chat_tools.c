@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat/chat.h"
 #include "chat/tool_grammar.h"
 #include "common/error.h"
 #include "server/prompt.h"
@@ -46,9 +47,9 @@ static bool inject(cJSON *messages, const char *text) {
     return cJSON_AddItemToObject(target, "content", s);
 }
 
-static char *messages_json(const oai_request *req, bool args_objects, const char *instructions,
+static char *messages_json(const cJSON *messages, bool args_objects, const char *instructions,
                            oai_error *e) {
-    cJSON *msgs = oai_messages_for_template(req->messages, args_objects, e);
+    cJSON *msgs = oai_messages_for_template(messages, args_objects, e);
     if (!msgs) return NULL;
     char *json = NULL;
     if (!instructions || inject(msgs, instructions)) json = cJSON_PrintUnformatted(msgs);
@@ -65,20 +66,40 @@ static bool has_past_calls(const cJSON *messages) {
     return false;
 }
 
-/* Renders; past calls' arguments go in as objects, which Hugging Face templates expect, and
- * as the strings OpenAI sends when the template refuses objects (it concatenates them, as
- * DeepSeek's do). */
-static bool render(const bb_model *model, const oai_request *req, const char *tools,
-                   const char *kwargs, const char *instructions, char **text, oai_error *e) {
+/* Whether the template reads past calls' arguments as objects: it applies tojson or items
+ * to them (Qwen2.5, Hermes, Llama 3.x; Mistral's tojson of the whole function), where
+ * others concatenate the strings OpenAI sends (DeepSeek, Functionary). */
+static bool wants_objects(const char *t) {
+    static const char *const heads[] = {"arguments", "function", NULL};
+    for (const char *const *h = heads; *h; h++)
+        for (const char *s = t; (s = strstr(s, *h)); s++) {
+            const char *q = s + strlen(*h);
+            while (*q == ' ')
+                q++;
+            if (*q++ != '|') continue;
+            while (*q == ' ')
+                q++;
+            if (!strncmp(q, "tojson", 6) || (*h[0] == 'a' && !strncmp(q, "items", 5))) return true;
+        }
+    return false;
+}
+
+bool chat_render_openai(const char *tmpl, const cJSON *messages, const char *tools,
+                        const char *kwargs, const char *instructions, bool add_generation_prompt,
+                        const char *bos, const char *eos, char **text, oai_error *e) {
     bb_status st = BB_ERR_TEMPLATE;
     bb_error err = {0};
+    bool objects = wants_objects(tmpl);
+    *text = NULL;
+    /* The other form when the template refuses the first (a dict concatenated, ...). */
     for (int pass = 0; pass < 2 && st == BB_ERR_TEMPLATE; pass++) {
-        if (pass == 1 && !has_past_calls(req->messages)) break;
-        char *msgs = messages_json(req, pass == 0, instructions, e);
+        if (pass == 1 && !has_past_calls(messages)) break;
+        char *msgs = messages_json(messages, pass == 0 ? objects : !objects, instructions, e);
         if (!msgs) return false;
         bb_free(*text);
         *text = NULL;
-        st = prompt_render(model, msgs, tools, kwargs, text, &err);
+        st = bb_chat_render_kwargs(tmpl, msgs, tools, kwargs, add_generation_prompt, bos, eos,
+                                   text, &err);
         free(msgs);
     }
     if (st == BB_ERR_TEMPLATE)
@@ -88,6 +109,19 @@ static bool render(const bb_model *model, const oai_request *req, const char *to
         return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "messages",
                         "cannot build the prompt: %s", err.message);
     return true;
+}
+
+static bool render(const bb_model *model, const oai_request *req, const char *tools,
+                   const char *kwargs, const char *instructions, char **text, oai_error *e) {
+    const bb_vocab *vocab = bb_model_vocab(model);
+    char *bos = prompt_special_text(vocab, bb_vocab_bos(vocab));
+    char *eos = prompt_special_text(vocab, bb_vocab_eos(vocab));
+    bool ok = bos && eos ? chat_render_openai(prompt_template(model), req->messages, tools, kwargs,
+                                              instructions, true, bos, eos, text, e)
+                         : oai_fail(e, 500, NULL, "out of memory");
+    free(bos);
+    free(eos);
+    return ok;
 }
 
 static bool ends_with_open_think(const char *text, const char *open) {

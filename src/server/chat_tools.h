@@ -22,6 +22,15 @@ typedef struct chat_plan {
 bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *out, oai_error *e);
 void chat_plan_free(chat_plan *p);
 
+/* The template applied to OpenAI messages (validated) with tools_json, kwargs_json and
+ * instructions for the model (each may be NULL). Past calls'
+ * arguments go in as objects or as OpenAI's strings, whichever the template reads (and the
+ * other when it refuses the first). *text: bb_free. */
+bool chat_render_openai(const char *tmpl, const cJSON *messages, const char *tools_json,
+                        const char *kwargs_json, const char *instructions,
+                        bool add_generation_prompt, const char *bos, const char *eos, char **text,
+                        oai_error *e);
+
 /* One parser per choice, fed the prefill; NULL when out of memory. Deltas the prefill
  * decided are merged into first[i] (may be NULL: dropped). */
 tc_parser **chat_parsers_new(const chat_plan *p, int32_t n, tc_delta *first);

@@ -27,8 +27,7 @@ bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **id
     return BB_OK;
 }
 
-/* The text of a special token (the template's bos_token/eos_token); "" when there is none. */
-static char *special_text(const bb_vocab *vocab, bb_token t) {
+char *prompt_special_text(const bb_vocab *vocab, bb_token t) {
     char *text = NULL;
     if (t >= 0 && bb_detokenize(vocab, &t, 1, true, &text, NULL) == BB_OK) return text;
     return strdup("");
@@ -42,8 +41,8 @@ const char *prompt_template(const bb_model *model) {
 bb_status prompt_render(const bb_model *model, const char *messages_json, const char *tools_json,
                         const char *kwargs_json, char **text, bb_error *err) {
     const bb_vocab *vocab = bb_model_vocab(model);
-    char *bos = special_text(vocab, bb_vocab_bos(vocab));
-    char *eos = special_text(vocab, bb_vocab_eos(vocab));
+    char *bos = prompt_special_text(vocab, bb_vocab_bos(vocab));
+    char *eos = prompt_special_text(vocab, bb_vocab_eos(vocab));
     bb_status st = BB_ERR_OUT_OF_MEMORY;
     *text = NULL;
     if (bos && eos)
