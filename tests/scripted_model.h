@@ -53,8 +53,7 @@ static inline int script_token(const script_model *m, const char *text) {
     return -1;
 }
 
-static inline bb_status script_model_write(const script_model *m, const char *path,
-                                           bb_error *err) {
+static inline bb_status script_model_write(const script_model *m, const char *path, bb_error *err) {
     size_t nv = SCRIPT_PIECE0 + m->n_pieces, e = SCRIPT_EMBD, f = 64;
     if (nv > e) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "script: too many pieces");
     gguf_writer *w = gguf_writer_new();

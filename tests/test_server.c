@@ -844,8 +844,7 @@ static void run_node_script(int port, const char *script, const char *model) {
         }
     }
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY
-             " BB_MODEL='%s' node %s",
+             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY " BB_MODEL='%s' node %s",
              dir, port, model, script);
     int rc = system(cmd);
     CHECKF(rc == 0, "openai npm tests failed (status %d)", rc);
@@ -916,7 +915,8 @@ static void reassemble(const char *sse, bb_strbuf *content, bb_strbuf *reasoning
             bb_strbuf_append(reasoning, t, strlen(t));
         const cJSON *tc = jget(c, "choices.0.delta.tool_calls"), *x;
         cJSON_ArrayForEach(x, tc) {
-            if ((t = jstr(x, "function.name"))) bb_strbuf_printf(calls, "%s%s\t", calls->len ? "\n" : "", t);
+            if ((t = jstr(x, "function.name")))
+                bb_strbuf_printf(calls, "%s%s\t", calls->len ? "\n" : "", t);
             if ((t = jstr(x, "function.arguments"))) bb_strbuf_append(calls, t, strlen(t));
         }
         if ((t = jstr(c, "choices.0.finish_reason"))) snprintf(finish, cap, "%s", t);
@@ -1070,13 +1070,12 @@ static void test_tool_templates(void) {
         oai_error e;
         if (comparable) {
             CHECKF(oai_validate_messages(msgs, &e), "%s: %s", file, e.message);
-            char *tools = cJSON_IsArray(jget(c, "tools")) ? cJSON_PrintUnformatted(jget(c, "tools"))
-                                                          : NULL;
+            char *tools =
+                cJSON_IsArray(jget(c, "tools")) ? cJSON_PrintUnformatted(jget(c, "tools")) : NULL;
             char *out = NULL;
-            bool ok = chat_render_openai(tmpl, msgs, tools, NULL, NULL,
-                                         cJSON_IsTrue(jget(c, "add_generation_prompt")),
-                                         jstr(c, "bos_token") ?: "", jstr(c, "eos_token") ?: "",
-                                         &out, &e);
+            bool ok = chat_render_openai(
+                tmpl, msgs, tools, NULL, NULL, cJSON_IsTrue(jget(c, "add_generation_prompt")),
+                jstr(c, "bos_token") ?: "", jstr(c, "eos_token") ?: "", &out, &e);
             CHECKF(ok && !strcmp(out, expected), "%s (%s): %s", file,
                    str_args ? "string arguments" : "object arguments", ok ? out : e.message);
             bb_free(out);

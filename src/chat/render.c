@@ -229,6 +229,11 @@ static bb_status case_vars(jv c, render_vars *v, bb_error *err) {
 
 bb_status bb_chat_render_case(const char *template_src, const char *case_json, char **out,
                               bb_error *err) {
+    return bb_chat_render_case_tools(template_src, case_json, NULL, out, err);
+}
+
+bb_status bb_chat_render_case_tools(const char *template_src, const char *case_json,
+                                    const char *tools_json, char **out, bb_error *err) {
     if (!out || !template_src || !case_json)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render_case: missing argument");
     *out = NULL;
@@ -238,6 +243,15 @@ bb_status bb_chat_render_case(const char *template_src, const char *case_json, c
     jv c = jv_none();
     bb_status st = parse_json_arg("case", case_json, &c, err);
     if (st == BB_OK) st = case_vars(c, &v, err);
+    if (st == BB_OK && tools_json) {
+        jv_release(v.tools);
+        v.tools = jv_undef();
+        st = parse_json_arg("tools", tools_json, &v.tools, err);
+        if (st == BB_OK && v.tools.type == JV_NONE)
+            v.tools = jv_undef();
+        else if (st == BB_OK && !jv_is_list(v.tools, false))
+            st = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "tools must be a JSON array or null");
+    }
     if (st == BB_OK) st = render(template_src, &v, out, err);
     jv_release(c);
     release_vars(&v);

@@ -98,8 +98,8 @@ bool chat_render_openai(const char *tmpl, const cJSON *messages, const char *too
         if (!msgs) return false;
         bb_free(*text);
         *text = NULL;
-        st = bb_chat_render_kwargs(tmpl, msgs, tools, kwargs, add_generation_prompt, bos, eos,
-                                   text, &err);
+        st = bb_chat_render_kwargs(tmpl, msgs, tools, kwargs, add_generation_prompt, bos, eos, text,
+                                   &err);
         free(msgs);
     }
     if (st == BB_ERR_TEMPLATE)
