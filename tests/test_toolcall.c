@@ -81,6 +81,19 @@ static const tcase cases[] = {
     {"functionary v3.1", TC_FUNCTIONARY, false, false, false,
      "ok <function=get_weather>{\"city\": \"Paris\"}</function><function=x>{}</function>", "ok", "",
      "get_weather\t{\"city\": \"Paris\"}\nx\t{}\n"},
+    {"command r+ action", TC_COMMAND_R, false, false, false,
+     "Action:\n```json\n[\n    {\n        \"tool_name\": \"get_weather\",\n        \"parameters\": "
+     "{\"city\": \"Paris\"}\n    },\n    {\"tool_name\": \"directly-answer\", \"parameters\": {}}"
+     "\n]\n```",
+     "", "", "get_weather\t{\"city\": \"Paris\"}\n"},
+    {"command r7b action and response", TC_COMMAND_R, false, false, false,
+     "<|START_ACTION|>[{\"tool_call_id\": \"0\", \"tool_name\": \"a\", \"parameters\": {\"x\": 1}}]"
+     "<|END_ACTION|>",
+     "", "", "a\t{\"x\": 1}\n"},
+    {"command r7b response", TC_COMMAND_R, false, false, false,
+     "<|START_RESPONSE|>The answer: 4.<|END_RESPONSE|>", "The answer: 4.", "", ""},
+    {"command r text with Action:", TC_COMMAND_R, false, false, false, "Action: none needed.",
+     "Action: none needed.", "", ""},
     {"generic calls", TC_GENERIC, false, false, false,
      "{\"tool_calls\": [{\"name\": \"a\", \"arguments\": {\"x\": 1}}]}", "", "", "a\t{\"x\":1}\n"},
     {"generic response", TC_GENERIC, false, false, false, "{\"response\": \"Hi there\"}",
@@ -223,7 +236,8 @@ static void test_prefix_and_instructions(void) {
     CHECK(s && !strcmp(s, "[TOOL_CALLS]["));
     free(s);
     /* A forced prefix fed to the parser, then the model's continuation, is a call. */
-    tc_family fams[] = {TC_HERMES, TC_LLAMA3, TC_MISTRAL, TC_DEEPSEEK, TC_FUNCTIONARY, TC_GENERIC};
+    tc_family fams[] = {TC_HERMES,      TC_LLAMA3,    TC_MISTRAL, TC_DEEPSEEK,
+                        TC_FUNCTIONARY, TC_COMMAND_R, TC_GENERIC};
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         char *pre = tc_forced_prefix(fams[i], "get_weather");
         tc_config cfg = {.family = fams[i], .parallel = true};
@@ -231,8 +245,9 @@ static void test_prefix_and_instructions(void) {
         bb_error err = {0};
         tc_delta total = {0}, d = {0};
         const char *rest = fams[i] == TC_DEEPSEEK ? "{\"city\": \"Oslo\"}\n```<｜tool▁call▁end｜>"
-                           : fams[i] == TC_GENERIC ? "{\"city\": \"Oslo\"}}]}"
-                                                   : "{\"city\": \"Oslo\"}}";
+                           : fams[i] == TC_GENERIC   ? "{\"city\": \"Oslo\"}}]}"
+                           : fams[i] == TC_COMMAND_R ? "{\"city\": \"Oslo\"}}]<|END_ACTION|>"
+                                                     : "{\"city\": \"Oslo\"}}";
         bool ok =
             pre && tc_parser_feed(p, pre, strlen(pre), &d, &err) && tc_delta_merge(&total, &d);
         tc_delta_reset(&d);
@@ -273,6 +288,7 @@ static void test_detect(void) {
         {"llama-cpp-deepseek-r1.jinja", TC_DEEPSEEK, true, true},
         {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", TC_DEEPSEEK, false, true},
         {"meetkai-functionary-medium-v3.1.jinja", TC_FUNCTIONARY, true, false},
+        {"CohereForAI-c4ai-command-r-plus-tool_use.jinja", TC_COMMAND_R, true, false},
         {"google-gemma-2-2b-it.jinja", TC_GENERIC, false, false},
         {"microsoft-Phi-3.5-mini-instruct.jinja", TC_GENERIC, false, false},
     };

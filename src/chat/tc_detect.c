@@ -18,6 +18,7 @@ tc_family tc_detect_family(const char *t) {
     if (has(t, "[TOOL_CALLS]")) return TC_MISTRAL;
     if (has(t, "tool▁call▁begin")) return TC_DEEPSEEK;
     if (has(t, "<function=")) return TC_FUNCTIONARY;
+    if (has(t, "<|START_ACTION|>") || (has(t, "Action:") && has(t, "```json"))) return TC_COMMAND_R;
     if (has(t, "<|python_tag|>") || (has(t, "<|start_header_id|>") && has(t, "\"parameters\"")))
         return TC_LLAMA3;
     return TC_GENERIC;
@@ -35,6 +36,11 @@ bool tc_template_renders_tools(const char *t) {
 }
 
 bool tc_detect_reasoning(const char *t, const char **open, const char **close) {
+    if (has(t, "<|START_THINKING|>")) { /* Command R7B */
+        *open = "<|START_THINKING|>";
+        *close = "<|END_THINKING|>";
+        return true;
+    }
     if (has(t, "<think>") || has(t, "</think>")) {
         *open = "<think>";
         *close = "</think>";
@@ -59,6 +65,9 @@ static const char *example(tc_family f) {
                "```json\n<args-json-object>\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
     case TC_FUNCTIONARY:
         return "<function=<function-name>><args-json-object></function>";
+    case TC_COMMAND_R:
+        return "<|START_ACTION|>[{\"tool_name\": <function-name>, \"parameters\": "
+               "<args-json-object>}]<|END_ACTION|>";
     default:
         return "{\"tool_calls\": [{\"name\": <function-name>, \"arguments\": "
                "<args-json-object>}]}";
@@ -120,6 +129,10 @@ char *tc_forced_prefix(tc_family f, const char *name) {
     case TC_FUNCTIONARY:
         fmt = "<function=";
         fmt_named = "<function=%s>";
+        break;
+    case TC_COMMAND_R:
+        fmt = "<|START_ACTION|>[{\"tool_name\": \"";
+        fmt_named = "<|START_ACTION|>[{\"tool_name\": %s, \"parameters\": ";
         break;
     default:
         fmt = "{\"tool_calls\": [{\"name\": \"";

@@ -186,7 +186,8 @@ tc_res tc_obj_step(tc_parser *p, tc_obj *o, bool eof) {
             } else if (c == '"') {
                 o->key[o->key_len] = 0;
                 o->which = 0;
-                if (!o->key_long && !strcmp(o->key, "name")) o->which = 1;
+                if (!o->key_long && (!strcmp(o->key, "name") || !strcmp(o->key, "tool_name")))
+                    o->which = 1;
                 if (!o->key_long && (!strcmp(o->key, "arguments") || !strcmp(o->key, "parameters")))
                     o->which = 2;
                 o->phase = O_COLON;

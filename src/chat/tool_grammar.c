@@ -205,6 +205,11 @@ static void alternative(bb_strbuf *b, tc_family f, const char *name, const char 
         lit(b, name);
         bb_strbuf_printf(b, ">\" %s", args_rule);
         break;
+    case TC_COMMAND_R:
+        json_str(b, name);
+        lit(b, ", \"parameters\": ");
+        bb_strbuf_printf(b, "\" %s", args_rule);
+        break;
     default:
         json_str(b, name);
         lit(b, f == TC_LLAMA3 ? ", \"parameters\": " : ", \"arguments\": ");
@@ -241,6 +246,12 @@ static void call_syntax(bb_strbuf *b, tc_family f, bool parallel) {
         break;
     case TC_FUNCTIONARY:
         bb_strbuf_printf(b, "root ::= call%s\ncall ::= \"<function=\" fn \"</function>\"\n", rep);
+        break;
+    case TC_COMMAND_R:
+        bb_strbuf_printf(b,
+                         "root ::= \"<|START_ACTION|>[\" call%s \"]<|END_ACTION|>\"\ncall ::= "
+                         "\"{\\\"tool_name\\\": \" fn \"}\"\n",
+                         parallel ? " (\", \" call)*" : "");
         break;
     default:
         bb_strbuf_printf(b,

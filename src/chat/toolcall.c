@@ -26,6 +26,8 @@ static const tc_family_ops *ops_of(tc_family f) {
         return &tc_deepseek_ops;
     case TC_FUNCTIONARY:
         return &tc_functionary_ops;
+    case TC_COMMAND_R:
+        return &tc_command_r_ops;
     case TC_GENERIC:
         return &tc_generic_ops;
     default:
@@ -34,8 +36,8 @@ static const tc_family_ops *ops_of(tc_family f) {
 }
 
 const char *tc_family_name(tc_family f) {
-    static const char *const names[] = {"none",     "hermes",      "llama3", "mistral",
-                                        "deepseek", "functionary", "generic"};
+    static const char *const names[] = {"none",     "hermes",      "llama3",    "mistral",
+                                        "deepseek", "functionary", "command_r", "generic"};
     return f >= TC_NONE && f <= TC_GENERIC ? names[f] : "?";
 }
 
@@ -138,7 +140,10 @@ void tc_call_begin(tc_parser *p, const char *name, size_t len) {
     p->in_call = true;
     p->args_any = false;
     p->ws.len = 0;
-    if (!p->cfg.parallel && p->n_calls >= 1) {
+    /* Command R+'s "directly-answer" says that no tool is needed. */
+    bool no_tool =
+        p->cfg.family == TC_COMMAND_R && len == 15 && !memcmp(name, "directly-answer", 15);
+    if (no_tool || (!p->cfg.parallel && p->n_calls >= 1)) {
         p->call_named = false; /* dropped */
         p->n_dropped++;
         return;

@@ -21,6 +21,8 @@
  * <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>N\n```json\n{...}\n```
  *               <｜tool▁call▁end｜>...<｜tool▁calls▁end｜> (DeepSeek R1 / V3)
  *   functionary <function=N>{...}</function> (Functionary v3.1)
+ *   command_r   Action: ```json [{"tool_name": N, "parameters": {...}}]``` (Command R+), or
+ *               <|START_ACTION|>[...]<|END_ACTION|> (Command R7B)
  *   generic     templates that define no syntax: the reply is one JSON object,
  *               {"tool_calls": [{"name": N, "arguments": {...}}, ...]} or {"response": "text"}
  *               (the format tc_instructions asks for), anything else is content */
@@ -41,6 +43,7 @@ typedef enum tc_family {
     TC_MISTRAL,
     TC_DEEPSEEK,
     TC_FUNCTIONARY,
+    TC_COMMAND_R,
     TC_GENERIC,
 } tc_family;
 
