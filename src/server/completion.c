@@ -50,8 +50,12 @@ static uint64_t random_seed(void) {
     return z ^ (z >> 31);
 }
 
+/* grammar: GBNF the output must follow (a call forced by tool_choice, chat_tools.h), or NULL.
+ * This is the seam to the grammar engine (src/grammar/): until the sampler takes it, the call
+ * is forced at the prompt level (chat_plan.prefill) and the grammar is not applied. */
 static bool submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
-                   bool special_text, engine_request **out, oai_error *e) {
+                   bool special_text, const char *grammar, engine_request **out, oai_error *e) {
+    (void)grammar;
     const char *param = req->chat ? "messages" : "prompt";
     if (n == 0) return oai_fail(e, 400, param, "the prompt is empty");
     if (n >= (size_t)s->model.n_seq_ctx) {
@@ -406,9 +410,9 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     }
     if (ok && chat) {
         ok = chat_plan_build(s->model.model, &req, &plan, &e);
-        if (ok) ok = submit(s, &req, plan.ids, plan.n, plan.special_text, &er, &e);
+        if (ok) ok = submit(s, &req, plan.ids, plan.n, plan.special_text, plan.grammar, &er, &e);
     } else if (ok) {
-        ok = text_prompt(s, &req, &ids, &n, &e) && submit(s, &req, ids, n, false, &er, &e);
+        ok = text_prompt(s, &req, &ids, &n, &e) && submit(s, &req, ids, n, false, NULL, &er, &e);
     }
     bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
