@@ -879,8 +879,9 @@ static const char script_template[] =
 
 static const script_link script_links[] = {
     /* After "assistant\n": a call ... */
-    {"\n", "<tool_call>", 1.0f},
-    {"<tool_call>", "\n{\"name\": ", 1.0f},
+    {"\n", "<tool", 1.0f}, /* the marker split across two tokens */
+    {"<tool", "_call>", 1.0f},
+    {"_call>", "\n{\"name\": ", 1.0f},
     {"\n{\"name\": ", "\"get_weather\"", 1.0f},
     {"\"get_weather\"", ", \"arguments\": ", 1.0f},
     {", \"arguments\": ", "{\"city\": ", 1.0f},
@@ -888,11 +889,12 @@ static const script_link script_links[] = {
     {"\"Paris\"", "}}", 1.0f},
     {"}}", "\n</tool_call>", 1.0f},
     {"\n</tool_call>", "END", 1.0f},
-    /* ... or, with <tool_call> banned, thinking and an answer. */
+    /* ... or, with <tool banned, thinking and an answer. */
     {"\n", "<think>", 0.5f},
     {"<think>", "\nThe user wants the weather.", 1.0f},
-    {"\nThe user wants the weather.", "\n</think>", 1.0f},
-    {"\n</think>", "\n\nIt is 18 degrees in Paris.", 1.0f},
+    {"\nThe user wants the weather.", "\n</thi", 1.0f},
+    {"\n</thi", "nk>", 1.0f},
+    {"nk>", "\n\nIt is 18 degrees in Paris.", 1.0f},
     {"\n\nIt is 18 degrees in Paris.", "END", 1.0f},
 };
 
@@ -987,8 +989,8 @@ static void test_tools(void) {
     bb_strbuf_release(&reasoning);
     bb_strbuf_release(&calls);
 
-    /* With <tool_call> banned: reasoning_content and the answer, whole and streamed. */
-    int tc = script_token(&sm, "<tool_call>");
+    /* With <tool banned: reasoning_content and the answer, whole and streamed. */
+    int tc = script_token(&sm, "<tool");
     char extra[128];
     snprintf(extra, sizeof extra, ",\"logit_bias\":{\"%d\":-100}", tc);
     snprintf(body, sizeof body, tools_body, model, extra);
