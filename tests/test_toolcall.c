@@ -63,6 +63,12 @@ static const tcase cases[] = {
      "<|python_tag|>{\"name\": \"a\", \"parameters\": {\"k\": true}}; {\"name\": \"b\", "
      "\"parameters\": {}}",
      "", "", "a\t{\"k\": true}\nb\t{}\n"},
+    {"llama3 built-in tool", TC_LLAMA3, false, false, false,
+     "<|python_tag|>brave_search.call(query=\"weather in Paris, \\\"today\\\"\", n=3, safe=True)",
+     "", "",
+     "brave_search\t{\"query\":\"weather in Paris, \\\"today\\\"\",\"n\":3,\"safe\":true}\n"},
+    {"llama3 code after the tag is content", TC_LLAMA3, false, false, false,
+     "<|python_tag|>print(1 + 1)", "<|python_tag|>print(1 + 1)", "", ""},
     {"llama3 json that is no call", TC_LLAMA3, false, false, false,
      "{\"name\": \"Bob\", \"age\": 3}", "{\"name\": \"Bob\", \"age\": 3}", "", ""},
     {"llama3 text", TC_LLAMA3, false, false, false, "The answer is {42}.", "The answer is {42}.",
