@@ -100,6 +100,11 @@ static const tcase cases[] = {
      "<|START_RESPONSE|>The answer: 4.<|END_RESPONSE|>", "The answer: 4.", "", ""},
     {"command r text with Action:", TC_COMMAND_R, false, false, false, "Action: none needed.",
      "Action: none needed.", "", ""},
+    {"functionary v3.2", TC_FUNCTIONARY_V32, false, false, false,
+     ">>>all\nChecking.>>>get_weather\n{\"city\": \"Paris\"}>>>get_time\n{}", "Checking.", "",
+     "get_weather\t{\"city\": \"Paris\"}\nget_time\t{}\n"},
+    {"functionary v3.2 text", TC_FUNCTIONARY_V32, false, false, false, ">>>all\nHi >> there",
+     "Hi >> there", "", ""},
     {"generic calls", TC_GENERIC, false, false, false,
      "{\"tool_calls\": [{\"name\": \"a\", \"arguments\": {\"x\": 1}}]}", "", "", "a\t{\"x\":1}\n"},
     {"generic response", TC_GENERIC, false, false, false, "{\"response\": \"Hi there\"}",
@@ -242,8 +247,8 @@ static void test_prefix_and_instructions(void) {
     CHECK(s && !strcmp(s, "[TOOL_CALLS]["));
     free(s);
     /* A forced prefix fed to the parser, then the model's continuation, is a call. */
-    tc_family fams[] = {TC_HERMES,      TC_LLAMA3,    TC_MISTRAL, TC_DEEPSEEK,
-                        TC_FUNCTIONARY, TC_COMMAND_R, TC_GENERIC};
+    tc_family fams[] = {TC_HERMES,      TC_LLAMA3,          TC_MISTRAL,   TC_DEEPSEEK,
+                        TC_FUNCTIONARY, TC_FUNCTIONARY_V32, TC_COMMAND_R, TC_GENERIC};
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         char *pre = tc_forced_prefix(fams[i], "get_weather");
         tc_config cfg = {.family = fams[i], .parallel = true};

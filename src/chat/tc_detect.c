@@ -18,6 +18,8 @@ tc_family tc_detect_family(const char *t) {
     if (has(t, "[TOOL_CALLS]")) return TC_MISTRAL;
     if (has(t, "tool▁call▁begin")) return TC_DEEPSEEK;
     if (has(t, "<function=")) return TC_FUNCTIONARY;
+    if (has(t, ">>>all") || (has(t, ">>>") && has(t, "<|start_header_id|>")))
+        return TC_FUNCTIONARY_V32;
     if (has(t, "<|START_ACTION|>") || (has(t, "Action:") && has(t, "```json"))) return TC_COMMAND_R;
     if (has(t, "<|python_tag|>") || (has(t, "<|start_header_id|>") && has(t, "\"parameters\"")))
         return TC_LLAMA3;
@@ -65,6 +67,8 @@ static const char *example(tc_family f) {
                "```json\n<args-json-object>\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
     case TC_FUNCTIONARY:
         return "<function=<function-name>><args-json-object></function>";
+    case TC_FUNCTIONARY_V32:
+        return ">>><function-name>\n<args-json-object>";
     case TC_COMMAND_R:
         return "<|START_ACTION|>[{\"tool_name\": <function-name>, \"parameters\": "
                "<args-json-object>}]<|END_ACTION|>";
@@ -99,6 +103,10 @@ char *tc_instructions(tc_family f, const char *tools_json) {
     return out;
 }
 
+const char *tc_prompt_tail(tc_family f) {
+    return f == TC_FUNCTIONARY_V32 ? ">>>" : NULL;
+}
+
 char *tc_forced_prefix(tc_family f, const char *name) {
     char *quoted = NULL;
     if (name) {
@@ -130,6 +138,10 @@ char *tc_forced_prefix(tc_family f, const char *name) {
         fmt = "<function=";
         fmt_named = "<function=%s>";
         break;
+    case TC_FUNCTIONARY_V32:
+        fmt = ">>>";
+        fmt_named = ">>>%s\n";
+        break;
     case TC_COMMAND_R:
         fmt = "<|START_ACTION|>[{\"tool_name\": \"";
         fmt_named = "<|START_ACTION|>[{\"tool_name\": %s, \"parameters\": ";
@@ -141,7 +153,7 @@ char *tc_forced_prefix(tc_family f, const char *name) {
     }
     /* DeepSeek and Functionary write the name bare. */
     const char *n = quoted;
-    if (name && (f == TC_DEEPSEEK || f == TC_FUNCTIONARY)) n = name;
+    if (name && (f == TC_DEEPSEEK || f == TC_FUNCTIONARY || f == TC_FUNCTIONARY_V32)) n = name;
     size_t len = strlen(fmt_named) + (n ? strlen(n) : 0) + 1;
     char *out = malloc(len);
     if (out) snprintf(out, len, name ? fmt_named : fmt, n);

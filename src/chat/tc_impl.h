@@ -92,6 +92,6 @@ typedef struct tc_family_ops {
 } tc_family_ops;
 
 extern const tc_family_ops tc_hermes_ops, tc_llama3_ops, tc_mistral_ops, tc_deepseek_ops,
-    tc_functionary_ops, tc_command_r_ops, tc_generic_ops;
+    tc_functionary_ops, tc_functionary_v32_ops, tc_command_r_ops, tc_generic_ops;
 
 #endif

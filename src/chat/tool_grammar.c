@@ -205,6 +205,10 @@ static void alternative(bb_strbuf *b, tc_family f, const char *name, const char 
         lit(b, name);
         bb_strbuf_printf(b, ">\" %s", args_rule);
         break;
+    case TC_FUNCTIONARY_V32:
+        lit(b, name);
+        bb_strbuf_printf(b, "\\n\" %s", args_rule);
+        break;
     case TC_COMMAND_R:
         json_str(b, name);
         lit(b, ", \"parameters\": ");
@@ -246,6 +250,9 @@ static void call_syntax(bb_strbuf *b, tc_family f, bool parallel) {
         break;
     case TC_FUNCTIONARY:
         bb_strbuf_printf(b, "root ::= call%s\ncall ::= \"<function=\" fn \"</function>\"\n", rep);
+        break;
+    case TC_FUNCTIONARY_V32:
+        bb_strbuf_printf(b, "root ::= call%s\ncall ::= \">>>\" fn\n", rep);
         break;
     case TC_COMMAND_R:
         bb_strbuf_printf(b,

@@ -26,6 +26,8 @@ static const tc_family_ops *ops_of(tc_family f) {
         return &tc_deepseek_ops;
     case TC_FUNCTIONARY:
         return &tc_functionary_ops;
+    case TC_FUNCTIONARY_V32:
+        return &tc_functionary_v32_ops;
     case TC_COMMAND_R:
         return &tc_command_r_ops;
     case TC_GENERIC:

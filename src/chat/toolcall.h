@@ -21,6 +21,7 @@
  * <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>N\n```json\n{...}\n```
  *               <｜tool▁call▁end｜>...<｜tool▁calls▁end｜> (DeepSeek R1 / V3)
  *   functionary <function=N>{...}</function> (Functionary v3.1)
+ *   functionary_v32  >>>N\n{...} sections, >>>all\n for text (Functionary v3.2)
  *   command_r   Action: ```json [{"tool_name": N, "parameters": {...}}]``` (Command R+), or
  *               <|START_ACTION|>[...]<|END_ACTION|> (Command R7B)
  *   generic     templates that define no syntax: the reply is one JSON object,
@@ -43,6 +44,7 @@ typedef enum tc_family {
     TC_MISTRAL,
     TC_DEEPSEEK,
     TC_FUNCTIONARY,
+    TC_FUNCTIONARY_V32,
     TC_COMMAND_R,
     TC_GENERIC,
 } tc_family;
@@ -60,6 +62,10 @@ bool tc_detect_reasoning(const char *template_src, const char **open, const char
  * naming the tools (tools_json: the request's `tools` array) and the family's call syntax.
  * New string (free with free()), or NULL when out of memory. */
 char *tc_instructions(tc_family f, const char *tools_json);
+
+/* Text of the reply that the family's templates write into the prompt (Functionary v3.2's
+ * first ">>>"), to be fed to the parser first when the prompt ends with it; NULL if none. */
+const char *tc_prompt_tail(tc_family f);
 
 /* The text that opens a call in the family's syntax, appended to the prompt to force one
  * (tool_choice "required": name NULL; or a named function). New string or NULL. */

@@ -124,6 +124,11 @@ static bool render(const bb_model *model, const oai_request *req, const char *to
     return ok;
 }
 
+static bool ends_with(const char *text, const char *tail) {
+    size_t n = strlen(text), k = strlen(tail);
+    return n >= k && !memcmp(text + n - k, tail, k);
+}
+
 static bool ends_with_open_think(const char *text, const char *open) {
     size_t n = strlen(text), k = strlen(open);
     while (n && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '\r'))
@@ -160,25 +165,42 @@ bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *o
     }
     if (ok) ok = render(model, req, tools, kwargs, instructions, &text, e);
     bool in_think = ok && think && ends_with_open_think(text, open);
+    /* A template that opens the reply's first section in the prompt (Functionary v3.2's
+     * ">>>"): the parser reads it first. */
+    const char *tail = tc_prompt_tail(family);
+    if (ok && tail && !ends_with(text, tail)) tail = NULL;
     bool force =
         tools_on && (req->tool_choice == OAI_TOOLS_REQUIRED || req->tool_choice == OAI_TOOLS_NAMED);
+    const char *name = req->tool_choice == OAI_TOOLS_NAMED ? req->tool_name : NULL;
+    /* Until the grammar engine enforces it (out->grammar), the call is forced by writing its
+     * opening into the reply: the model continues inside a call. A thinking block the
+     * prompt opened is closed first. */
+    char *prefix = ok && force ? tc_forced_prefix(family, name) : NULL;
+    const char *forced_text = prefix ? prefix : "";
+    if (tail && !strncmp(forced_text, tail, strlen(tail))) forced_text += strlen(tail);
+    size_t n = strlen(forced_text) + (close ? strlen(close) : 0) + (tail ? strlen(tail) : 0) + 4;
+    char *to_prompt = ok ? malloc(n) : NULL;
+    forced = ok ? malloc(n) : NULL;
+    if (ok && (!to_prompt || !forced || (force && !prefix))) {
+        ok = oai_fail(e, 500, NULL, "out of memory");
+    } else if (ok) {
+        snprintf(to_prompt, n, "%s%s%s", force && in_think ? close : "",
+                 force && in_think ? "\n\n" : "", forced_text);
+        snprintf(forced, n, "%s%s", tail ? tail : "", to_prompt);
+        if (!append(&text, to_prompt)) ok = oai_fail(e, 500, NULL, "out of memory");
+    }
+    free(prefix);
+    free(to_prompt);
     if (ok && force) {
-        /* Until the grammar engine enforces it (out->grammar), the call is forced by
-         * writing its opening into the reply: the model continues inside a call. A thinking
-         * block the prompt opened is closed first. */
-        const char *name = req->tool_choice == OAI_TOOLS_NAMED ? req->tool_name : NULL;
-        char *prefix = tc_forced_prefix(family, name);
-        size_t n = prefix ? strlen(prefix) + strlen(close ? close : "") + 4 : 0;
-        forced = prefix ? malloc(n) : NULL;
-        if (forced) snprintf(forced, n, "%s%s", in_think ? close : "", in_think ? "\n\n" : "");
-        if (forced) strcat(forced, prefix);
-        free(prefix);
-        if (!forced || !append(&text, forced)) ok = oai_fail(e, 500, NULL, "out of memory");
         /* The grammar for the engine to come; its absence changes nothing yet. */
         bb_error gerr = {0};
-        if (ok && tc_tool_grammar(family, tools, name, req->parallel_tool_calls, NULL,
-                                  &out->grammar, &gerr) != BB_OK)
+        if (tc_tool_grammar(family, tools, name, req->parallel_tool_calls, NULL, &out->grammar,
+                            &gerr) != BB_OK)
             out->grammar = NULL;
+    }
+    if (forced && !forced[0]) {
+        free(forced);
+        forced = NULL;
     }
     if (ok) {
         bb_error err = {0};
