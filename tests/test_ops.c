@@ -80,9 +80,15 @@ static bb_attn_kv cache_view(const cache *c, int kv_head) {
                         .block_len = BLOCK};
 }
 
+/* The sliding window and soft-cap the cases run with (0: off, as for most models). */
+static int32_t g_window;
+static float g_softcap;
+
 static bb_attn_args make_args(const cache *c, int kv_head, int n_head, int32_t n_pos,
                               const float *q, float *out) {
     return (bb_attn_args){.n_head = n_head,
+                          .window = g_window,
+                          .softcap = g_softcap,
                           .head_dim_k = c->dk,
                           .head_dim_v = c->dv,
                           .n_tok = 1,
@@ -103,18 +109,20 @@ static void naive(const cache *c, const bb_attn_args *a, int h, double *out, dou
     double *s = malloc((size_t)a->n_pos * sizeof *s);
     const float *q = a->q + (size_t)h * a->q_stride;
     double mx = -INFINITY, sum = 0;
-    for (int32_t p = 0; p < a->n_pos; p++) {
+    int32_t lo = a->window > 0 && a->n_pos > a->window ? a->n_pos - a->window : 0;
+    for (int32_t p = lo; p < a->n_pos; p++) {
         size_t cell = (size_t)a->kv.blocks[p / BLOCK] * BLOCK + (size_t)(p % BLOCK);
         const uint16_t *k = a->kv.k + cell * a->kv.k_stride;
         double d = 0;
         for (int i = 0; i < dk; i++)
             d += (double)bb_fp16_to_fp32(bb_fp32_to_fp16(q[i])) * (double)bb_fp16_to_fp32(k[i]);
         s[p] = d * a->scale;
+        if (a->softcap > 0) s[p] = a->softcap * tanh(s[p] / a->softcap);
         if (s[p] > mx) mx = s[p];
     }
     for (int i = 0; i < dv; i++)
         out[i] = mag[i] = 0;
-    for (int32_t p = 0; p < a->n_pos; p++) {
+    for (int32_t p = lo; p < a->n_pos; p++) {
         size_t cell = (size_t)a->kv.blocks[p / BLOCK] * BLOCK + (size_t)(p % BLOCK);
         const uint16_t *v = a->kv.v + cell * a->kv.v_stride;
         double w = exp(s[p] - mx);
@@ -342,5 +350,27 @@ int main(void) {
                 test_run(run_start[p], run_len[r], 64, 64, run_groups[g], seed++);
     test_run(20, 7, 20, 12, 12, seed++);
     test_batch();
+    /* sliding windows (shorter than, equal to and longer than the positions, ending
+     * mid-tile and on tile edges) and soft-capped scores (Gemma 2), alone and together */
+    const int32_t windows[] = {0, 1, 5, 16, 64, 96, 4096};
+    const float caps[] = {0.0f, 8.0f, 50.0f};
+    for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++)
+        for (size_t ci = 0; ci < 3; ci++) {
+            if (wi == 0 && ci == 0) continue; /* all of the above */
+            g_window = windows[wi];
+            g_softcap = caps[ci];
+            test_case(1, 64, 64, 4, 8.0f, seed++);
+            test_case(17, 64, 64, 1, 8.0f, seed++);
+            test_case(130, 48, 48, 2, 8.0f, seed++);
+            test_case(301, 64, 64, 8, 8.0f, seed++);
+            test_run(14, 37, 64, 64, 1, seed++);
+            test_run(95, 9, 48, 48, 3, seed++);
+            test_run(130, 32, 64, 64, 2, seed++);
+        }
+    g_window = 40; /* a prefill batch through the pool, windowed and capped */
+    g_softcap = 8.0f;
+    test_batch();
+    g_window = 0;
+    g_softcap = 0.0f;
     return tu_finish("test_ops");
 }

@@ -19,6 +19,11 @@
  *  - acc[i] = acc[i] * alpha, then acc[i] = fma(p[j], v[j][i], acc[i]) for j in order.
  *  - exp is our own polynomial built only from correctly rounded operations (below), so
  *    vector and scalar give the same bits; libm's expf would not match a vector exp.
+ *  - soft-capping (softcap c > 0): s = c * tanh(s * (1/c)) on the scaled score, tanh from
+ *    that exp as tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|), with x's sign put back.
+ *  - a sliding window masks the positions before the token's first visible one to -inf,
+ *    like the positions past n_pos; tiles wholly before it are skipped by that token, so
+ *    its arithmetic never depends on the other tokens of the pass.
  * The file is compiled with -ffp-contract=off (CMakeLists.txt): the compiler must not fuse
  * a multiply and an add on its own in one kernel and not in the other.
  */
@@ -121,6 +126,18 @@ static inline float exp_ref(float x) {
     return p * two_n;
 }
 
+/* tanh for soft-capping (file comment): exact to a few ulps of 1, which is what the
+ * capped score needs (|error| <= c * 1e-7). */
+static inline float tanh_ref(float x) {
+    float e = exp_ref(-2.0f * fabsf(x));
+    return copysignf((1.0f - e) / (1.0f + e), x);
+}
+
+/* A token with n_pos np sees positions from this one on. */
+static inline int32_t window_lo(const bb_attn_args *a, int32_t np) {
+    return a->window > 0 && np > a->window ? np - a->window : 0;
+}
+
 /* A head's running maximum m meets its next tile's maximum: returns alpha =
  * exp(m_old - m_new), the factor its sum and accumulator must be rescaled by (0 on the first
  * tile, where m_old = -inf; exp_ref(0) is exactly 1, which the AVX2 kernel relies on when it
@@ -161,7 +178,9 @@ static void ref_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu, scra
         }
     memset(w->acc, 0, (size_t)(nu * nh) * (size_t)dv * sizeof *w->acc);
     int32_t n_end = a->n_pos + u0 + nu - 1; /* the last token's n_pos, the longest */
-    for (int32_t t0 = 0; t0 < n_end; t0 += TILE) {
+    float cap = a->softcap, inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
+    int32_t first = window_lo(a, a->n_pos + u0) / TILE * TILE; /* the first token's lo */
+    for (int32_t t0 = first; t0 < n_end; t0 += TILE) {
         int nw = n_end - t0 < TILE ? (int)(n_end - t0) : TILE;
         size_t cells[TILE];
         tile_cells(&a->kv, t0, nw, cells);
@@ -174,15 +193,19 @@ static void ref_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu, scra
                 w->vt[j * dv + d] = d < a->head_dim_v ? bb_fp16_to_fp32(vr[d]) : 0.0f;
         }
         for (int u = 0; u < nu; u++) {
-            int32_t np = a->n_pos + u0 + u;
-            if (t0 >= np) continue;
+            int32_t np = a->n_pos + u0 + u, lo = window_lo(a, np);
+            if (t0 >= np || t0 + TILE <= lo) continue;
             int nv = np - t0 < TILE ? (int)(np - t0) : TILE;
+            int j0 = lo > t0 ? (int)(lo - t0) : 0;
             for (int h = 0; h < nh; h++) {
                 int r = u * nh + h;
                 float *s = w->s + r * TILE;
-                for (int j = 0; j < TILE; j++)
-                    s[j] =
-                        j < nv ? dot_ref(w->q + r * dk, w->kt + j * dk, dk) * a->scale : -INFINITY;
+                for (int j = 0; j < TILE; j++) {
+                    s[j] = -INFINITY;
+                    if (j < j0 || j >= nv) continue;
+                    s[j] = dot_ref(w->q + r * dk, w->kt + j * dk, dk) * a->scale;
+                    if (cap > 0.0f) s[j] = cap * tanh_ref(s[j] * inv_cap);
+                }
                 float tmax = s[0];
                 for (int j = 1; j < TILE; j++)
                     if (s[j] > tmax) tmax = s[j];
@@ -380,24 +403,44 @@ static AVX2_INLINE void widen_row(float *dst, const uint16_t *src, int n) {
     if (d < n) _mm256_store_ps(dst + d, load_tail_ph(src + d, n - d));
 }
 
-/* One token's tile: nh heads in rows r0..r0+nh-1 against the first nv widened rows (rows
- * up to nv rounded up to 4 are finite, so the 4-row score blocks may read them). */
-static AVX2_INLINE void avx2_token_tile(const bb_attn_args *a, int nh, int r0, int nv, int dk,
-                                        int dv, scratch *w) {
+static AVX2_INLINE __m256 tanh8(__m256 x) {
+    __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(sign, x)));
+    __m256 y = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+}
+
+/* One token's tile: nh heads in rows r0..r0+nh-1 against widened rows j0..nv-1 (rows up to
+ * nv rounded up to 4 are finite, so the 4-row score blocks may read them; rows before j0
+ * are outside the sliding window). */
+static AVX2_INLINE void avx2_token_tile(const bb_attn_args *a, int nh, int r0, int j0, int nv,
+                                        int dk, int dv, scratch *w) {
     int n4 = (nv + 3) & ~3;
     float *S = w->s + r0 * TILE;
     const float *Q = w->q + r0 * dk;
-    for (int j0 = 0; j0 < n4; j0 += 4) {
-        const float *k = w->kt + j0 * dk;
+    for (int jb = 0; jb < n4; jb += 4) {
+        const float *k = w->kt + jb * dk;
         int h = 0;
         for (; h + 2 <= nh; h += 2)
-            qk_x4(Q + h * dk, Q + (h + 1) * dk, k, dk, a->scale, S + h * TILE + j0,
-                  S + (h + 1) * TILE + j0, 2);
-        if (h < nh) qk_x4(Q + h * dk, NULL, k, dk, a->scale, S + h * TILE + j0, NULL, 1);
+            qk_x4(Q + h * dk, Q + (h + 1) * dk, k, dk, a->scale, S + h * TILE + jb,
+                  S + (h + 1) * TILE + jb, 2);
+        if (h < nh) qk_x4(Q + h * dk, NULL, k, dk, a->scale, S + h * TILE + jb, NULL, 1);
     }
-    for (int h = 0; h < nh; h++)
+    if (a->softcap > 0.0f) {
+        __m256 cap = _mm256_set1_ps(a->softcap), inv = _mm256_set1_ps(1.0f / a->softcap);
+        for (int h = 0; h < nh; h++)
+            for (int j = 0; j < n4; j += 8) {
+                float *s = S + h * TILE + j;
+                _mm256_store_ps(s,
+                                _mm256_mul_ps(cap, tanh8(_mm256_mul_ps(_mm256_load_ps(s), inv))));
+            }
+    }
+    for (int h = 0; h < nh; h++) {
+        for (int j = 0; j < j0; j++)
+            S[h * TILE + j] = -INFINITY;
         for (int j = nv; j < TILE; j++)
             S[h * TILE + j] = -INFINITY;
+    }
     /* the token's new maxima, then all its alphas in one exp8 (lanes past nh: exp(0)) */
     _Alignas(32) float m_old[GROUP] = {0}, m_new[GROUP] = {0};
     float *M = w->m + r0, *L = w->l + r0, *A = w->alpha + r0;
@@ -469,7 +512,8 @@ static AVX2 void avx2_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu
         }
     memset(w->acc, 0, (size_t)(nu * nh) * (size_t)dv * sizeof *w->acc);
     int32_t n_end = a->n_pos + u0 + nu - 1;
-    for (int32_t t0 = 0; t0 < n_end; t0 += TILE) {
+    int32_t first = window_lo(a, a->n_pos + u0) / TILE * TILE;
+    for (int32_t t0 = first; t0 < n_end; t0 += TILE) {
         int nw = n_end - t0 < TILE ? (int)(n_end - t0) : TILE;
         size_t cells[TILE];
         tile_cells(&a->kv, t0, nw, cells);
@@ -485,10 +529,10 @@ static AVX2 void avx2_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu
         if (n4w > nw) memset(w->kt + nw * dk, 0, (size_t)(n4w - nw) * (size_t)dk * sizeof *w->kt);
         if (t0 + TILE < n_end) prefetch_tile(a, t0 + TILE, n_end);
         for (int u = 0; u < nu; u++) {
-            int32_t np = a->n_pos + u0 + u;
-            if (t0 >= np) continue;
+            int32_t np = a->n_pos + u0 + u, lo = window_lo(a, np);
+            if (t0 >= np || t0 + TILE <= lo) continue;
             int nv = np - t0 < TILE ? (int)(np - t0) : TILE;
-            avx2_token_tile(a, nh, u * nh, nv, dk, dv, w);
+            avx2_token_tile(a, nh, u * nh, lo > t0 ? (int)(lo - t0) : 0, nv, dk, dv, w);
         }
     }
     for (int u = 0; u < nu; u++)

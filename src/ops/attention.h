@@ -48,6 +48,12 @@ typedef struct bb_attn_args {
     int n_tok;      /* consecutive query positions (tokens), >= 1 */
     int32_t n_pos;  /* token u attends to positions 0..n_pos+u-1 (n_pos >= 1) */
     float scale;    /* applied to q.k, usually 1/sqrt(head_dim_k) */
+    /* > 0: sliding-window attention (Mistral, Gemma 2/3 local layers): token u sees only the
+     * last `window` of its positions, max(0, n_pos+u-window)..n_pos+u-1; 0: all of them */
+    int32_t window;
+    /* > 0: each score s becomes softcap * tanh(s / softcap) before the mask and the softmax
+     * (Gemma 2's attn_logit_softcapping); 0: scores as they are */
+    float softcap;
     /* head h of token u: its query at q + u * q_tok_stride + h * q_stride, its output
      * (head_dim_v floats) at out + u * out_tok_stride + h * out_stride */
     const float *q;
