@@ -6,11 +6,31 @@
 
 static const bb_arch archs[] = {
     /* Llama 2/3, Mistral, TinyLlama, SmolLM: GGUF stores Q/K permuted for adjacent-pair RoPE */
-    {"llama", BB_ROPE_NORM, false, false},
+    {.name = "llama", .rope_style = BB_ROPE_NORM},
     /* Qwen2/2.5: biases on Q, K, V; NeoX (split-half) RoPE */
-    {"qwen2", BB_ROPE_NEOX, true, false},
+    {.name = "qwen2", .rope_style = BB_ROPE_NEOX, .qkv_bias = true},
     /* Qwen3: per-head RMSNorm on Q and K, no QKV bias; NeoX RoPE */
-    {"qwen3", BB_ROPE_NEOX, false, true},
+    {.name = "qwen3", .rope_style = BB_ROPE_NEOX, .qk_norm = true},
+    /* Gemma 2 (arXiv:2408.00118): embeddings scaled by sqrt(n_embd), GELU-gated FFN, RMSNorm
+     * of each block's output before the residual, soft-capped attention scores and logits,
+     * sliding-window attention on the even layers */
+    {.name = "gemma2",
+     .rope_style = BB_ROPE_NEOX,
+     .ffn_act = BB_ACT_GELU,
+     .post_norms = true,
+     .embd_scale = true,
+     .softcap = true,
+     .swa = BB_SWA_EVEN},
+    /* Gemma 3 (arXiv:2503.19786): Gemma 2 without soft-capping, with QK-norm; five local
+     * (sliding-window, RoPE base 10000) layers to each global one */
+    {.name = "gemma3",
+     .rope_style = BB_ROPE_NEOX,
+     .qk_norm = true,
+     .ffn_act = BB_ACT_GELU,
+     .post_norms = true,
+     .embd_scale = true,
+     .swa = BB_SWA_5_1,
+     .local_rope_base = 10000.0f},
 };
 
 const bb_arch *bb_arch_find(const char *name, size_t len) {
@@ -20,5 +40,16 @@ const bb_arch *bb_arch_find(const char *name, size_t len) {
 }
 
 const char *bb_arch_supported_list(void) {
-    return "llama, qwen2, qwen3";
+    return "llama, qwen2, qwen3, gemma2, gemma3";
+}
+
+bool bb_arch_layer_local(const bb_arch *a, uint32_t il) {
+    switch (a->swa) {
+    case BB_SWA_EVEN:
+        return il % 2 == 0;
+    case BB_SWA_5_1:
+        return (il + 1) % 6 != 0;
+    default:
+        return false;
+    }
 }

@@ -40,6 +40,9 @@ static bb_status alloc_scratch(bb_context *c, bb_error *err) {
         (st = alloc_floats(&c->rope_cs, B, hp->n_rot, err)) ||
         (st = alloc_floats(&c->logits, B, hp->n_vocab, err)))
         return st;
+    if (c->model->arch->local_rope_base > 0.0f &&
+        (st = alloc_floats(&c->rope_cs_local, B, hp->n_rot, err)))
+        return st;
     c->out_row = malloc(B * sizeof *c->out_row);
     c->attn_runs = malloc((B + 1) * sizeof *c->attn_runs);
     c->next_pos = malloc(c->params.n_seq_max * sizeof *c->next_pos);
@@ -99,6 +102,7 @@ void bb_context_free(bb_context *c) {
     free(c->gate);
     free(c->up);
     free(c->rope_cs);
+    free(c->rope_cs_local);
     free(c->attn_runs);
     free(c->logits);
     free(c->out_row);

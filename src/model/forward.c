@@ -1,10 +1,11 @@
 /*
  * The forward pass, written once for every supported architecture (the bb_arch flags pick
- * the variations). Read top to bottom, bb_forward is the transformer: embed, then per layer
- * RMSNorm -> Q/K/V projections (+bias, +QK-norm) -> RoPE -> append K,V to the cache ->
- * attention over the sequence's cached positions -> output projection + residual ->
- * RMSNorm -> SwiGLU MLP + residual; finally RMSNorm and the output projection for the
- * tokens whose logits were asked for.
+ * the variations). Read top to bottom, bb_forward is the transformer: embed (x sqrt(n_embd)
+ * for Gemma), then per layer RMSNorm -> Q/K/V projections (+bias, +QK-norm) -> RoPE ->
+ * append K,V to the cache -> attention over the sequence's cached positions (or its sliding
+ * window, scores soft-capped for Gemma 2) -> output projection (+RMSNorm for Gemma) +
+ * residual -> RMSNorm -> SwiGLU or GeGLU MLP (+RMSNorm) + residual; finally RMSNorm and the
+ * output projection for the tokens whose logits were asked for (soft-capped for Gemma 2).
  *
  * Every token row is computed by the same kernels whatever else is in the batch, and
  * attention only reads the token's own sequence: batch composition never changes a result.
@@ -23,7 +24,10 @@ typedef struct fwd {
     const bb_batch *b;
     const bb_layer *L;
     int il;
-    bb_rope rope;
+    bool local;                /* layer il is a sliding-window layer */
+    bb_rope rope;              /* RoPE of the global layers (all layers of most models) */
+    bb_rope rope_loc;          /* of the local ones (gemma3: their own base) */
+    const float *cs;           /* layer il's cos/sin rows: ctx->rope_cs or ctx->rope_cs_local */
     const bb_type_traits *f16; /* the KV cache's element type */
     bb_attention_fn attn;
     int32_t *runs; /* attention runs: run i is batch rows runs[i]..runs[i+1]-1 */
@@ -35,7 +39,13 @@ typedef struct fwd {
 static void embed_task(void *arg, int t, int thread) {
     (void)thread;
     fwd *f = arg;
-    bb_weight_row(&f->m->tok_embd, f->b->token[t], f->ctx->x + (size_t)t * f->hp->n_embd);
+    float *x = f->ctx->x + (size_t)t * f->hp->n_embd;
+    bb_weight_row(&f->m->tok_embd, f->b->token[t], x);
+    if (f->m->arch->embd_scale) {
+        float s = sqrtf((float)f->hp->n_embd);
+        for (uint32_t i = 0; i < f->hp->n_embd; i++)
+            x[i] *= s;
+    }
 }
 
 static void attn_norm_task(void *arg, int t, int thread) {
@@ -74,14 +84,15 @@ static void qkv_finish_task(void *arg, int t, int thread) {
         add_bias(k, L->bk, k_dim);
         add_bias(v, L->bv, v_dim);
     }
-    const float *cs = ctx->rope_cs + (size_t)t * hp->n_rot;
+    const float *cs = f->cs + (size_t)t * hp->n_rot;
+    const bb_rope *rope = f->local ? &f->rope_loc : &f->rope;
     for (uint32_t h = 0; h < hp->n_head; h++) {
         if (L->q_norm) bb_rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
-        bb_rope_rotate(&f->rope, cs, q + h * hd);
+        bb_rope_rotate(rope, cs, q + h * hd);
     }
     for (uint32_t h = 0; h < hp->n_head_kv; h++) {
         if (L->k_norm) bb_rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
-        bb_rope_rotate(&f->rope, cs, k + h * hd);
+        bb_rope_rotate(rope, cs, k + h * hd);
     }
     uint32_t seq = (uint32_t)f->b->seq_id[t];
     uint16_t *kc = bb_kv_k(&ctx->kv, f->il, seq, f->b->pos[t]);
@@ -113,7 +124,9 @@ static void attention_task(void *arg, int task, int thread) {
         .head_dim_v = hdv,
         .n_tok = n_tok,
         .n_pos = f->b->pos[t] + 1,
-        .scale = 1.0f / sqrtf((float)hd),
+        .scale = hp->attn_scale,
+        .window = f->local ? (int32_t)hp->sliding_window : 0,
+        .softcap = hp->attn_softcap,
         .q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)g * group * hd,
         .q_stride = (size_t)hd,
         .q_tok_stride = (size_t)hp->n_head * hd,
@@ -142,11 +155,31 @@ static int attention_runs(const bb_batch *b, int group, int32_t *runs) {
     return n;
 }
 
-static void swiglu_task(void *arg, int t, int thread) {
+static void glu_task(void *arg, int t, int thread) {
     (void)thread;
     fwd *f = arg;
     size_t n = f->hp->n_ff;
-    bb_swiglu(f->ctx->gate + t * n, f->ctx->gate + t * n, f->ctx->up + t * n, (int)n);
+    float *g = f->ctx->gate + t * n, *u = f->ctx->up + t * n;
+    if (f->m->arch->ffn_act == BB_ACT_GELU)
+        bb_geglu(g, g, u, (int)n);
+    else
+        bb_swiglu(g, g, u, (int)n);
+}
+
+/* Gemma's post-norms: the block's output in xn normalized in place before the residual. */
+static void post_attn_norm_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    bb_rmsnorm(f->ctx->xn + t * n, f->ctx->xn + t * n, f->L->post_attn_norm, (int)n,
+               f->hp->rms_eps);
+}
+
+static void post_ffn_norm_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    bb_rmsnorm(f->ctx->xn + t * n, f->ctx->xn + t * n, f->L->post_ffn_norm, (int)n, f->hp->rms_eps);
 }
 
 /* x += y over the whole batch (y rows were produced into ctx->xn). */
@@ -161,6 +194,8 @@ static void rope_cache_task(void *arg, int t, int thread) {
     (void)thread;
     fwd *f = arg;
     bb_rope_cache(&f->rope, f->b->pos[t], f->ctx->rope_cs + (size_t)t * f->hp->n_rot);
+    if (f->ctx->rope_cs_local)
+        bb_rope_cache(&f->rope_loc, f->b->pos[t], f->ctx->rope_cs_local + (size_t)t * f->hp->n_rot);
 }
 
 /* ---- the layers */
@@ -178,6 +213,7 @@ static bb_status attention_block(fwd *f, int T, bb_error *err) {
     bb_pool_run(ctx->pool, attention_task, f, f->n_runs * (int)f->hp->n_head_kv);
     bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
     if ((st = bb_matmul(ctx->pool, &L->wo, &ctx->acts, ctx->xn, err))) return st;
+    if (L->post_attn_norm) bb_pool_run(ctx->pool, post_attn_norm_task, f, T);
     bb_pool_run(ctx->pool, residual_task, f, T);
     return BB_OK;
 }
@@ -191,9 +227,10 @@ static bb_status ffn_block(fwd *f, int T, bb_error *err) {
     const bb_weight *gate_up[2] = {&L->w_gate, &L->w_up};
     float *gate_up_out[2] = {ctx->gate, ctx->up};
     if ((st = bb_matmul_n(ctx->pool, gate_up, gate_up_out, 2, &ctx->acts, err))) return st;
-    bb_pool_run(ctx->pool, swiglu_task, f, T);
+    bb_pool_run(ctx->pool, glu_task, f, T);
     bb_acts_set(&ctx->acts, ctx->gate, T, f->hp->n_ff);
     if ((st = bb_matmul(ctx->pool, &L->w_down, &ctx->acts, ctx->xn, err))) return st;
+    if (L->post_ffn_norm) bb_pool_run(ctx->pool, post_ffn_norm_task, f, T);
     bb_pool_run(ctx->pool, residual_task, f, T);
     return BB_OK;
 }
@@ -210,7 +247,10 @@ static bb_status output_block(fwd *f, int T, int n_outputs, bb_error *err) {
         row++;
     }
     bb_acts_set(&ctx->acts, ctx->xn, n_outputs, (int64_t)n);
-    return bb_matmul(ctx->pool, &f->m->output, &ctx->acts, ctx->logits, err);
+    bb_status st = bb_matmul(ctx->pool, &f->m->output, &ctx->acts, ctx->logits, err);
+    if (st == BB_OK && f->hp->final_softcap > 0.0f)
+        bb_softcap(ctx->logits, n_outputs * (int)f->hp->n_vocab, f->hp->final_softcap);
+    return st;
 }
 
 bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error *err) {
@@ -226,6 +266,14 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
                        .freq_base = m->hp.rope_freq_base,
                        .freq_scale = m->hp.rope_freq_scale,
                        .factors = m->rope_factors};
+    /* gemma3's local layers: their own base and no scaling, whatever the file says
+     * (llama.cpp, src/llama-model.cpp, build_gemma3) */
+    f.rope_loc = f.rope;
+    if (m->arch->local_rope_base > 0.0f) {
+        f.rope_loc.freq_base = m->arch->local_rope_base;
+        f.rope_loc.freq_scale = 1.0f;
+        f.rope_loc.factors = NULL;
+    }
     int T = b->n_tokens;
     f.runs = ctx->attn_runs;
     f.n_runs = attention_runs(b, (int)(m->hp.n_head / m->hp.n_head_kv), f.runs);
@@ -235,6 +283,8 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         f.il = (int)il;
         f.L = &m->layers[il];
+        f.local = bb_arch_layer_local(m->arch, il);
+        f.cs = f.local && ctx->rope_cs_local ? ctx->rope_cs_local : ctx->rope_cs;
         if ((st = attention_block(&f, T, err)) || (st = ffn_block(&f, T, err))) return st;
     }
     if (n_outputs == 0) return BB_OK;

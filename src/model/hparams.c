@@ -1,5 +1,6 @@
 /* Hyper-parameters from GGUF metadata. Keys follow llama.cpp's naming,
  * "<arch>.<name>" (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md#llm). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,36 @@ static bb_status check_range(const char *what, uint32_t v, uint32_t lo, uint32_t
                              bb_error *err) {
     if (v < lo || v > hi)
         return bb_fail(err, BB_ERR_FORMAT, "%s = %u is out of range [%u, %u]", what, v, lo, hi);
+    return BB_OK;
+}
+
+/* The attention scale, sliding window and soft-caps. Gemma has no GGUF key for its
+ * query_pre_attn_scalar: llama.cpp (Feb 2025, src/llama-model.cpp) derives it from the layer
+ * count, 1/sqrt(n_embd / n_head) for Gemma-2 27B (46 layers) and Gemma-3 27B (62 layers),
+ * 1/sqrt(key_length) otherwise; we follow it. */
+static bb_status family_params(const gguf_file *f, const bb_arch *a, bb_hparams *hp,
+                               bb_error *err) {
+    bb_status st;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    if ((strcmp(a->name, "gemma2") == 0 && hp->n_layer == 46) ||
+        (strcmp(a->name, "gemma3") == 0 && hp->n_layer == 62))
+        hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    if (a->swa != BB_SWA_NONE) {
+        if ((st = get_u32(f, a, "attention.sliding_window", true, &hp->sliding_window, err)))
+            return st;
+        if (hp->sliding_window == 0 || hp->sliding_window > (1u << 30))
+            return bb_fail(err, BB_ERR_FORMAT, "attention.sliding_window %u is out of range",
+                           hp->sliding_window);
+    }
+    if (a->softcap) {
+        if ((st = get_f32(f, a, "attn_logit_softcapping", false, &hp->attn_softcap, err)) ||
+            (st = get_f32(f, a, "final_logit_softcapping", false, &hp->final_softcap, err)))
+            return st;
+        if (!(hp->attn_softcap >= 0.0f && hp->attn_softcap < 1e30f) ||
+            !(hp->final_softcap >= 0.0f && hp->final_softcap < 1e30f))
+            return bb_fail(err, BB_ERR_FORMAT, "soft-capping values %g, %g must be >= 0",
+                           (double)hp->attn_softcap, (double)hp->final_softcap);
+    }
     return BB_OK;
 }
 
@@ -94,5 +125,5 @@ bb_status bb_hparams_load(const gguf_file *f, const bb_arch *a, bb_hparams *hp, 
         return bb_fail(err, BB_ERR_FORMAT, "rope.freq_base %g must be positive",
                        (double)hp->rope_freq_base);
     if (hp->n_ctx_train == 0) hp->n_ctx_train = 2048;
-    return BB_OK;
+    return family_params(f, a, hp, err);
 }

@@ -13,15 +13,29 @@
 
 /* What distinguishes one architecture's forward pass from another's: the forward pass is
  * written once and reads these flags (see arch.c for the table). */
+enum bb_ffn_act { BB_ACT_SILU = 0, BB_ACT_GELU = 1 };
+/* Which layers attend through the sliding window (attention.sliding_window), the others
+ * seeing the whole sequence: none, the even ones (Gemma 2), all but every sixth (Gemma 3). */
+enum bb_swa_pattern { BB_SWA_NONE = 0, BB_SWA_EVEN, BB_SWA_5_1 };
+
 typedef struct bb_arch {
     const char *name;
-    int rope_style; /* BB_ROPE_NORM or BB_ROPE_NEOX */
-    bool qkv_bias;  /* qwen2: biases on the Q, K and V projections */
-    bool qk_norm;   /* qwen3: RMSNorm over each head of Q and K before RoPE */
+    int rope_style;        /* BB_ROPE_NORM or BB_ROPE_NEOX */
+    bool qkv_bias;         /* qwen2: biases on the Q, K and V projections */
+    bool qk_norm;          /* qwen3, gemma3: RMSNorm over each head of Q and K before RoPE */
+    int ffn_act;           /* the gate's activation: SwiGLU (silu) or GeGLU (tanh GELU) */
+    bool post_norms;       /* gemma: RMSNorm of the attention and FFN outputs (post_attention_norm,
+                              post_ffw_norm) before they join the residual */
+    bool embd_scale;       /* gemma: embeddings times sqrt(n_embd) */
+    bool softcap;          /* gemma2: attn_logit_softcapping, final_logit_softcapping */
+    int swa;               /* enum bb_swa_pattern */
+    float local_rope_base; /* > 0: the sliding-window layers' RoPE base, no scaling (gemma3) */
 } bb_arch;
 
 const bb_arch *bb_arch_find(const char *name, size_t len);
 const char *bb_arch_supported_list(void);
+/* Whether layer il is a sliding-window ("local") layer of its architecture. */
+bool bb_arch_layer_local(const bb_arch *a, uint32_t il);
 
 typedef struct bb_hparams {
     uint32_t n_vocab;
@@ -36,7 +50,11 @@ typedef struct bb_hparams {
     uint32_t n_rot; /* rope.dimension_count: head_dim_k unless given */
     float rms_eps;
     float rope_freq_base;
-    float rope_freq_scale; /* 1 / rope.scaling.factor for linear scaling */
+    float rope_freq_scale;   /* 1 / rope.scaling.factor for linear scaling */
+    float attn_scale;        /* applied to q.k: 1/sqrt(key_length), or the family's rule */
+    uint32_t sliding_window; /* attention.sliding_window of the local layers, 0: none */
+    float attn_softcap;      /* attn_logit_softcapping, 0: none */
+    float final_softcap;     /* final_logit_softcapping, 0: none */
 } bb_hparams;
 
 typedef struct bb_layer {
@@ -46,6 +64,7 @@ typedef struct bb_layer {
     const float *q_norm, *k_norm; /* qwen3, head_dim_k floats */
     const float *ffn_norm;
     bb_weight w_gate, w_up, w_down;
+    const float *post_attn_norm, *post_ffn_norm; /* gemma */
 } bb_layer;
 
 struct bb_model {

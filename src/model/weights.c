@@ -85,6 +85,9 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     char n[96];
     bb_status st;
 #define NAME(s) (snprintf(n, sizeof n, "blk.%u." s, il), n)
+    if (gguf_find_tensor(m->file, NAME("ffn_gate_inp.weight")))
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "mixture-of-experts layers (%s) are not supported yet", n);
     if ((st = bind_vector(m, NAME("attn_norm.weight"), hp->n_embd, true, &L->attn_norm, err)) ||
         (st = bind_matrix(m, NAME("attn_q.weight"), hp->n_embd, q_dim, true, &L->wq, err)) ||
         (st = bind_matrix(m, NAME("attn_k.weight"), hp->n_embd, k_dim, true, &L->wk, err)) ||
@@ -104,6 +107,11 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     if (m->arch->qk_norm &&
         ((st = bind_vector(m, NAME("attn_q_norm.weight"), hp->head_dim_k, true, &L->q_norm, err)) ||
          (st = bind_vector(m, NAME("attn_k_norm.weight"), hp->head_dim_k, true, &L->k_norm, err))))
+        return st;
+    if (m->arch->post_norms && ((st = bind_vector(m, NAME("post_attention_norm.weight"), hp->n_embd,
+                                                  true, &L->post_attn_norm, err)) ||
+                                (st = bind_vector(m, NAME("post_ffw_norm.weight"), hp->n_embd, true,
+                                                  &L->post_ffn_norm, err))))
         return st;
 #undef NAME
     return BB_OK;

@@ -1,6 +1,7 @@
 #include <math.h>
 
 #include "ops/ops.h"
+#include "quant/quant.h"
 
 void bb_rmsnorm(float *y, const float *x, const float *w, int n, float eps) {
     /* accumulate in double: the sum of squares of thousands of floats loses digits in float */
@@ -46,6 +47,33 @@ void bb_rope_rotate(const bb_rope *r, const float *cs, float *x) {
 void bb_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++)
         y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* GELU's tanh approximation (Hendrycks & Gimpel 2016), as Gemma uses it:
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), evaluated the way ggml's CPU gelu does
+ * (ggml-cpu vec.h, ggml_vec_gelu_f32): 0 below -10, x above 10, and in between the half-
+ * precision value at x rounded to half precision (ggml reads it from an f16 table). The
+ * reference logits of Gemma models are llama.cpp's; in the Q8_0 files, where the FFN input
+ * is quantized to 8 bits again, float GELU drifts 0.16 of the logits' spread from them and
+ * the rounded one 0.12. */
+static float gelu_ggml(float x) {
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    float h = bb_fp16_to_fp32(bb_fp32_to_fp16(x));
+    return bb_fp16_to_fp32(
+        bb_fp32_to_fp16(0.5f * h * (1.0f + tanhf(c * h * (1.0f + 0.044715f * h * h)))));
+}
+
+void bb_geglu(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++)
+        y[i] = gelu_ggml(g[i]) * u[i];
+}
+
+void bb_softcap(float *x, int n, float cap) {
+    float inv = 1.0f / cap;
+    for (int i = 0; i < n; i++)
+        x[i] = cap * tanhf(x[i] * inv);
 }
 
 void bb_softmax(float *x, int n) {

@@ -29,6 +29,13 @@ void bb_rope_rotate(const bb_rope *r, const float *cs, float *x);
 /* y = silu(g) * u, element-wise (SwiGLU, Shazeer 2020). */
 void bb_swiglu(float *y, const float *g, const float *u, int n);
 
+/* y = gelu(g) * u, element-wise, GELU in its tanh form rounded as ggml rounds it (GeGLU,
+ * Shazeer 2020; Gemma). */
+void bb_geglu(float *y, const float *g, const float *u, int n);
+
+/* x = cap * tanh(x / cap) in place (Gemma 2's logit soft-capping), cap > 0. */
+void bb_softcap(float *x, int n, float cap);
+
 /* In-place numerically stable softmax. */
 void bb_softmax(float *x, int n);
 
