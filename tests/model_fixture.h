@@ -1,6 +1,7 @@
 /* Builds small random-weight models as GGUF images with the project's own writer, for tests
- * that must run without ../shared: llama (GQA, tied or untied), qwen2 (QKV bias, NeoX RoPE)
- * and qwen3 (QK-norm) shapes, weights in any type we can quantize to. */
+ * that must run without ../shared: llama (GQA, tied or untied), qwen2 (QKV bias, NeoX RoPE),
+ * qwen3 (QK-norm), gemma2 (post-norms, soft-caps, sliding window) and gemma3 (post-norms,
+ * QK-norm, sliding window) shapes, weights in any type we can quantize to. */
 #ifndef BB_TESTS_MODEL_FIXTURE_H
 #define BB_TESTS_MODEL_FIXTURE_H
 
@@ -14,13 +15,17 @@
 #include "testutil.h"
 
 typedef struct fixture_spec {
-    const char *arch; /* "llama", "qwen2", "qwen3" */
+    const char *arch; /* "llama", "qwen2", "qwen3", "gemma2", "gemma3" */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, head_dim;
     int weight_type; /* type of the 2-D weights */
     bool tied;
     float rope_base;
     uint64_t seed;
     bool rope_freqs; /* write Llama-3 style rope_freqs.weight factors */
+    /* gemma: attention.sliding_window; gemma2: attn_logit_softcapping and
+     * final_logit_softcapping (0: not written) */
+    int sliding_window;
+    float attn_softcap, final_softcap;
 } fixture_spec;
 
 /* Keeps the tensor data alive until the image is written. */
@@ -122,6 +127,17 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     gguf_writer_set_f32(w, key, 1e-5f);
     snprintf(key, sizeof key, "%s.rope.freq_base", a);
     gguf_writer_set_f32(w, key, s->rope_base > 0 ? s->rope_base : 10000.0f);
+    if (s->sliding_window)
+        fx_meta_u32(w, a, "attention.sliding_window", (uint32_t)s->sliding_window);
+    if (s->attn_softcap > 0) {
+        snprintf(key, sizeof key, "%s.attn_logit_softcapping", a);
+        gguf_writer_set_f32(w, key, s->attn_softcap);
+    }
+    if (s->final_softcap > 0) {
+        snprintf(key, sizeof key, "%s.final_logit_softcapping", a);
+        gguf_writer_set_f32(w, key, s->final_softcap);
+    }
+    bool gemma = !strncmp(a, "gemma", 5);
     fx_vocab(w, s->n_vocab);
     int wt = s->weight_type;
     float ws = 0.5f / sqrtf((float)s->n_embd) * 1.7f;
@@ -157,7 +173,7 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
             T("attn_k.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
             T("attn_v.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
         }
-        if (!strcmp(a, "qwen3")) {
+        if (!strcmp(a, "qwen3") || !strcmp(a, "gemma3")) {
             T("attn_q_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
             T("attn_k_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
         }
@@ -165,6 +181,10 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
         T("ffn_gate.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
         T("ffn_up.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
         T("ffn_down.weight", wt, (uint64_t)s->n_ff, (uint64_t)s->n_embd, ws, 0);
+        if (gemma) {
+            T("post_attention_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+            T("post_ffw_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+        }
 #undef T
     }
     bb_error err = {0};

@@ -85,7 +85,7 @@ static void test_bad_models(const void *good, size_t good_size) {
         }
     }
     /* an architecture we do not run */
-    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false, 0, 0, 0};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));
@@ -230,7 +230,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
     if (system(cmd) != 0) return 1;
     /* 256-wide so every quantized type applies without fallback */
-    fixture_spec s = {"llama", 256, 2, 4, 2, 256, 300, 0, BB_TYPE_F32, false, 0, 21, false};
+    fixture_spec s = {"llama",     256,   2, 4,  2,     256, 300, 0,
+                      BB_TYPE_F32, false, 0, 21, false, 0,   0,   0};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));

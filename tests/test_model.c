@@ -2,7 +2,7 @@
  * Model tests: the forward pass against
  *  1. an independent scalar reference forward pass in double precision (written here from the
  *     papers, over weights dequantized by the reference kernels) on generated fixtures of each
- *     architecture;
+ *     architecture (Gemma's as llama.cpp reads the GGUF: see ../shared/testdata/models-ext);
  *  2. llama.cpp's logits for the models in ../shared/testdata/models (when present);
  * plus batch invariance (a token's logits are bit-identical whether its prompt runs as one
  * batch, token by token, or interleaved with another sequence), KV-cache truncation, and
@@ -70,10 +70,12 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
     const fixture_spec *s = &r->s;
     int E = s->n_embd, hd = r->hd, H = s->n_head, KV = s->n_head_kv, F = s->n_ff;
     bool neox = strcmp(s->arch, "llama") != 0;
+    bool gemma2 = !strcmp(s->arch, "gemma2"), gemma3 = !strcmp(s->arch, "gemma3");
     double *emb = ref_tensor(r, "token_embd.weight");
     double *x = calloc((size_t)n * E, sizeof *x);
     for (int t = 0; t < n; t++)
-        memcpy(x + t * E, emb + (size_t)toks[t] * E, E * sizeof *x);
+        for (int i = 0; i < E; i++)
+            x[t * E + i] = emb[(size_t)toks[t] * E + i] * (gemma2 || gemma3 ? sqrt(E) : 1.0);
     double *xn = malloc(E * sizeof *xn), *q = malloc((size_t)n * H * hd * sizeof *q);
     double *k = malloc((size_t)n * KV * hd * sizeof *k),
            *v = malloc((size_t)n * KV * hd * sizeof *v);
@@ -87,7 +89,13 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
         double *wg = W("ffn_gate.weight"), *wu = W("ffn_up.weight"), *wd = W("ffn_down.weight");
         double *bq = W("attn_q.bias"), *bk = W("attn_k.bias"), *bv = W("attn_v.bias");
         double *qn = W("attn_q_norm.weight"), *kn = W("attn_k_norm.weight");
+        double *pan = W("post_attention_norm.weight"), *pfn = W("post_ffw_norm.weight");
 #undef W
+        /* Gemma 2: even layers local; Gemma 3: all but every sixth, with RoPE base 1e4 */
+        bool local = (gemma2 && l % 2 == 0) || (gemma3 && (l + 1) % 6 != 0);
+        int window = local ? s->sliding_window : 0;
+        double base = s->rope_base > 0 ? s->rope_base : 1e4;
+        if (gemma3 && local) base = 1e4;
         for (int t = 0; t < n; t++) {
             ref_rmsnorm(xn, x + t * E, an, E);
             double *qt = q + (size_t)t * H * hd, *kt = k + (size_t)t * KV * hd;
@@ -101,56 +109,67 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
                 kt[i] += bk[i], vt[i] += bv[i];
             for (int h = 0; h < H; h++) {
                 if (qn) ref_rmsnorm(qt + h * hd, qt + h * hd, qn, hd);
-                ref_rope(qt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4,
-                         s->rope_freqs);
+                ref_rope(qt + h * hd, hd, t, neox, base, s->rope_freqs);
             }
             for (int h = 0; h < KV; h++) {
                 if (kn) ref_rmsnorm(kt + h * hd, kt + h * hd, kn, hd);
-                ref_rope(kt + h * hd, hd, t, neox, s->rope_base > 0 ? s->rope_base : 1e4,
-                         s->rope_freqs);
+                ref_rope(kt + h * hd, hd, t, neox, base, s->rope_freqs);
             }
         }
         for (int t = 0; t < n; t++) {
             for (int h = 0; h < H; h++) {
                 int gk = h / (H / KV);
                 double mx = -1e300, sum = 0;
-                for (int p = 0; p <= t; p++) {
+                int p0 = window && t >= window ? t - window + 1 : 0;
+                for (int p = p0; p <= t; p++) {
                     double d = 0;
                     for (int i = 0; i < hd; i++)
                         d += q[((size_t)t * H + h) * hd + i] * k[((size_t)p * KV + gk) * hd + i];
                     sc[p] = d / sqrt(hd);
+                    if (s->attn_softcap > 0)
+                        sc[p] = s->attn_softcap * tanh(sc[p] / s->attn_softcap);
                     if (sc[p] > mx) mx = sc[p];
                 }
-                for (int p = 0; p <= t; p++)
+                for (int p = p0; p <= t; p++)
                     sum += (sc[p] = exp(sc[p] - mx));
                 for (int i = 0; i < hd; i++) {
                     double acc = 0;
-                    for (int p = 0; p <= t; p++)
+                    for (int p = p0; p <= t; p++)
                         acc += sc[p] / sum * v[((size_t)p * KV + gk) * hd + i];
                     att[h * hd + i] = acc;
                 }
             }
             ref_matvec(o, wo, att, H * hd, E);
+            if (pan) ref_rmsnorm(o, o, pan, E);
             for (int i = 0; i < E; i++)
                 x[t * E + i] += o[i];
             ref_rmsnorm(xn, x + t * E, fn, E);
             ref_matvec(g, wg, xn, E, F);
             ref_matvec(u, wu, xn, E, F);
             for (int i = 0; i < F; i++)
-                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+                g[i] =
+                    (gemma2 || gemma3
+                         ? 0.5 * g[i] *
+                               (1 + tanh(sqrt(2 / M_PI) * (g[i] + 0.044715 * g[i] * g[i] * g[i])))
+                         : g[i] / (1 + exp(-g[i]))) *
+                    u[i];
             ref_matvec(o, wd, g, F, E);
+            if (pfn) ref_rmsnorm(o, o, pfn, E);
             for (int i = 0; i < E; i++)
                 x[t * E + i] += o[i];
         }
         free(an), free(wq), free(wk), free(wv), free(wo), free(fn), free(wg), free(wu), free(wd);
-        free(bq), free(bk), free(bv), free(qn), free(kn);
+        free(bq), free(bk), free(bv), free(qn), free(kn), free(pan), free(pfn);
     }
     double *onorm = ref_tensor(r, "output_norm.weight"), *out = ref_tensor(r, "output.weight");
     if (!out) out = emb, emb = NULL;
     double *logits = malloc((size_t)n * s->n_vocab * sizeof *logits);
     for (int t = 0; t < n; t++) {
         ref_rmsnorm(xn, x + t * E, onorm, E);
-        ref_matvec(logits + (size_t)t * s->n_vocab, out, xn, E, s->n_vocab);
+        double *lg = logits + (size_t)t * s->n_vocab;
+        ref_matvec(lg, out, xn, E, s->n_vocab);
+        for (int i = 0; s->final_softcap > 0 && i < s->n_vocab; i++)
+            lg[i] = s->final_softcap * tanh(lg[i] / s->final_softcap);
     }
     free(emb), free(out), free(onorm), free(x), free(xn), free(q), free(k), free(v), free(att);
     free(o), free(g), free(u), free(sc);
@@ -300,7 +319,7 @@ static void test_fixture(const fixture_spec *s, double tol) {
 
 /* Filling the cache reports NO_SPACE and changes nothing. */
 static void test_cache_full(void) {
-    fixture_spec s = {"llama", 64, 1, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 0, 3, false};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 0, 3, false, 0, 0, 0};
     void *img;
     size_t size;
     if (!fixture_build(&s, &img, &size)) return;
@@ -482,21 +501,24 @@ static void test_conformance(const char *sub) {
 
 int main(void) {
     /* arch, n_embd, layers, heads, kv heads, ffn, vocab, head_dim, type, tied, rope base, seed,
-     * rope_freqs */
+     * rope_freqs, window, attn cap, final cap */
     fixture_spec specs[] = {
-        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11, false},
-        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12, false},
-        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13, false},
-        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14, false},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15, false},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16, false},
-        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_BF16, false, 5e5f, 17, false},
-        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 5e5f, 18, true},
+        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11, false, 0, 0, 0},
+        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12, false, 0, 0, 0},
+        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13, false, 0, 0, 0},
+        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14, false, 0, 0, 0},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15, false, 0, 0, 0},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16, false, 0, 0, 0},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_BF16, false, 5e5f, 17, false, 0, 0, 0},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 5e5f, 18, true, 0, 0, 0},
+        /* windows below the 20-token prompts, caps that bite at these score ranges */
+        {"gemma2", 64, 2, 2, 1, 96, 300, 32, BB_TYPE_F32, true, 0, 19, false, 6, 1.5f, 2.0f},
+        {"gemma3", 64, 6, 4, 2, 96, 300, 24, BB_TYPE_F16, true, 1e6f, 20, false, 5, 0, 0},
     };
     /* F32 and F16 differ from the double reference by the F16 KV cache (and F16 activations
      * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
      * weights also by the Q8 activation quantization. */
-    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3};
+    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3, 5e-3, 5e-3};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         test_fixture(&specs[i], tols[i]);
     test_cache_full();
