@@ -411,7 +411,7 @@ static void test_masks(void) {
 static void test_real_vocab(void) {
     const char *td = tu_testdata();
     if (!td) {
-        tu_skip("grammar masks over real tokenizers (no ../shared/testdata)");
+        tu_skip("grammar masks over real tokenizers");
         return;
     }
     const char *names[] = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"};

@@ -82,6 +82,8 @@ const uint32_t *bb_grammar_matcher_mask(bb_grammar_matcher *m, int32_t *n_allowe
 bool bb_grammar_matcher_accept(bb_grammar_matcher *m, bb_token token);
 /* Advances by raw bytes (which may end inside a UTF-8 character); false, unchanged, if refused. */
 bool bb_grammar_matcher_accept_bytes(bb_grammar_matcher *m, const char *bytes, size_t len);
+/* Bits in a mask: the vocabulary's token count (0 for a byte-level matcher). */
+int32_t bb_grammar_matcher_n_tokens(const bb_grammar_matcher *m);
 bool bb_grammar_matcher_can_end(const bb_grammar_matcher *m); /* a sentence ends here */
 bool bb_grammar_matcher_finished(const bb_grammar_matcher *m); /* end-of-generation taken */
 /* Why the matcher failed (NULL when it did not). */

@@ -510,6 +510,10 @@ bool bb_grammar_matcher_can_end(const bb_grammar_matcher *m) {
     return m && !m->finished && !m->failed && m->st[m->cur].accepting;
 }
 
+int32_t bb_grammar_matcher_n_tokens(const bb_grammar_matcher *m) {
+    return m && m->tv ? m->tv->n_tokens : 0;
+}
+
 bool bb_grammar_matcher_finished(const bb_grammar_matcher *m) { return m && m->finished; }
 
 const char *bb_grammar_matcher_error(const bb_grammar_matcher *m) {

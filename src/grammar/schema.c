@@ -50,7 +50,7 @@ typedef struct sc {
 } sc;
 
 static const char PRIMITIVES[] =
-    "ws ::= ( \" \" | \"\\n\" [ \\t]{0,20} )?\n"
+    "ws ::= ( \" \" | \"\\n\" [ \\t]{0,16} )?\n"
     "jchar ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
     "jstring ::= \"\\\"\" jchar* \"\\\"\"\n"
     "jint ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} )\n"
@@ -58,9 +58,9 @@ static const char PRIMITIVES[] =
     "jbool ::= \"true\" | \"false\"\n"
     "jnull ::= \"null\"\n"
     "jvalue ::= jobject | jarray | jstring | jnumber | jbool | jnull\n"
-    "jobject ::= \"{\" ws ( jstring ws \":\" ws jvalue ( ws \",\" ws jstring ws \":\" ws jvalue )* "
+    "jobject ::= \"{\" ws ( jstring \":\" ws jvalue ( \",\" ws jstring \":\" ws jvalue )* "
     "ws )? \"}\"\n"
-    "jarray ::= \"[\" ws ( jvalue ( ws \",\" ws jvalue )* ws )? \"]\"\n"
+    "jarray ::= \"[\" ws ( jvalue ( \",\" ws jvalue )* ws )? \"]\"\n"
     "jdigit ::= [0-9]\n"
     "jd2 ::= [0-9] [0-9]\n"
     "jdate ::= [0-9]{4} \"-\" ( ( \"01\" | \"03\" | \"05\" | \"07\" | \"08\" | \"10\" | \"12\" ) "
@@ -353,7 +353,7 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
         child_path(p2, sizeof p2, path, "additionalProperties", NULL);
         if (!gen(c, add, p2, sub)) return false;
         bb_strbuf_printf(o,
-                         "\"{\" ws ( jstring ws \":\" ws %s ( ws \",\" ws jstring ws \":\" ws %s )* "
+                         "\"{\" ws ( jstring \":\" ws %s ( \",\" ws jstring \":\" ws %s )* "
                          "ws )? \"}\"",
                          sub, sub);
         return true;
@@ -381,7 +381,7 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
         cJSON *key = cJSON_CreateString(p->string);
         ok = key && literal(c, key, path, &tmp);
         cJSON_Delete(key);
-        if (ok) bb_strbuf_printf(&c->out, "%s ::= %s ws \":\" ws %s\n", kv[i], tmp.data, sub);
+        if (ok) bb_strbuf_printf(&c->out, "%s ::= %s \":\" ws %s\n", kv[i], tmp.data, sub);
         bb_strbuf_release(&tmp);
     }
     /* The members after at least one was written, from property i on (each one a "," first),
@@ -397,10 +397,10 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
             for (size_t k = n; k-- > 0;) {
                 new_rule(c, aft[k]);
                 if (required[k])
-                    bb_strbuf_printf(&c->out, "%s ::= ws \",\" ws %s %s\n", aft[k], kv[k],
+                    bb_strbuf_printf(&c->out, "%s ::= \",\" ws %s %s\n", aft[k], kv[k],
                                      aft[k + 1]);
                 else
-                    bb_strbuf_printf(&c->out, "%s ::= ( ws \",\" ws %s )? %s\n", aft[k], kv[k],
+                    bb_strbuf_printf(&c->out, "%s ::= ( \",\" ws %s )? %s\n", aft[k], kv[k],
                                      aft[k + 1]);
             }
             char prev[32];
@@ -450,7 +450,7 @@ static bool gen_array(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
             snprintf(idx, sizeof idx, "%ld", k);
             child_path(p2, sizeof p2, path, "prefixItems", idx);
             if (!gen(c, x, p2, sub)) return false;
-            bb_strbuf_printf(o, "%s %s", k ? " ws \",\" ws" : "", sub);
+            bb_strbuf_printf(o, "%s %s", k ? " \",\" ws" : "", sub);
         }
         bb_strbuf_append(o, " ws \"]\"", 7);
         return true;
@@ -470,7 +470,7 @@ static bool gen_array(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     }
     /* "[" item ("," item){min-1, max-1} "]", the whole list optional when min is 0 */
     long lo = mn > 0 ? mn - 1 : 0;
-    bb_strbuf_printf(o, "\"[\" ws %s%s ( ws \",\" ws %s )", mn == 0 ? "( " : "", item, item);
+    bb_strbuf_printf(o, "\"[\" ws %s%s ( \",\" ws %s )", mn == 0 ? "( " : "", item, item);
     if (has_max)
         bb_strbuf_printf(o, "{%ld,%ld}", lo, mx - 1);
     else

@@ -9,6 +9,7 @@
 #include "server/oai_response.h"
 #include "server/prompt.h"
 #include "server/server_internal.h"
+#include "server/structured.h"
 
 #define STREAM_BLOCK (16 * 1024)
 
@@ -86,6 +87,11 @@ static bool submit(server *s, const oai_request *req, const bb_token *ids, size_
     gp.n_stop = req->n_stop;
     gp.logprobs = req->logprobs;
     gp.top_logprobs = req->top_logprobs;
+    if (req->grammar) {
+        gp.grammar = req->grammar;
+        gp.grammar_vocab = server_grammar_vocab(s, e);
+        if (!gp.grammar_vocab) return false;
+    }
     bb_error err = {0};
     bb_status st = engine_request_new(s->model.engine, &gp, ids, n, out, &err);
     if (st == BB_OK) st = engine_submit(s->model.engine, *out, &err);

@@ -48,6 +48,7 @@ typedef struct oai_request {
     bool logprobs;
     int32_t top_logprobs;
     bool stream, include_usage;
+    struct bb_grammar *grammar; /* owned: response_format / grammar (structured.c), or NULL */
 } oai_request;
 
 /* Parses a body; on failure the error says where the JSON broke. */
