@@ -789,8 +789,10 @@ static void test_openai_sdk(int port) {
     char dir[1024], cmd[4096];
     snprintf(dir, sizeof dir, "%s/tests/server", src);
     snprintf(cmd, sizeof cmd, "%s/node_modules/openai/package.json", dir);
+    char cmd2[1100];
+    snprintf(cmd2, sizeof cmd2, "%s/node_modules/ajv-formats/package.json", dir);
     struct stat st;
-    if (stat(cmd, &st) != 0) {
+    if (stat(cmd, &st) != 0 || stat(cmd2, &st) != 0) {
         snprintf(cmd, sizeof cmd,
                  "cd '%s' && npm install --no-audit --no-fund --loglevel=error > /dev/null 2>&1",
                  dir);
@@ -805,6 +807,12 @@ static void test_openai_sdk(int port) {
              dir, port, g_model);
     int rc = system(cmd);
     CHECKF(rc == 0, "openai npm tests failed (status %d)", rc);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY
+             " BB_MODEL='%s' node structured.test.mjs",
+             dir, port, g_model);
+    rc = system(cmd);
+    CHECKF(rc == 0, "structured output npm tests failed (status %d)", rc);
 }
 
 int main(void) {
