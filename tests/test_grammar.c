@@ -25,8 +25,10 @@ static void cases(const char *what, const char *grammar, const char *const *good
                   const char *const *bad) {
     bb_grammar *g = gbnf(grammar);
     if (!g) return;
-    for (; *good; good++) expect(g, *good, true, what);
-    for (; *bad; bad++) expect(g, *bad, false, what);
+    for (; *good; good++)
+        expect(g, *good, true, what);
+    for (; *bad; bad++)
+        expect(g, *bad, false, what);
     bb_grammar_unref(g);
 }
 
@@ -53,19 +55,23 @@ static const char JSON_GBNF[] =
     "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n";
 
 static void test_gbnf_languages(void) {
-    const char *json_good[] = {"{}", "{\"a\": 1}", "{\"a\": [1, 2.5e3, \"x\"], \"b\": {\"c\": null}}",
-                               "{\"k\": \"\\u00e9\\n\", \"t\": true}", "{\"é\": \"日本\"}", NULL};
-    const char *json_bad[] = {"", "{", "{\"a\" 1}", "[1]", "{\"a\": 01x}", "{\"a\": \"\x01\"}",
-                              "{} {}", "{\"a\": tru}", NULL};
+    const char *json_good[] = {"{}",
+                               "{\"a\": 1}",
+                               "{\"a\": [1, 2.5e3, \"x\"], \"b\": {\"c\": null}}",
+                               "{\"k\": \"\\u00e9\\n\", \"t\": true}",
+                               "{\"é\": \"日本\"}",
+                               NULL};
+    const char *json_bad[] = {
+        "",  "{", "{\"a\" 1}", "[1]", "{\"a\": 01x}", "{\"a\": \"\x01\"}", "{} {}", "{\"a\": tru}",
+        NULL};
     cases("json", JSON_GBNF, json_good, json_bad);
 
-    const char *arith =
-        "root  ::= (expr \"=\" ws term \"\\n\")+\n"
-        "expr  ::= term ([-+*/] ws term)*\n"
-        "term  ::= ident | num | \"(\" ws expr \")\" ws\n"
-        "ident ::= [a-z] [a-z0-9_]* ws\n"
-        "num   ::= [0-9]+ ws\n"
-        "ws    ::= [ \\t\\n]*\n";
+    const char *arith = "root  ::= (expr \"=\" ws term \"\\n\")+\n"
+                        "expr  ::= term ([-+*/] ws term)*\n"
+                        "term  ::= ident | num | \"(\" ws expr \")\" ws\n"
+                        "ident ::= [a-z] [a-z0-9_]* ws\n"
+                        "num   ::= [0-9]+ ws\n"
+                        "ws    ::= [ \\t\\n]*\n";
     const char *arith_good[] = {"1+2=3\n", "(a + b)*c = x1\n", "x=1\n(1)/(2)=y\n", NULL};
     const char *arith_bad[] = {"1+=3\n", "1+2=3", "(1+2=3\n", "A=1\n", NULL};
     cases("arithmetic", arith, arith_good, arith_bad);
@@ -89,11 +95,14 @@ static void test_gbnf_languages(void) {
         "  | ( identifier ws \"(\" argList? \")\" \";\" )\n"
         "  | ( \"return\" ws expression \";\" )\n"
         "  | ( \"while\" \"(\" condition \")\" \"{\" statement* \"}\" )\n"
-        "  | ( \"for\" \"(\" forInit \";\" ws condition \";\" ws forUpdate \")\" \"{\" statement* \"}\" )\n"
-        "  | ( \"if\" \"(\" condition \")\" \"{\" statement* \"}\" (\"else\" \"{\" statement* \"}\")? )\n"
+        "  | ( \"for\" \"(\" forInit \";\" ws condition \";\" ws forUpdate \")\" \"{\" statement* "
+        "\"}\" )\n"
+        "  | ( \"if\" \"(\" condition \")\" \"{\" statement* \"}\" (\"else\" \"{\" statement* "
+        "\"}\")? )\n"
         "  | ( singleLineComment )\n"
         "  | ( multiLineComment )\n"
-        "forInit ::= dataType identifier ws \"=\" ws expression | identifier ws \"=\" ws expression\n"
+        "forInit ::= dataType identifier ws \"=\" ws expression | identifier ws \"=\" ws "
+        "expression\n"
         "forUpdate ::= identifier ws \"=\" ws expression\n"
         "condition ::= expression relationOperator expression\n"
         "relationOperator ::= (\"<=\" | \"<\" | \"==\" | \"!=\" | \">=\" | \">\")\n"
@@ -110,9 +119,9 @@ static void test_gbnf_languages(void) {
         "ws ::= ([ \\t\\n]+)\n";
     const char *c_good[] = {"int main(){return 0;}",
                             "int f(int x){int y = x*2;while(y<10){y = y+1;}return y;}",
-                            "float g(){// hi\nif(a==b){x = f(1, 2);}else{x = 3;}return x;}",
-                            NULL};
-    const char *c_bad[] = {"int main(){return 0}", "int main()", "main(){}", "int f(){x = ;}", NULL};
+                            "float g(){// hi\nif(a==b){x = f(1, 2);}else{x = 3;}return x;}", NULL};
+    const char *c_bad[] = {"int main(){return 0}", "int main()", "main(){}", "int f(){x = ;}",
+                           NULL};
     cases("c-like", clike, c_good, c_bad);
 
     const char *uni = "root ::= [\\u4E00-\\u9FFF]+ [\\U0001F600-\\U0001F64F]? [^\\x00-\\x7F]*\n";
@@ -157,7 +166,8 @@ static void test_gbnf_errors(void) {
     expect_error("root ::= x\nx ::= y? \"a\" | \"b\"\ny ::= x\n", "left-recursive");
     expect_error("root ::= (\"\")*\n", "left-recursive");
     expect_error("a ::= \"x\"\n", "no rule 'root'");
-    expect_error("root ::= \"a\"\nroot ::= \"b\"\n", "line 2, column 1: rule 'root' is defined twice");
+    expect_error("root ::= \"a\"\nroot ::= \"b\"\n",
+                 "line 2, column 1: rule 'root' is defined twice");
     expect_error("", "no rules");
     expect_error("root ::= []\n", "empty character class");
     expect_error("root ::= \"\xff\"\n", "invalid UTF-8");
@@ -176,8 +186,10 @@ static bb_grammar *schema(const char *s) {
 static void schema_cases(const char *s, const char *const *good, const char *const *bad) {
     bb_grammar *g = schema(s);
     if (!g) return;
-    for (; *good; good++) expect(g, *good, true, s);
-    for (; *bad; bad++) expect(g, *bad, false, s);
+    for (; *good; good++)
+        expect(g, *good, true, s);
+    for (; *bad; bad++)
+        expect(g, *bad, false, s);
     bb_grammar_unref(g);
 }
 
@@ -192,12 +204,17 @@ static void schema_error(const char *s, const char *needle) {
 
 static void test_schema(void) {
     {
-        const char *good[] = {"{\"name\": \"Ann\", \"age\": 3}", "{\"name\":\"\",\"age\":-1,\"tags\":[]}",
+        const char *good[] = {"{\"name\": \"Ann\", \"age\": 3}",
+                              "{\"name\":\"\",\"age\":-1,\"tags\":[]}",
                               "{\"name\": \"x\", \"age\": 0, \"tags\": [\"a\", \"b\"]}", NULL};
-        const char *bad[] = {"{\"age\": 3}", "{\"name\": \"x\"}", "{\"age\": 3, \"name\": \"x\"}",
-                             "{\"name\": \"x\", \"age\": 1.5}", "{\"name\": 1, \"age\": 1}",
+        const char *bad[] = {"{\"age\": 3}",
+                             "{\"name\": \"x\"}",
+                             "{\"age\": 3, \"name\": \"x\"}",
+                             "{\"name\": \"x\", \"age\": 1.5}",
+                             "{\"name\": 1, \"age\": 1}",
                              "{\"name\": \"x\", \"age\": 1, \"other\": 1}",
-                             "{\"name\": \"x\", \"age\": 1, \"tags\": [1]}", NULL};
+                             "{\"name\": \"x\", \"age\": 1, \"tags\": [1]}",
+                             NULL};
         schema_cases("{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, "
                      "\"age\": {\"type\": \"integer\"}, \"tags\": {\"type\": \"array\", \"items\": "
                      "{\"type\": \"string\"}}}, \"required\": [\"name\", \"age\"], "
@@ -205,8 +222,9 @@ static void test_schema(void) {
                      good, bad);
     }
     { /* optional properties only: any subset, in order, commas right */
-        const char *good[] = {"{}", "{\"a\": 1}", "{\"b\": 2}", "{\"a\": 1, \"c\": 3}",
-                              "{\"a\":1,\"b\":2,\"c\":3}", NULL};
+        const char *good[] = {
+            "{}", "{\"a\": 1}", "{\"b\": 2}", "{\"a\": 1, \"c\": 3}", "{\"a\":1,\"b\":2,\"c\":3}",
+            NULL};
         const char *bad[] = {"{,}", "{\"a\": 1,}", "{, \"b\": 2}", "{\"b\": 2, \"a\": 1}", NULL};
         schema_cases("{\"properties\": {\"a\": {\"const\": 1}, \"b\": {\"const\": 2}, \"c\": "
                      "{\"const\": 3}}}",
@@ -215,8 +233,8 @@ static void test_schema(void) {
     {
         const char *good[] = {"\"red\"", "42", "null", "[1,\"x\"]", NULL};
         const char *bad[] = {"\"blue\"", "43", "[1]", NULL};
-        schema_cases("{\"anyOf\": [{\"enum\": [\"red\", 42, null]}, {\"const\": [1, \"x\"]}]}", good,
-                     bad);
+        schema_cases("{\"anyOf\": [{\"enum\": [\"red\", 42, null]}, {\"const\": [1, \"x\"]}]}",
+                     good, bad);
     }
     {
         const char *good[] = {"[1, 2]", "[1,2,3]", NULL};
@@ -304,10 +322,12 @@ static void test_schema(void) {
 /* A small vocabulary with tokens that split UTF-8 characters, multi-character tokens, and
  * tokens of JSON syntax. */
 static const char *const SMALL[] = {
-    "{", "}", "\"", ":", ",", " ", "\n", "[", "]", "a", "b", "ab", "\"a", "a\"", "\":", "\": ",
-    "1", "12", "-", "0", ".", "e", "true", "tr", "ue", "null", "n", "\xe6", "\x97", "\xa5",
-    "\xe6\x97", "\xa5\"", "日", "本", "\xf0\x9f", "\x98\x80", "😀", "é", "\xc3", "\xa9", "{\"",
-    "\"}", "\\", "\\n", "\\u", "00", "e9", "x", "name", "age", "\"name\"", " \"", ", \"", "}\n",
+    "{",    "}",    "\"",   ":",        ",",      " ",        "\n",   "[",        "]",
+    "a",    "b",    "ab",   "\"a",      "a\"",    "\":",      "\": ", "1",        "12",
+    "-",    "0",    ".",    "e",        "true",   "tr",       "ue",   "null",     "n",
+    "\xe6", "\x97", "\xa5", "\xe6\x97", "\xa5\"", "日",       "本",   "\xf0\x9f", "\x98\x80",
+    "😀",    "é",    "\xc3", "\xa9",     "{\"",    "\"}",      "\\",   "\\n",      "\\u",
+    "00",   "e9",   "x",    "name",     "age",    "\"name\"", " \"",  ", \"",     "}\n",
 };
 #define N_SMALL (int32_t)(sizeof SMALL / sizeof SMALL[0])
 
@@ -379,15 +399,18 @@ static void brute_force(bb_grammar *g, const char *what, uint64_t seed, int step
 
 static void test_masks(void) {
     bb_grammar *g = gbnf(JSON_GBNF);
-    for (uint64_t seed = 1; g && seed <= 6; seed++) brute_force(g, "json", seed, 40);
+    for (uint64_t seed = 1; g && seed <= 6; seed++)
+        brute_force(g, "json", seed, 40);
     bb_grammar_unref(g);
     g = gbnf("root ::= \"日本\" [\\u0080-\\U0010FFFF]* \"\\\"\" | \"a\"+ \"😀\"\n");
-    for (uint64_t seed = 1; g && seed <= 6; seed++) brute_force(g, "utf8", seed, 12);
+    for (uint64_t seed = 1; g && seed <= 6; seed++)
+        brute_force(g, "utf8", seed, 12);
     bb_grammar_unref(g);
     g = schema("{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", "
                "\"maxLength\": 4}, \"age\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": "
                "120}}, \"required\": [\"name\"]}");
-    for (uint64_t seed = 1; g && seed <= 6; seed++) brute_force(g, "schema", seed, 40);
+    for (uint64_t seed = 1; g && seed <= 6; seed++)
+        brute_force(g, "schema", seed, 40);
     bb_grammar_unref(g);
 
     /* A character split over tokens: the state between holds an unfinished character. */

@@ -38,8 +38,8 @@ static void where(const parser *ps, const char *at, uint32_t *line, uint32_t *co
     }
 }
 
-__attribute__((format(printf, 3, 4))) static bool fail(parser *ps, const char *at,
-                                                       const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static bool fail(parser *ps, const char *at, const char *fmt,
+                                                       ...) {
     if (ps->failed) return false;
     ps->failed = true;
     uint32_t line, col;
@@ -53,11 +53,13 @@ __attribute__((format(printf, 3, 4))) static bool fail(parser *ps, const char *a
     return false;
 }
 
-static bool oom(parser *ps) { return fail(ps, ps->p, "the grammar is too large or out of memory"); }
+static bool oom(parser *ps) {
+    return fail(ps, ps->p, "the grammar is too large or out of memory");
+}
 
 static bool is_word(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Spaces, tabs and comments; newlines too when `newlines`. */
@@ -89,7 +91,11 @@ static bool decode_utf8(parser *ps, uint32_t *cp) {
     const unsigned char *s = (const unsigned char *)ps->p;
     size_t left = (size_t)(ps->end - ps->p);
     unsigned char c = s[0];
-    int n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    int n = c < 0x80             ? 1
+            : (c & 0xe0) == 0xc0 ? 2
+            : (c & 0xf0) == 0xe0 ? 3
+            : (c & 0xf8) == 0xf0 ? 4
+                                 : 0;
     if (!n || (size_t)n > left) return fail(ps, ps->p, "invalid UTF-8 in the grammar");
     uint32_t v = n == 1 ? c : n == 2 ? c & 0x1fu : n == 3 ? c & 0x0fu : c & 0x07u;
     for (int i = 1; i < n; i++) {
@@ -113,15 +119,34 @@ static bool parse_char(parser *ps, uint32_t *cp) {
     char c = *ps->p++;
     int digits = 0;
     switch (c) {
-    case 'n': *cp = '\n'; return true;
-    case 'r': *cp = '\r'; return true;
-    case 't': *cp = '\t'; return true;
-    case '\\': case '"': case '[': case ']': case '-': case '^': case '/': case '.':
+    case 'n':
+        *cp = '\n';
+        return true;
+    case 'r':
+        *cp = '\r';
+        return true;
+    case 't':
+        *cp = '\t';
+        return true;
+    case '\\':
+    case '"':
+    case '[':
+    case ']':
+    case '-':
+    case '^':
+    case '/':
+    case '.':
         *cp = (unsigned char)c;
         return true;
-    case 'x': digits = 2; break;
-    case 'u': digits = 4; break;
-    case 'U': digits = 8; break;
+    case 'x':
+        digits = 2;
+        break;
+    case 'u':
+        digits = 4;
+        break;
+    case 'U':
+        digits = 8;
+        break;
     default:
         return fail(ps, at, "unknown escape '\\%c'", c);
     }
@@ -300,8 +325,9 @@ static bool parse_suffix(parser *ps, uint32_t rule, size_t start) {
     }
     if (ps->p >= ps->end || *ps->p != '}') return fail(ps, at, "expected '}' to close '{'");
     ps->p++;
-    if (max < min) return fail(ps, at, "repetition {%llu,%llu}: the maximum is below the minimum",
-                               (unsigned long long)min, (unsigned long long)max);
+    if (max < min)
+        return fail(ps, at, "repetition {%llu,%llu}: the maximum is below the minimum",
+                    (unsigned long long)min, (unsigned long long)max);
     return repeat(ps, rule, start, min, max);
 }
 
@@ -406,8 +432,11 @@ bb_status bb_grammar_parse_gbnf(const char *text, size_t len, const char *root, 
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "grammar: %zu bytes, above the limit of %u",
                        len, BB_GRAMMAR_MAX_SOURCE);
     g_builder b = {0};
-    parser ps = {.src = text ? text : "", .p = text ? text : "", .end = (text ? text : "") + len,
-                 .b = &b, .err = err};
+    parser ps = {.src = text ? text : "",
+                 .p = text ? text : "",
+                 .end = (text ? text : "") + len,
+                 .b = &b,
+                 .err = err};
     skip_space(&ps, true);
     while (ps.p < ps.end && !ps.failed) {
         if (!parse_rule(&ps)) break;

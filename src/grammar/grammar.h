@@ -36,9 +36,9 @@ typedef struct bb_grammar_vocab bb_grammar_vocab;
 typedef struct bb_grammar_matcher bb_grammar_matcher;
 
 /* Limits on what a request can make the grammar engine build. */
-#define BB_GRAMMAR_MAX_SOURCE (1u << 20)    /* bytes of GBNF or schema text */
-#define BB_GRAMMAR_MAX_ELEMENTS (1u << 21)  /* grammar elements after expanding repetitions */
-#define BB_GRAMMAR_MAX_REPEAT 10000         /* the m and n of x{m,n} */
+#define BB_GRAMMAR_MAX_SOURCE (1u << 20)   /* bytes of GBNF or schema text */
+#define BB_GRAMMAR_MAX_ELEMENTS (1u << 21) /* grammar elements after expanding repetitions */
+#define BB_GRAMMAR_MAX_REPEAT 10000        /* the m and n of x{m,n} */
 
 /* GBNF text (not NUL-terminated; `len` bytes) with its start rule `root` (NULL: "root"). */
 bb_status bb_grammar_parse_gbnf(const char *text, size_t len, const char *root, bb_grammar **out,
@@ -62,8 +62,8 @@ bb_status bb_grammar_vocab_new(const bb_vocab *vocab, bb_grammar_vocab **out, bb
 /* The same from raw byte strings (tests, benchmarks): token i is pieces[i] of lens[i] bytes
  * (length 0: never matches text); eog[i] marks end-of-generation tokens (eog may be NULL). */
 bb_status bb_grammar_vocab_from_pieces(int32_t n_tokens, const char *const *pieces,
-                                       const size_t *lens, const bool *eog,
-                                       bb_grammar_vocab **out, bb_error *err);
+                                       const size_t *lens, const bool *eog, bb_grammar_vocab **out,
+                                       bb_error *err);
 void bb_grammar_vocab_free(bb_grammar_vocab *tv);
 int32_t bb_grammar_vocab_n_tokens(const bb_grammar_vocab *tv);
 
@@ -84,7 +84,7 @@ bool bb_grammar_matcher_accept(bb_grammar_matcher *m, bb_token token);
 bool bb_grammar_matcher_accept_bytes(bb_grammar_matcher *m, const char *bytes, size_t len);
 /* Bits in a mask: the vocabulary's token count (0 for a byte-level matcher). */
 int32_t bb_grammar_matcher_n_tokens(const bb_grammar_matcher *m);
-bool bb_grammar_matcher_can_end(const bb_grammar_matcher *m); /* a sentence ends here */
+bool bb_grammar_matcher_can_end(const bb_grammar_matcher *m);  /* a sentence ends here */
 bool bb_grammar_matcher_finished(const bb_grammar_matcher *m); /* end-of-generation taken */
 /* Why the matcher failed (NULL when it did not). */
 const char *bb_grammar_matcher_error(const bb_grammar_matcher *m);

@@ -14,9 +14,15 @@
 
 enum { G_END = 0, G_REF = 1, G_TERM = 2, G_ALT = 3 /* builder only: separates alternatives */ };
 
-static inline uint32_t g_elem(uint32_t type, uint32_t arg) { return type << 30 | arg; }
-static inline uint32_t g_type(uint32_t e) { return e >> 30; }
-static inline uint32_t g_arg(uint32_t e) { return e & 0x3fffffffu; }
+static inline uint32_t g_elem(uint32_t type, uint32_t arg) {
+    return type << 30 | arg;
+}
+static inline uint32_t g_type(uint32_t e) {
+    return e >> 30;
+}
+static inline uint32_t g_arg(uint32_t e) {
+    return e & 0x3fffffffu;
+}
 
 typedef struct g_range {
     uint32_t lo, hi; /* code points, inclusive */
@@ -60,6 +66,8 @@ typedef struct g_brule {
 typedef struct g_builder {
     g_brule *rules;
     size_t n_rules, cap_rules;
+    uint32_t *names; /* open addressing over named (not auxiliary) rules: id + 1, 0 empty */
+    size_t names_cap, n_named;
     g_class *classes;
     size_t n_classes, cap_classes;
     g_range *ranges;

@@ -43,7 +43,6 @@ typedef struct dstate {
     uint8_t pend_need; /* continuation bytes still expected (0: none) */
     uint8_t pend_len;  /* the character's byte length */
     bool accepting;    /* holds the empty stack and no unfinished character */
-    int32_t *trans;    /* 256 next states (T_UNKNOWN until computed), or NULL */
     int32_t mask;      /* index into masks, or -1 */
 } dstate;
 
@@ -66,6 +65,8 @@ struct bb_grammar_matcher {
     uint32_t n_st, cap_st;
     uint32_t *st_tab; /* open addressing, state id + 1 (0: empty slot) */
     uint32_t st_tab_cap;
+    int32_t *tr;   /* transitions: tr[s * 256 + byte], T_UNKNOWN until computed */
+    size_t cap_tr; /* in states */
     uint32_t cur;
     bool finished;
     bool failed;
@@ -79,7 +80,7 @@ struct bb_grammar_matcher {
     mask_entry *masks;
     uint32_t n_masks, cap_masks;
     size_t mask_bytes;
-    int32_t *dfs;  /* DFA state per trie depth */
+    int32_t *dfs;   /* DFA state per trie depth */
     uint32_t *zero; /* the mask after the end: nothing */
 };
 
@@ -87,7 +88,8 @@ static bool grow(void **p, void *capp, size_t need, size_t size, bool cap32) {
     size_t cap = cap32 ? *(uint32_t *)capp : *(size_t *)capp;
     if (need <= cap) return true;
     size_t c = cap ? cap : 64, bytes;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     if (cap32 && c > UINT32_MAX) return false;
     if (!bb_mul_size(c, size, &bytes)) return false;
     void *q = realloc(*p, bytes);
@@ -118,7 +120,8 @@ static bool fr_rehash(bb_grammar_matcher *m, uint32_t cap) {
     if (!t) return false;
     for (uint32_t id = F_FIRST; id < m->n_fr; id++) {
         uint32_t h = hash2(m->fr[id].pos, m->fr[id].parent) & (cap - 1);
-        while (t[h]) h = (h + 1) & (cap - 1);
+        while (t[h])
+            h = (h + 1) & (cap - 1);
         t[h] = id;
     }
     free(m->fr_tab);
@@ -218,7 +221,8 @@ static bool st_rehash(bb_grammar_matcher *m, uint32_t cap) {
     for (uint32_t id = 0; id < m->n_st; id++) {
         const dstate *s = &m->st[id];
         uint32_t h = st_hash(m->pool + s->set, s->n, s->pend_val, s->pend_need) & (cap - 1);
-        while (t[h]) h = (h + 1) & (cap - 1);
+        while (t[h])
+            h = (h + 1) & (cap - 1);
         t[h] = id + 1;
     }
     free(m->st_tab);
@@ -246,6 +250,7 @@ static int32_t st_intern(bb_grammar_matcher *m, uint32_t val, uint8_t need, uint
     }
     if (m->n_st >= MAX_STATES * 2 ||
         !grow((void **)&m->st, &m->cap_st, m->n_st + 1, sizeof *m->st, true) ||
+        !grow((void **)&m->tr, &m->cap_tr, m->n_st + 1, 256 * sizeof *m->tr, false) ||
         !grow((void **)&m->pool, &m->cap_pool, m->n_pool + n, sizeof *m->pool, false)) {
         set_failed(m, "the grammar needs too many states (is it highly ambiguous?)");
         return T_DEAD;
@@ -261,6 +266,9 @@ static int32_t st_intern(bb_grammar_matcher *m, uint32_t val, uint8_t need, uint
     s->mask = -1;
     memcpy(m->pool + m->n_pool, m->scr, n * sizeof *m->scr);
     m->n_pool += n;
+    int32_t *t = m->tr + (size_t)m->n_st * 256;
+    for (int i = 0; i < 256; i++)
+        t[i] = T_UNKNOWN;
     m->st_tab[h] = m->n_st + 1;
     return (int32_t)m->n_st++;
 }
@@ -336,19 +344,10 @@ static int32_t compute_trans(bb_grammar_matcher *m, uint32_t s, uint8_t b) {
 }
 
 static inline int32_t trans(bb_grammar_matcher *m, uint32_t s, uint8_t b) {
-    int32_t *t = m->st[s].trans;
-    if (t && t[b] != T_UNKNOWN) return t[b];
-    if (!t) {
-        t = malloc(256 * sizeof *t);
-        if (!t) {
-            set_failed(m, "out of memory for grammar transitions");
-            return T_DEAD;
-        }
-        for (int i = 0; i < 256; i++) t[i] = T_UNKNOWN;
-        m->st[s].trans = t;
-    }
-    int32_t next = compute_trans(m, s, b);
-    m->st[s].trans[b] = next; /* st may have moved: index again */
+    int32_t next = m->tr[(size_t)s * 256 + b];
+    if (next != T_UNKNOWN) return next;
+    next = compute_trans(m, s, b);
+    m->tr[(size_t)s * 256 + b] = next; /* tr may have moved: index again */
     return next;
 }
 
@@ -365,8 +364,6 @@ static void drop_masks(bb_grammar_matcher *m) {
 
 static void reset_tables(bb_grammar_matcher *m) {
     drop_masks(m);
-    for (uint32_t s = 0; s < m->n_st; s++)
-        free(m->st[s].trans);
     m->n_st = 0;
     m->n_pool = 0;
     if (m->st_tab) memset(m->st_tab, 0, m->st_tab_cap * sizeof *m->st_tab);
@@ -449,8 +446,7 @@ bb_status bb_grammar_matcher_new(bb_grammar *g, const bb_grammar_vocab *tv,
 void bb_grammar_matcher_free(bb_grammar_matcher *m) {
     if (!m) return;
     drop_masks(m);
-    for (uint32_t s = 0; s < m->n_st; s++)
-        free(m->st[s].trans);
+    free(m->tr);
     free(m->masks);
     free(m->st);
     free(m->st_tab);
@@ -514,7 +510,9 @@ int32_t bb_grammar_matcher_n_tokens(const bb_grammar_matcher *m) {
     return m && m->tv ? m->tv->n_tokens : 0;
 }
 
-bool bb_grammar_matcher_finished(const bb_grammar_matcher *m) { return m && m->finished; }
+bool bb_grammar_matcher_finished(const bb_grammar_matcher *m) {
+    return m && m->finished;
+}
 
 const char *bb_grammar_matcher_error(const bb_grammar_matcher *m) {
     return m && m->failed ? m->error : NULL;
@@ -531,7 +529,8 @@ static void compute_mask(bb_grammar_matcher *m, uint32_t s, mask_entry *e) {
     dfs[0] = (int32_t)s;
     for (uint32_t i = 0; i < tv->n_nodes;) {
         const tt_node *nd = &nodes[i];
-        int32_t next = trans(m, (uint32_t)dfs[nd->depth - 1], nd->byte);
+        int32_t next = m->tr[(size_t)dfs[nd->depth - 1] * 256 + nd->byte];
+        if (next == T_UNKNOWN) next = trans(m, (uint32_t)dfs[nd->depth - 1], nd->byte);
         if (next < 0) {
             i = nd->skip;
             continue;

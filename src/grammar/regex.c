@@ -154,10 +154,15 @@ static int hexv(char c) {
 static bool utf8_cp(rx *x, uint32_t *cp) {
     const unsigned char *s = (const unsigned char *)x->p;
     unsigned char c = s[0];
-    int n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    int n = c < 0x80             ? 1
+            : (c & 0xe0) == 0xc0 ? 2
+            : (c & 0xf0) == 0xe0 ? 3
+            : (c & 0xf8) == 0xf0 ? 4
+                                 : 0;
     if (!n || x->end - x->p < n) return rx_fail(x, "invalid UTF-8");
     uint32_t v = n == 1 ? c : c & (0x7fu >> n);
-    for (int i = 1; i < n; i++) v = v << 6 | (s[i] & 0x3fu);
+    for (int i = 1; i < n; i++)
+        v = v << 6 | (s[i] & 0x3fu);
     x->p += n;
     *cp = v;
     return true;
@@ -171,10 +176,16 @@ static bool escape(rx *x, rset *s, bool *is_set, uint32_t *single) {
     *is_set = false;
     bool neg = c == 'D' || c == 'W' || c == 'S';
     switch (c) {
-    case 'd': case 'D': case 'w': case 'W': case 's': case 'S': {
+    case 'd':
+    case 'D':
+    case 'w':
+    case 'W':
+    case 's':
+    case 'S': {
         rset t = {0};
         bool ok;
-        if (c == 'd' || c == 'D') ok = rs_add(&t, '0', '9');
+        if (c == 'd' || c == 'D')
+            ok = rs_add(&t, '0', '9');
         else if (c == 'w' || c == 'W')
             ok = rs_add(&t, '0', '9') && rs_add(&t, 'A', 'Z') && rs_add(&t, 'a', 'z') &&
                  rs_add(&t, '_', '_');
@@ -182,19 +193,33 @@ static bool escape(rx *x, rset *s, bool *is_set, uint32_t *single) {
             ok = rs_add(&t, '\t', '\r') && rs_add(&t, ' ', ' ') && rs_add(&t, 0xa0, 0xa0) &&
                  rs_add(&t, 0x2028, 0x2029) && rs_add(&t, 0xfeff, 0xfeff);
         if (ok && neg) ok = rs_negate(&t);
-        for (size_t i = 0; ok && i < t.n; i++) ok = rs_add(s, t.r[i][0], t.r[i][1]);
+        for (size_t i = 0; ok && i < t.n; i++)
+            ok = rs_add(s, t.r[i][0], t.r[i][1]);
         free(t.r);
         if (!ok) return rx_fail(x, "out of memory");
         *is_set = true;
         return true;
     }
-    case 'n': *single = '\n'; return true;
-    case 'r': *single = '\r'; return true;
-    case 't': *single = '\t'; return true;
-    case 'f': *single = '\f'; return true;
-    case 'v': *single = '\v'; return true;
-    case '0': *single = 0; return true;
-    case 'x': case 'u': {
+    case 'n':
+        *single = '\n';
+        return true;
+    case 'r':
+        *single = '\r';
+        return true;
+    case 't':
+        *single = '\t';
+        return true;
+    case 'f':
+        *single = '\f';
+        return true;
+    case 'v':
+        *single = '\v';
+        return true;
+    case '0':
+        *single = 0;
+        return true;
+    case 'x':
+    case 'u': {
         int digits = c == 'x' ? 2 : 4;
         uint32_t v = 0;
         for (int i = 0; i < digits; i++) {
@@ -206,8 +231,14 @@ static bool escape(rx *x, rset *s, bool *is_set, uint32_t *single) {
         *single = v;
         return true;
     }
-    case 'b': case 'B': x->p -= 2; return rx_fail(x, "word boundaries (\\b, \\B) are not supported");
-    case 'c': case 'k': case 'p': case 'P':
+    case 'b':
+    case 'B':
+        x->p -= 2;
+        return rx_fail(x, "word boundaries (\\b, \\B) are not supported");
+    case 'c':
+    case 'k':
+    case 'p':
+    case 'P':
         x->p -= 2;
         return rx_fail(x, "this escape is not supported");
     default:
@@ -306,7 +337,8 @@ static bool parse_seq(rx *x) {
     bool any = false;
     while (x->p < x->end && *x->p != '|' && *x->p != ')') {
         char c = *x->p;
-        if (c == '*' || c == '+' || c == '?') return rx_fail(x, "a quantifier with nothing to repeat");
+        if (c == '*' || c == '+' || c == '?')
+            return rx_fail(x, "a quantifier with nothing to repeat");
         if (c == '^' || c == '$')
             return rx_fail(x, "an anchor ('^' or '$') inside the pattern is not supported");
         bb_strbuf_append(x->out, any ? " " : "", any ? 1 : 0);

@@ -23,10 +23,14 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size) {
     return true;
 }
 
-int64_t gb_rule(g_builder *b, const char *name, size_t len) {
-    for (size_t i = 0; i < b->n_rules; i++)
-        if (strlen(b->rules[i].name) == len && !memcmp(b->rules[i].name, name, len))
-            return (int64_t)i;
+static uint32_t name_hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static int64_t new_rule(g_builder *b, const char *name, size_t len) {
     if (b->n_rules >= (1u << 29) ||
         !grow((void **)&b->rules, &b->cap_rules, b->n_rules + 1, sizeof *b->rules)) {
         b->oom = true;
@@ -44,10 +48,47 @@ int64_t gb_rule(g_builder *b, const char *name, size_t len) {
     return (int64_t)b->n_rules++;
 }
 
+static bool names_rehash(g_builder *b, size_t cap) {
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return false;
+    for (size_t i = 0; i < b->names_cap; i++) {
+        uint32_t id = b->names ? b->names[i] : 0;
+        if (!id) continue;
+        const char *nm = b->rules[id - 1].name;
+        size_t h = name_hash(nm, strlen(nm)) & (cap - 1);
+        while (t[h])
+            h = (h + 1) & (cap - 1);
+        t[h] = id;
+    }
+    free(b->names);
+    b->names = t;
+    b->names_cap = cap;
+    return true;
+}
+
+int64_t gb_rule(g_builder *b, const char *name, size_t len) {
+    if ((b->n_named + 1) * 2 > b->names_cap &&
+        !names_rehash(b, b->names_cap ? b->names_cap * 2 : 64)) {
+        b->oom = true;
+        return -1;
+    }
+    size_t mask = b->names_cap - 1, h = name_hash(name, len) & mask;
+    for (uint32_t id; (id = b->names[h]); h = (h + 1) & mask) {
+        const char *nm = b->rules[id - 1].name;
+        if (strlen(nm) == len && !memcmp(nm, name, len)) return (int64_t)id - 1;
+    }
+    int64_t id = new_rule(b, name, len);
+    if (id < 0) return -1;
+    b->names[h] = (uint32_t)id + 1;
+    b->n_named++;
+    return id;
+}
+
+/* Auxiliary rules are never looked up by name, so they stay out of the table. */
 int64_t gb_aux_rule(g_builder *b, uint32_t parent) {
     char name[160];
     int n = snprintf(name, sizeof name, "%.120s-%zu", b->rules[parent].name, b->n_rules);
-    int64_t id = gb_rule(b, name, (size_t)n);
+    int64_t id = new_rule(b, name, (size_t)n);
     if (id >= 0) b->rules[id].defined = true;
     return id;
 }
@@ -107,6 +148,7 @@ void gb_free(g_builder *b) {
         free(b->rules[i].el);
     }
     free(b->rules);
+    free(b->names);
     free(b->classes);
     free(b->ranges);
     memset(b, 0, sizeof *b);

@@ -92,7 +92,9 @@ __attribute__((format(printf, 3, 4))) static bool sfail(sc *c, const char *path,
     return false;
 }
 
-static void new_rule(sc *c, char *name) { snprintf(name, 32, "s%u", c->n_rules++); }
+static void new_rule(sc *c, char *name) {
+    snprintf(name, 32, "s%u", c->n_rules++);
+}
 
 /* A JSON value written as a GBNF literal (its compact JSON text, quoted for GBNF). */
 static bool literal(sc *c, const cJSON *v, const char *path, bb_strbuf *o) {
@@ -250,7 +252,8 @@ static bool gen_number(sc *c, const cJSON *s, const char *path, bool integer, bb
     if ((has_lo && fabs(lo) > lim) || (has_hi && fabs(hi) > lim))
         return sfail(c, path, "bounds beyond +-1e17 are not supported");
     if (has_lo && has_hi && lo > hi)
-        return sfail(c, path, "no %s lies within the bounds", integer ? "integer" : "integer-valued number");
+        return sfail(c, path, "no %s lies within the bounds",
+                     integer ? "integer" : "integer-valued number");
     if (integer) {
         int_range(has_lo, (long long)lo, has_hi, (long long)hi, o);
         return true;
@@ -302,13 +305,14 @@ static bool gen_string(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
             return sfail(c, path, "'pattern' \"%.80s\": %s", pat->valuestring, msg);
     } else if (fmt) {
         static const char *const names[][2] = {
-            {"date", "jdate"},   {"time", "jtime"},   {"date-time", "jdate \"T\" jtime"},
-            {"uuid", "juuid"},   {"email", "jemail"}, {"ipv4", "jipv4"},
+            {"date", "jdate"},     {"time", "jtime"},   {"date-time", "jdate \"T\" jtime"},
+            {"uuid", "juuid"},     {"email", "jemail"}, {"ipv4", "jipv4"},
             {"hostname", "jhost"}, {"uri", "juri"},
         };
         if (!cJSON_IsString(fmt)) return sfail(c, path, "'format' must be a string");
         size_t i = 0;
-        while (i < sizeof names / sizeof names[0] && strcmp(names[i][0], fmt->valuestring)) i++;
+        while (i < sizeof names / sizeof names[0] && strcmp(names[i][0], fmt->valuestring))
+            i++;
         if (i == sizeof names / sizeof names[0])
             return sfail(c, path, "unsupported 'format' \"%.60s\"", fmt->valuestring);
         bb_strbuf_printf(o, "( %s )", names[i][1]);
@@ -336,8 +340,7 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     for (const cJSON *r = req ? req->child : NULL; r; r = r->next) {
         if (!cJSON_IsString(r)) return sfail(c, path, "'required' must list strings");
         if (!props || !cJSON_GetObjectItemCaseSensitive(props, r->valuestring))
-            return sfail(c, path,
-                         "required property '%.60s' is not in 'properties' (unsupported)",
+            return sfail(c, path, "required property '%.60s' is not in 'properties' (unsupported)",
                          r->valuestring);
     }
     if (!props || !props->child) {
@@ -397,8 +400,7 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
             for (size_t k = n; k-- > 0;) {
                 new_rule(c, aft[k]);
                 if (required[k])
-                    bb_strbuf_printf(&c->out, "%s ::= \",\" ws %s %s\n", aft[k], kv[k],
-                                     aft[k + 1]);
+                    bb_strbuf_printf(&c->out, "%s ::= \",\" ws %s %s\n", aft[k], kv[k], aft[k + 1]);
                 else
                     bb_strbuf_printf(&c->out, "%s ::= ( \",\" ws %s )? %s\n", aft[k], kv[k],
                                      aft[k + 1]);
@@ -483,8 +485,10 @@ static bool gen_array(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
 
 static const cJSON *resolve(sc *c, const char *ref, const char *path) {
     if (ref[0] != '#') {
-        sfail(c, path, "'$ref' \"%.80s\": only references within the schema (\"#...\") are "
-                       "supported", ref);
+        sfail(c, path,
+              "'$ref' \"%.80s\": only references within the schema (\"#...\") are "
+              "supported",
+              ref);
         return NULL;
     }
     const cJSON *at = c->root;
@@ -494,9 +498,12 @@ static const cJSON *resolve(sc *c, const char *ref, const char *path) {
         char tok[256];
         size_t n = 0;
         while (*p && *p != '/' && n + 1 < sizeof tok) {
-            if (p[0] == '~' && p[1] == '0') tok[n++] = '~', p += 2;
-            else if (p[0] == '~' && p[1] == '1') tok[n++] = '/', p += 2;
-            else tok[n++] = *p++;
+            if (p[0] == '~' && p[1] == '0')
+                tok[n++] = '~', p += 2;
+            else if (p[0] == '~' && p[1] == '1')
+                tok[n++] = '/', p += 2;
+            else
+                tok[n++] = *p++;
         }
         tok[n] = '\0';
         if (cJSON_IsArray(at)) {
@@ -545,11 +552,42 @@ static bool gen_ref(sc *c, const char *ref, const char *path, char *name) {
 /* ---- the dispatcher */
 
 static const char *const KNOWN[] = {
-    "type", "properties", "required", "additionalProperties", "enum", "const", "items",
-    "prefixItems", "minItems", "maxItems", "uniqueItems", "anyOf", "oneOf", "allOf", "$ref",
-    "$defs", "definitions", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "nullable", "title", "description", "default",
-    "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "enum",
+    "const",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "$defs",
+    "definitions",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "nullable",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "$schema",
+    "$id",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
 };
 
 static bool gen_typed(sc *c, const cJSON *s, const char *path, const char *type, bb_strbuf *o) {
@@ -595,7 +633,8 @@ static bool gen_body(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     if (!cJSON_IsObject(s)) return sfail(c, path, "a schema must be an object or a boolean");
     for (const cJSON *k = s->child; k; k = k->next) {
         size_t i = 0;
-        while (i < sizeof KNOWN / sizeof KNOWN[0] && strcmp(KNOWN[i], k->string)) i++;
+        while (i < sizeof KNOWN / sizeof KNOWN[0] && strcmp(KNOWN[i], k->string))
+            i++;
         if (i == sizeof KNOWN / sizeof KNOWN[0])
             return sfail(c, path, "unsupported keyword '%.60s'", k->string);
     }
@@ -607,7 +646,8 @@ static bool gen_body(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     if ((x = cJSON_GetObjectItemCaseSensitive(s, "const"))) {
         ok = literal(c, x, path, o);
     } else if ((x = cJSON_GetObjectItemCaseSensitive(s, "enum"))) {
-        if (!cJSON_IsArray(x) || !x->child) return sfail(c, path, "'enum' must be a non-empty array");
+        if (!cJSON_IsArray(x) || !x->child)
+            return sfail(c, path, "'enum' must be a non-empty array");
         bb_strbuf_append(o, "( ", 2);
         for (const cJSON *v = x->child; v && ok; v = v->next) {
             if (v != x->child) bb_strbuf_append(o, " | ", 3);
@@ -689,7 +729,8 @@ static bool gen(sc *c, const cJSON *s, const char *path, char *name) {
 }
 
 static void sc_free(sc *c) {
-    for (size_t i = 0; i < c->n_refs; i++) free(c->refs[i].ref);
+    for (size_t i = 0; i < c->n_refs; i++)
+        free(c->refs[i].ref);
     free(c->refs);
     bb_strbuf_release(&c->out);
 }
@@ -712,8 +753,8 @@ static bb_status compile(const cJSON *root, char **gbnf, bb_error *err) {
 static bb_status parse_schema(const char *schema, size_t len, cJSON **root, bb_error *err) {
     if (!schema || len == 0) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "json schema: empty");
     if (len > BB_GRAMMAR_MAX_SOURCE)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "json schema: %zu bytes, above the limit of %u",
-                       len, BB_GRAMMAR_MAX_SOURCE);
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "json schema: %zu bytes, above the limit of %u", len, BB_GRAMMAR_MAX_SOURCE);
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(schema, len, &end, false);
     if (!*root)

@@ -37,7 +37,9 @@ void bb_grammar_vocab_free(bb_grammar_vocab *tv) {
     free(tv);
 }
 
-int32_t bb_grammar_vocab_n_tokens(const bb_grammar_vocab *tv) { return tv ? tv->n_tokens : 0; }
+int32_t bb_grammar_vocab_n_tokens(const bb_grammar_vocab *tv) {
+    return tv ? tv->n_tokens : 0;
+}
 
 static bb_status build(bb_grammar_vocab *tv, bb_error *err) {
     int32_t n_text = 0;
@@ -47,7 +49,8 @@ static bb_status build(bb_grammar_vocab *tv, bb_error *err) {
     pieces_view v = {tv->bytes, tv->off, tv->len};
     qsort_r(tv->sorted, (size_t)n_text, sizeof *tv->sorted, cmp_piece, &v);
     size_t n_nodes = 0, cap = 0;
-    for (int32_t i = 0; i < n_text; i++) cap += tv->len[tv->sorted[i]];
+    for (int32_t i = 0; i < n_text; i++)
+        cap += tv->len[tv->sorted[i]];
     tv->nodes = malloc((cap ? cap : 1) * sizeof *tv->nodes);
     uint32_t *open = malloc((TT_MAX_DEPTH + 1) * sizeof *open); /* open node at each depth */
     if (!tv->nodes || !open) {
@@ -107,9 +110,10 @@ static bb_status vocab_alloc(int32_t n, size_t total, bb_grammar_vocab **out, bb
 }
 
 bb_status bb_grammar_vocab_from_pieces(int32_t n_tokens, const char *const *pieces,
-                                       const size_t *lens, const bool *eog,
-                                       bb_grammar_vocab **out, bb_error *err) {
-    if (!out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_grammar_vocab_from_pieces: NULL out");
+                                       const size_t *lens, const bool *eog, bb_grammar_vocab **out,
+                                       bb_error *err) {
+    if (!out)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_grammar_vocab_from_pieces: NULL out");
     *out = NULL;
     if (n_tokens <= 0 || !pieces || !lens)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "a grammar vocabulary needs tokens");

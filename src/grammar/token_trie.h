@@ -9,9 +9,9 @@
 
 typedef struct tt_node {
     uint8_t byte;
-    uint16_t depth;  /* 1 for the root's children */
-    uint32_t skip;   /* index of the first node after this one's subtree */
-    uint32_t tok;    /* tokens ending here: sorted[tok .. tok + n_tok) */
+    uint16_t depth; /* 1 for the root's children */
+    uint32_t skip;  /* index of the first node after this one's subtree */
+    uint32_t tok;   /* tokens ending here: sorted[tok .. tok + n_tok) */
     uint32_t n_tok;
 } tt_node;
 

@@ -30,9 +30,9 @@ struct bb_sampler {
     int32_t n_vocab;
     uint64_t seed; /* as resolved: never the "random" marker */
     bb_rng rng;
-    float *work;     /* n_vocab cleaned, biased, penalized logits */
-    bb_cand *cands;  /* room for min(top_k, n_vocab) candidates, or n_vocab without top-k */
-    bb_penalty *pen; /* NULL when every penalty is off */
+    float *work;            /* n_vocab cleaned, biased, penalized logits */
+    bb_cand *cands;         /* room for min(top_k, n_vocab) candidates, or n_vocab without top-k */
+    bb_penalty *pen;        /* NULL when every penalty is off */
     bb_grammar_matcher *gm; /* NULL when unconstrained */
     char grammar_error[200];
 };
@@ -315,6 +315,11 @@ static void mask_work(bb_sampler *s, const uint32_t *bits, int32_t n_bits) {
         uint32_t word = bits[base / 32];
         if (word == UINT32_MAX) continue;
         int32_t end = base + 32 < n ? base + 32 : n;
+        if (word == 0) { /* most words of a structural position: a plain store loop */
+            for (int32_t t = base; t < end; t++)
+                w[t] = -INFINITY;
+            continue;
+        }
         for (int32_t t = base; t < end; t++)
             if (!(word >> (t - base) & 1)) w[t] = -INFINITY;
     }

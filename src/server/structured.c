@@ -11,8 +11,9 @@ static bool format_grammar(const cJSON *rf, bb_grammar **out, oai_error *e) {
     if (!cJSON_IsObject(rf)) return oai_fail(e, 400, P, "'response_format' must be an object");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
     if (!cJSON_IsString(type))
-        return oai_fail(e, 400, P, "'response_format.type' must be \"text\", \"json_object\" or "
-                                   "\"json_schema\"");
+        return oai_fail(e, 400, P,
+                        "'response_format.type' must be \"text\", \"json_object\" or "
+                        "\"json_schema\"");
     const cJSON *k;
     cJSON_ArrayForEach(k, rf) {
         if (strcmp(k->string, "type") && strcmp(k->string, "json_schema"))
@@ -30,8 +31,10 @@ static bool format_grammar(const cJSON *rf, bb_grammar **out, oai_error *e) {
         return true;
     }
     if (strcmp(t, "json_schema"))
-        return oai_fail(e, 400, P, "'response_format.type' \"%.40s\" is not one of \"text\", "
-                                   "\"json_object\", \"json_schema\"", t);
+        return oai_fail(e, 400, P,
+                        "'response_format.type' \"%.40s\" is not one of \"text\", "
+                        "\"json_object\", \"json_schema\"",
+                        t);
     if (!cJSON_IsObject(js))
         return oai_fail(e, 400, P, "'response_format.json_schema' must be an object");
     cJSON_ArrayForEach(k, js) {
@@ -44,8 +47,9 @@ static bool format_grammar(const cJSON *rf, bb_grammar **out, oai_error *e) {
     const cJSON *strict = cJSON_GetObjectItemCaseSensitive(js, "strict");
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(js, "description");
     if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) > 64)
-        return oai_fail(e, 400, P, "'response_format.json_schema.name' must be a string of 1 to "
-                                   "64 characters");
+        return oai_fail(e, 400, P,
+                        "'response_format.json_schema.name' must be a string of 1 to "
+                        "64 characters");
     if (strict && !cJSON_IsBool(strict) && !cJSON_IsNull(strict))
         return oai_fail(e, 400, P, "'response_format.json_schema.strict' must be a boolean");
     if (desc && !cJSON_IsString(desc))
@@ -70,13 +74,14 @@ bool oai_structured_parse(const cJSON *root, bb_grammar **out, oai_error *e) {
     if (*out) {
         bb_grammar_unref(*out);
         *out = NULL;
-        return oai_fail(e, 400, "grammar", "'grammar' and a JSON 'response_format' exclude each "
-                                           "other");
+        return oai_fail(e, 400, "grammar",
+                        "'grammar' and a JSON 'response_format' exclude each "
+                        "other");
     }
     if (!cJSON_IsString(gr)) return oai_fail(e, 400, "grammar", "'grammar' must be a GBNF string");
     bb_error err = {0};
-    bb_status st = bb_grammar_parse_gbnf(gr->valuestring, strlen(gr->valuestring), "root", out,
-                                         &err);
+    bb_status st =
+        bb_grammar_parse_gbnf(gr->valuestring, strlen(gr->valuestring), "root", out, &err);
     if (st != BB_OK)
         return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "grammar", "%s", err.message);
     return true;
