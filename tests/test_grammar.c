@@ -256,7 +256,7 @@ static void test_schema(void) {
     }
     { /* strings */
         const char *good[] = {"\"ab\"", "\"a\\\"c\"", "\"日本語\"", NULL};
-        const char *bad[] = {"\"a\"", "\"abcd\"", "\"a\"\"", NULL};
+        const char *bad[] = {"\"a\"", "\"abcd\"", "\"a\"\"", "\"\\ud83d\\ude00\"", NULL};
         schema_cases("{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", good, bad);
         const char *good2[] = {"\"2024-02-28\"", "\"1999-12-31\"", NULL};
         const char *bad2[] = {"\"2024-02-30\"", "\"2024-13-01\"", "\"24-01-01\"", NULL};
