@@ -51,8 +51,8 @@ typedef struct sc {
 
 static const char PRIMITIVES[] =
     "ws ::= ( \" \" | \"\\n\" [ \\t]{0,16} )?\n"
-    /* Escapes of surrogates (backslash, u, D800-DFFF) are left out: a lone one is no character, and a pair would
-     * count as two characters here but one for minLength/maxLength */
+    /* Escapes of surrogates (backslash, u, D800-DFFF) are left out: a lone one is no character, and
+     * a pair would count as two characters here but one for minLength/maxLength */
     "jchar ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" ( [0-9a-cA-CefEF] "
     "[0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )\n"
     "jstring ::= \"\\\"\" jchar* \"\\\"\"\n"
