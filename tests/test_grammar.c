@@ -171,6 +171,10 @@ static void test_gbnf_errors(void) {
     expect_error("", "no rules");
     expect_error("root ::= []\n", "empty character class");
     expect_error("root ::= \"\xff\"\n", "invalid UTF-8");
+    char deep[2000] = "root ::= ";
+    for (int i = 0; i < 600; i++)
+        strcat(deep, "(");
+    expect_error(deep, "nested deeper than 256");
 }
 
 /* ---- JSON schema */
@@ -491,11 +495,54 @@ static void test_real_vocab(void) {
     }
 }
 
+/* Mutated grammars and schemas: every one compiles or gives an error, never a crash (the
+ * sanitizer build checks memory), and what compiles can be matched. */
+static void test_mutations(void) {
+    static const char schema_src[] =
+        "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": "
+        "\"^[a-z]{2,4}(x|y)?$\"}, \"b\": {\"type\": \"integer\", \"minimum\": -5, "
+        "\"maximum\": 300}, \"c\": {\"$ref\": \"#/$defs/c\"}}, \"required\": [\"a\"], "
+        "\"$defs\": {\"c\": {\"enum\": [1, \"two\", null]}}}";
+    const char *sources[2] = {JSON_GBNF, schema_src};
+    uint64_t x = 12345;
+    int compiled = 0, total = 0;
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(sources[k]);
+        char *buf = malloc(len + 1);
+        for (int iter = 0; iter < 1500; iter++) {
+            memcpy(buf, sources[k], len + 1);
+            for (int e = 0; e < 1 + iter % 4; e++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                size_t at = (size_t)(x >> 33) % len;
+                static const char alphabet[] = "()[]{}|*+?\"\\^-.:,#\n 09az";
+                buf[at] = (x >> 20) % 8 == 0 ? (char)(x >> 40)
+                                             : alphabet[(x >> 24) % (sizeof alphabet - 1)];
+            }
+            bb_grammar *g = NULL;
+            bb_error err = {0};
+            bb_status st = k == 0 ? bb_grammar_parse_gbnf(buf, len, NULL, &g, &err)
+                                  : bb_grammar_from_json_schema(buf, len, &g, &err);
+            total++;
+            CHECKF((st == BB_OK) == (g != NULL) && (st == BB_OK || err.message[0]),
+                   "mutation %d: status %d without %s", iter, st, g ? "error" : "grammar");
+            if (g) {
+                compiled++;
+                bb_grammar_accepts(g, "{\"a\": \"abx\", \"b\": 7}", 24);
+                bb_grammar_accepts(g, "", 0);
+            }
+            bb_grammar_unref(g);
+        }
+        free(buf);
+    }
+    printf("mutations: %d of %d compiled, the rest gave errors\n", compiled, total);
+}
+
 int main(void) {
     test_gbnf_languages();
     test_gbnf_errors();
     test_schema();
     test_masks();
+    test_mutations();
     test_real_vocab();
     return tu_finish("test_grammar");
 }

@@ -23,6 +23,7 @@ typedef struct parser {
     g_builder *b;
     bb_error *err;
     bool failed;
+    int depth; /* of parentheses: bounded, so input cannot exhaust the stack */
 } parser;
 
 static void where(const parser *ps, const char *at, uint32_t *line, uint32_t *col) {
@@ -348,10 +349,12 @@ static bool parse_sequence(parser *ps, uint32_t rule, bool nested) {
             if (!push_class(ps, rule, &all, 1, false)) return false;
         } else if (c == '(') {
             const char *at = ps->p++;
+            if (++ps->depth > 256) return fail(ps, at, "parentheses nested deeper than 256");
             int64_t sub = gb_aux_rule(b, rule);
             if (sub < 0) return oom(ps);
             skip_space(ps, true);
             if (!parse_alternates(ps, (uint32_t)sub, true)) return false;
+            ps->depth--;
             if (ps->p >= ps->end || *ps->p != ')') return fail(ps, at, "unclosed '('");
             ps->p++;
             if (!gb_push(b, rule, g_elem(G_REF, (uint32_t)sub))) return oom(ps);
