@@ -319,6 +319,14 @@ static void test_schema(void) {
     schema_error("{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4}", "no integer");
     schema_error("{\"type\": \"object\", \"properties\": {}, \"required\": [\"x\"]}", "'x'");
     schema_error("{\"type\": ", "invalid JSON");
+    schema_error("{\"$ref\": \"#/$defs/a\", \"type\": \"string\", \"$defs\": {\"a\": {}}}",
+                 "keyword 'type' beside '$ref'");
+    schema_error("{\"type\": \"string\", \"enum\": [1, 2]}", "no 'enum' value");
+    {
+        const char *good[] = {"\"a\"", NULL};
+        const char *bad[] = {"1", NULL};
+        schema_cases("{\"type\": \"string\", \"enum\": [\"a\", 1]}", good, bad);
+    }
 }
 
 /* ---- masks against brute force */

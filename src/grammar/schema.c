@@ -627,6 +627,26 @@ static bool gen_alternatives(sc *c, const cJSON *list, const char *path, const c
     return true;
 }
 
+static bool type_is(const char *t, const cJSON *v) {
+    if (!strcmp(t, "string")) return cJSON_IsString(v);
+    if (!strcmp(t, "number")) return cJSON_IsNumber(v);
+    if (!strcmp(t, "integer")) return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+    if (!strcmp(t, "boolean")) return cJSON_IsBool(v);
+    if (!strcmp(t, "null")) return cJSON_IsNull(v);
+    if (!strcmp(t, "object")) return cJSON_IsObject(v);
+    if (!strcmp(t, "array")) return cJSON_IsArray(v);
+    return false;
+}
+
+/* Whether an enum/const value is of the schema's type (absent: any). */
+static bool type_allows(const cJSON *type, const cJSON *v) {
+    if (!type) return true;
+    if (cJSON_IsString(type)) return type_is(type->valuestring, v);
+    for (const cJSON *t = cJSON_IsArray(type) ? type->child : NULL; t; t = t->next)
+        if (cJSON_IsString(t) && type_is(t->valuestring, v)) return true;
+    return false;
+}
+
 static bool gen_body(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     if (cJSON_IsTrue(s)) {
         bb_strbuf_append(o, "jvalue", 6);
@@ -646,29 +666,31 @@ static bool gen_body(sc *c, const cJSON *s, const char *path, bb_strbuf *o) {
     if (null_too) bb_strbuf_append(o, "( jnull | ", 10);
     bool ok = true;
     const cJSON *x;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
     if ((x = cJSON_GetObjectItemCaseSensitive(s, "const"))) {
+        if (!type_allows(type, x)) return sfail(c, path, "'const' is not of the schema's 'type'");
         ok = literal(c, x, path, o);
     } else if ((x = cJSON_GetObjectItemCaseSensitive(s, "enum"))) {
         if (!cJSON_IsArray(x) || !x->child)
             return sfail(c, path, "'enum' must be a non-empty array");
+        bool any = false;
         bb_strbuf_append(o, "( ", 2);
         for (const cJSON *v = x->child; v && ok; v = v->next) {
-            if (v != x->child) bb_strbuf_append(o, " | ", 3);
+            if (!type_allows(type, v)) continue; /* a value 'type' forbids can never validate */
+            if (any) bb_strbuf_append(o, " | ", 3);
+            any = true;
             ok = literal(c, v, path, o);
         }
         bb_strbuf_append(o, " )", 2);
+        if (ok && !any) return sfail(c, path, "no 'enum' value is of the schema's 'type'");
     } else if ((x = cJSON_GetObjectItemCaseSensitive(s, "$ref"))) {
         if (!cJSON_IsString(x)) return sfail(c, path, "'$ref' must be a string");
-        if (s->child->next && !(cJSON_GetObjectItemCaseSensitive(s, "$defs") ||
-                                cJSON_GetObjectItemCaseSensitive(s, "description") ||
-                                cJSON_GetObjectItemCaseSensitive(s, "title"))) {
-            for (const cJSON *k = s->child; k; k = k->next)
-                if (strcmp(k->string, "$ref") && strcmp(k->string, "$defs") &&
-                    strcmp(k->string, "definitions") && strcmp(k->string, "title") &&
-                    strcmp(k->string, "description"))
-                    return sfail(c, path, "keyword '%.60s' beside '$ref' is not supported",
-                                 k->string);
-        }
+        for (const cJSON *k = s->child; k; k = k->next) /* the target alone constrains */
+            if (strcmp(k->string, "$ref") && strcmp(k->string, "$defs") &&
+                strcmp(k->string, "definitions") && strcmp(k->string, "title") &&
+                strcmp(k->string, "description") && strcmp(k->string, "$comment") &&
+                strcmp(k->string, "$schema") && strcmp(k->string, "$id"))
+                return sfail(c, path, "keyword '%.60s' beside '$ref' is not supported", k->string);
         char sub[32];
         ok = gen_ref(c, x->valuestring, path, sub);
         if (ok) bb_strbuf_append(o, sub, strlen(sub));
