@@ -489,6 +489,14 @@ static bool is_eog(const bb_grammar_vocab *tv, bb_token t) {
     return false;
 }
 
+bool bb_grammar_matcher_allows(bb_grammar_matcher *m, bb_token token) {
+    if (!m || !m->tv || m->finished || m->failed || token < 0 || token >= m->tv->n_tokens)
+        return false;
+    if (is_eog(m->tv, token)) return m->st[m->cur].accepting;
+    uint32_t len = m->tv->len[token];
+    return len > 0 && walk(m, m->cur, m->tv->bytes + m->tv->off[token], len) >= 0;
+}
+
 bool bb_grammar_matcher_accept(bb_grammar_matcher *m, bb_token token) {
     if (!m || !m->tv || m->finished || m->failed || token < 0 || token >= m->tv->n_tokens)
         return false;

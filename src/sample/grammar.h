@@ -5,7 +5,9 @@
  * The mask sets every token the grammar does not allow to -inf before any filter looks at the
  * logits, for greedy decoding too; when the grammar allows exactly one token it is taken without
  * running the chain (and without drawing from the RNG: the draw sequence stays a function of the
- * sequence alone). The sampled token then advances the matcher. Everything is per sampler, so
+ * sequence alone). Greedy decoding first checks the unconstrained best token: if the grammar
+ * allows it, it is the constrained best too, and no mask is needed. The sampled token then
+ * advances the matcher. Everything is per sampler, so
  * per sequence, and deterministic: batch invariance is untouched. */
 #ifndef BB_SAMPLE_GRAMMAR_H
 #define BB_SAMPLE_GRAMMAR_H

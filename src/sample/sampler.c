@@ -348,6 +348,13 @@ bb_token bb_sampler_sample(bb_sampler *s, const float *logits) {
     if (!s || !logits) return 0;
     build_work(s, logits);
     if (!s->gm) return unconstrained(s);
+    if (s->params.temperature <= 0.0f) {
+        /* Greedy: when the best token (lowest id among the best) is allowed it is also the
+         * best allowed one, so one walk over its bytes replaces the mask. */
+        bb_token best = argmax(s->work, s->n_vocab);
+        if (s->work[best] > -INFINITY && bb_grammar_matcher_allows(s->gm, best))
+            return grammar_take(s, best);
+    }
     int32_t n_allowed;
     bb_token single;
     const uint32_t *bits = bb_grammar_matcher_mask(s->gm, &n_allowed, &single);
