@@ -206,6 +206,38 @@ static void schema_error(const char *s, const char *needle) {
     bb_grammar_unref(g);
 }
 
+/* Two schemas' rules named apart, in one grammar. */
+static void test_named_schemas(void) {
+    const char *a = "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, "
+                    "\"required\": [\"city\"], \"additionalProperties\": false}";
+    const char *b = "{\"type\": \"array\", \"items\": {\"type\": \"integer\", \"minimum\": 0, "
+                    "\"maximum\": 9}, \"maxItems\": 2}";
+    char *ga = NULL, *gb = NULL;
+    bb_error err = {0};
+    CHECK(bb_json_schema_to_gbnf_named(a, strlen(a), "weather", &ga, &err) == BB_OK);
+    CHECK(bb_json_schema_to_gbnf_named(b, strlen(b), "digits_2", &gb, &err) == BB_OK);
+    CHECK(bb_json_schema_to_gbnf_named(b, strlen(b), "bad name", &gb, &err) != BB_OK);
+    if (ga && gb) {
+        size_t n = strlen(ga) + strlen(gb) + 200;
+        char *all = malloc(n);
+        snprintf(
+            all, n,
+            "root ::= \"<call>\" ( \"w \" weather-root | \"d \" digits_2-root ) \"</call>\"\n%s%s",
+            ga, gb);
+        bb_grammar *g = gbnf(all);
+        if (g) {
+            expect(g, "<call>w {\"city\": \"Oslo\"}</call>", true, "named");
+            expect(g, "<call>d [1, 9]</call>", true, "named");
+            expect(g, "<call>d [10]</call>", false, "named");
+            expect(g, "<call>w [1]</call>", false, "named");
+            bb_grammar_unref(g);
+        }
+        free(all);
+    }
+    free(ga);
+    free(gb);
+}
+
 static void test_schema(void) {
     {
         const char *good[] = {"{\"name\": \"Ann\", \"age\": 3}",
@@ -549,6 +581,7 @@ int main(void) {
     test_gbnf_languages();
     test_gbnf_errors();
     test_schema();
+    test_named_schemas();
     test_masks();
     test_mutations();
     test_real_vocab();

@@ -48,6 +48,12 @@ bb_status bb_grammar_from_json_schema(const char *schema, size_t len, bb_grammar
                                       bb_error *err);
 /* The GBNF a schema compiles to, in a new NUL-terminated string (free()): for inspection. */
 bb_status bb_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, bb_error *err);
+/* The same with every rule named "NAME-..." and the schema's value as rule "NAME-root", to be
+ * pasted into a larger grammar beside other schemas (e.g. one per tool:
+ *   root ::= "<tool_call>" ( get-weather-root | search-root ) "</tool_call>"
+ * followed by each schema's rules). NAME: 1-64 of [a-zA-Z0-9_-]. */
+bb_status bb_json_schema_to_gbnf_named(const char *schema, size_t len, const char *name,
+                                       char **gbnf, bb_error *err);
 /* Any JSON object (response_format {"type": "json_object"}). */
 bb_status bb_grammar_json_object(bb_grammar **out, bb_error *err);
 

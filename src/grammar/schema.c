@@ -760,7 +760,44 @@ static void sc_free(sc *c) {
     bb_strbuf_release(&c->out);
 }
 
-static bb_status compile(const cJSON *root, char **gbnf, bb_error *err) {
+/* Every rule name of generated GBNF (words outside literals, classes and repetition braces)
+ * with `prefix` and '-' in front, so that several schemas can live in one grammar. */
+static char *prefix_names(const char *text, const char *prefix) {
+    bb_strbuf o = {0};
+    size_t plen = strlen(prefix);
+    for (const char *p = text; *p;) {
+        char c = *p;
+        if (c == '"' || c == '[') { /* a literal or a class, escapes included, copied as is */
+            char close = c == '"' ? '"' : ']';
+            const char *q = p + 1;
+            while (*q && *q != close)
+                q += q[0] == '\\' && q[1] ? 2 : 1;
+            if (*q) q++;
+            bb_strbuf_append(&o, p, (size_t)(q - p));
+            p = q;
+        } else if (c == '{') {
+            const char *q = strchr(p, '}');
+            q = q ? q + 1 : p + strlen(p);
+            bb_strbuf_append(&o, p, (size_t)(q - p));
+            p = q;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') {
+            const char *q = p;
+            while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                   (*q >= '0' && *q <= '9') || *q == '_' || *q == '-')
+                q++;
+            bb_strbuf_append(&o, prefix, plen);
+            bb_strbuf_append(&o, "-", 1);
+            bb_strbuf_append(&o, p, (size_t)(q - p));
+            p = q;
+        } else {
+            bb_strbuf_append(&o, p, 1);
+            p++;
+        }
+    }
+    return bb_strbuf_take(&o);
+}
+
+static bb_status compile(const cJSON *root, const char *name, char **gbnf, bb_error *err) {
     sc c = {.root = root, .err = err};
     char top[32];
     if (!gen(&c, root, "", top)) {
@@ -770,6 +807,11 @@ static bb_status compile(const cJSON *root, char **gbnf, bb_error *err) {
     bb_strbuf_printf(&c.out, "root ::= %s\n%s", top, PRIMITIVES);
     char *text = bb_strbuf_take(&c.out);
     sc_free(&c);
+    if (text && name) {
+        char *named = prefix_names(text, name);
+        free(text);
+        text = named;
+    }
     if (!text) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory compiling a schema");
     *gbnf = text;
     return BB_OK;
@@ -788,15 +830,32 @@ static bb_status parse_schema(const char *schema, size_t len, cJSON **root, bb_e
     return BB_OK;
 }
 
-bb_status bb_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, bb_error *err) {
+static bool valid_name(const char *name) {
+    if (!name[0] || strlen(name) > 64) return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return false;
+    return true;
+}
+
+bb_status bb_json_schema_to_gbnf_named(const char *schema, size_t len, const char *name,
+                                       char **gbnf, bb_error *err) {
     if (!gbnf) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_json_schema_to_gbnf: NULL out");
     *gbnf = NULL;
+    if (name && !valid_name(name))
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "json schema: rule name '%.64s' is not 1-64 of [a-zA-Z0-9_-]", name);
     cJSON *root;
     bb_status st = parse_schema(schema, len, &root, err);
     if (st != BB_OK) return st;
-    st = compile(root, gbnf, err);
+    st = compile(root, name, gbnf, err);
     cJSON_Delete(root);
     return st;
+}
+
+bb_status bb_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, bb_error *err) {
+    return bb_json_schema_to_gbnf_named(schema, len, NULL, gbnf, err);
 }
 
 bb_status bb_grammar_from_json_schema(const char *schema, size_t len, bb_grammar **out,
