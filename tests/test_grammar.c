@@ -473,6 +473,29 @@ static void test_masks(void) {
     }
 }
 
+/* A long input through a grammar with a state per position: the matcher's tables outgrow their
+ * limit and start over from the current state (compaction), and matching goes on exactly. */
+static void test_long_input(void) {
+    bb_grammar *g = gbnf("root ::= (\"a\"{0,10000} \"b\"){0,9}\n");
+    bb_grammar_matcher *m = NULL;
+    if (!g || bb_grammar_matcher_new(g, NULL, &m, NULL) != BB_OK) return;
+    char block[1000];
+    memset(block, 'a', sizeof block);
+    bool ok = true;
+    for (int rep = 0; rep < 8 && ok; rep++) { /* 8 x (10,000 a, then b): 80,008 states */
+        for (int k = 0; k < 10 && ok; k++)
+            ok = bb_grammar_matcher_accept_bytes(m, block, 1000);
+        ok = ok && !bb_grammar_matcher_accept_bytes(m, "a", 1); /* the 10,001st a */
+        ok = ok && bb_grammar_matcher_accept_bytes(m, "b", 1) && bb_grammar_matcher_can_end(m);
+    }
+    CHECKF(ok, "long input: %s", bb_grammar_matcher_error(m) ?: "refused");
+    CHECK(bb_grammar_matcher_accept_bytes(m, "ab", 2) &&
+          !bb_grammar_matcher_accept_bytes(m, "b", 1));
+    CHECK(!bb_grammar_matcher_accept_bytes(m, "ab", 2)); /* the tenth "b" would be one too many */
+    bb_grammar_matcher_free(m);
+    bb_grammar_unref(g);
+}
+
 /* Masks over a real tokenizer: every allowed token's text keeps the output a prefix of the
  * language, end only when complete. */
 static void test_real_vocab(void) {
@@ -584,6 +607,7 @@ int main(void) {
     test_named_schemas();
     test_masks();
     test_mutations();
+    test_long_input();
     test_real_vocab();
     return tu_finish("test_grammar");
 }
