@@ -505,8 +505,10 @@ static void test_real_vocab(void) {
         tu_skip("grammar masks over real tokenizers");
         return;
     }
-    const char *names[] = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"};
-    for (size_t k = 0; k < 2; k++) {
+    /* SentencePiece with byte fallback (llama-spm, phi-3), byte-level BPE (gpt-2, deepseek) */
+    const char *names[] = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
+                           "ggml-vocab-phi-3.gguf", "ggml-vocab-deepseek-llm.gguf"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/tokenizer/%s", td, names[k]);
         bb_model_params mp = bb_model_default_params();
@@ -534,6 +536,12 @@ static void test_real_vocab(void) {
             const uint32_t *bits = bb_grammar_matcher_mask(m, &count, &single);
             CHECK(bits && count > 0);
             if (!bits || count == 0) break;
+            if (step < 12) { /* the trie walk against each token's own walk, every token */
+                int32_t wrong = 0, nt = bb_grammar_vocab_n_tokens(tv);
+                for (int32_t t = 0; t < nt; t++)
+                    wrong += (bits[t / 32] >> (t % 32) & 1) != bb_grammar_matcher_allows(m, t);
+                CHECKF(wrong == 0, "%s, step %d: %d tokens disagree", names[k], step, wrong);
+            }
             /* the highest-id allowed token: a different walk from the brute-force one above */
             bb_token pick = -1;
             for (int32_t t = bb_grammar_vocab_n_tokens(tv) - 1; t >= 0 && pick < 0; t--)
