@@ -49,7 +49,7 @@ static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t cho
         if (st != BB_OK) return st;
         bb_sampler_set_grammar(s->sampler, m);
     }
-    s->detok = bb_detok_new(vocab, false);
+    s->detok = bb_detok_new(vocab, p->special_text);
     if (!s->detok) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a detokenizer");
     return stop_init(&s->stop, p->stop, p->n_stop, err);
 }
