@@ -469,8 +469,8 @@ static void test_structured(int port) {
         size_t chars = 0; /* maxLength counts characters */
         for (const char *w = jstr(j, "w"); w && *w; w++)
             chars += ((unsigned char)*w & 0xc0) != 0x80;
-        CHECKF(j && n >= 1 && n <= 50 && jstr(j, "w") && chars <= 5 &&
-                   jstr(j, "k") && strchr("xy", jstr(j, "k")[0]) && cJSON_GetArraySize(j) == 3,
+        CHECKF(j && n >= 1 && n <= 50 && jstr(j, "w") && chars <= 5 && jstr(j, "k") &&
+                   strchr("xy", jstr(j, "k")[0]) && cJSON_GetArraySize(j) == 3,
                "structured answer: %s", solo[i] ? solo[i] : "(null)");
         cJSON_Delete(j);
     }
@@ -514,6 +514,12 @@ static void test_structured(int port) {
              "\\\"a\\\"\"}",
              m);
     expect_status(port, b, 400, "grammar");
+    snprintf(b, sizeof b,
+             "{%s,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+             "\"parameters\":{\"type\":\"object\"}}}],\"tool_choice\":\"required\","
+             "\"response_format\":{\"type\":\"json_object\"}}",
+             m);
+    expect_status(port, b, 400, "response_format");
     printf("structured output: 8 clients at once equal to their solo runs; errors are 400s\n");
 }
 
@@ -911,6 +917,7 @@ static void run_node_script(int port, const char *script, const char *model);
 
 static void test_openai_sdk(int port) {
     run_node_script(port, "openai_client.test.mjs", g_model);
+    run_node_script(port, "structured.test.mjs", g_model); /* response_format, ajv */
 }
 
 static void run_node_script(int port, const char *script, const char *model) {
@@ -938,13 +945,7 @@ static void run_node_script(int port, const char *script, const char *model) {
              "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY " BB_MODEL='%s' node %s",
              dir, port, model, script);
     int rc = system(cmd);
-    CHECKF(rc == 0, "openai npm tests failed (status %d)", rc);
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY
-             " BB_MODEL='%s' node structured.test.mjs",
-             dir, port, g_model);
-    rc = system(cmd);
-    CHECKF(rc == 0, "structured output npm tests failed (status %d)", rc);
+    CHECKF(rc == 0, "%s failed (status %d)", script, rc);
 }
 
 /* ---------------------------------------------------------------- tools and reasoning */
