@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/tool_grammar.h"
+#include "common/strbuf.h"
 #include "grammar/grammar.h"
 #include "testutil.h"
 
@@ -237,6 +239,60 @@ static void test_named_schemas(void) {
     }
     free(ga);
     free(gb);
+}
+
+/* The chat module's forced-call grammars, with this compiler for the arguments, are grammars
+ * this parser takes, for every template family. */
+static void test_tool_grammars(void) {
+    const char *tools =
+        "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+        "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \"unit\": "
+        "{\"enum\": [\"c\", \"f\"]}}, \"required\": [\"city\"]}}}, {\"type\": \"function\", "
+        "\"function\": {\"name\": \"now\"}}]";
+    for (int f = TC_HERMES; f <= TC_GENERIC; f++) {
+        for (int parallel = 0; parallel < 2; parallel++) {
+            char *text = NULL;
+            bb_error err = {0};
+            bb_status st = tc_tool_grammar((tc_family)f, tools, parallel ? NULL : "get_weather",
+                                           parallel, bb_json_schema_gbnf_rule, &text, &err);
+            CHECKF(st == BB_OK, "%s: %s", tc_family_name((tc_family)f), err.message);
+            bb_grammar *g = NULL;
+            if (text) {
+                st = bb_grammar_parse_gbnf(text, strlen(text), NULL, &g, &err);
+                CHECKF(st == BB_OK, "%s grammar: %s\n%s", tc_family_name((tc_family)f), err.message,
+                       text);
+            }
+            bb_grammar_matcher *m = NULL;
+            if (g) CHECK(bb_grammar_matcher_new(g, NULL, &m, &err) == BB_OK);
+            bb_grammar_matcher_free(m);
+            bb_grammar_unref(g);
+            free(text);
+        }
+    }
+    char *hermes = NULL;
+    bb_error err = {0};
+    if (tc_tool_grammar(TC_HERMES, tools, "get_weather", false, bb_json_schema_gbnf_rule, &hermes,
+                        &err) == BB_OK) {
+        bb_grammar *g = gbnf(hermes);
+        if (g) { /* what a Hermes-style call looks like, as its grammar spells it */
+            bool any = false;
+            const char *calls[] = {"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                   "{\"city\": \"Oslo\"}}\n</tool_call>",
+                                   "<tool_call>{\"name\": \"get_weather\", \"arguments\": "
+                                   "{\"city\": \"Oslo\"}}</tool_call>",
+                                   "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                   "{\"city\": \"Oslo\"}}</tool_call>"};
+            for (size_t i = 0; i < 3; i++)
+                any |= bb_grammar_accepts(g, calls[i], strlen(calls[i]));
+            CHECKF(any, "hermes grammar accepts no call:\n%s", hermes);
+            expect(g,
+                   "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"town\": "
+                   "1}}\n</tool_call>",
+                   false, "hermes");
+            bb_grammar_unref(g);
+        }
+    }
+    free(hermes);
 }
 
 static void test_schema(void) {
@@ -614,6 +670,7 @@ int main(void) {
     test_gbnf_errors();
     test_schema();
     test_named_schemas();
+    test_tool_grammars();
     test_masks();
     test_mutations();
     test_long_input();

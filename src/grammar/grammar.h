@@ -54,6 +54,12 @@ bb_status bb_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, bb
  * followed by each schema's rules). NAME: 1-64 of [a-zA-Z0-9_-]. */
 bb_status bb_json_schema_to_gbnf_named(const char *schema, size_t len, const char *name,
                                        char **gbnf, bb_error *err);
+/* Appends to out the rules that define `rule` as the JSON text of a schema (NULL: any JSON
+ * value), named apart as above: the shape of the chat module's tc_schema_gbnf_fn, so the
+ * forced-tool-call grammars (src/chat/tool_grammar.h) can use this compiler for arguments. */
+struct bb_strbuf;
+bb_status bb_json_schema_gbnf_rule(const char *schema_json, const char *rule, struct bb_strbuf *out,
+                                   bb_error *err);
 /* Any JSON object (response_format {"type": "json_object"}). */
 bb_status bb_grammar_json_object(bb_grammar **out, bb_error *err);
 

@@ -854,6 +854,17 @@ bb_status bb_json_schema_to_gbnf_named(const char *schema, size_t len, const cha
     return st;
 }
 
+bb_status bb_json_schema_gbnf_rule(const char *schema_json, const char *rule, bb_strbuf *out,
+                                   bb_error *err) {
+    const char *schema = schema_json ? schema_json : "{}";
+    char *g;
+    bb_status st = bb_json_schema_to_gbnf_named(schema, strlen(schema), rule, &g, err);
+    if (st != BB_OK) return st;
+    bb_strbuf_printf(out, "%s ::= %s-root\n%s", rule, rule, g);
+    free(g);
+    return out->failed ? bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a grammar") : BB_OK;
+}
+
 bb_status bb_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, bb_error *err) {
     return bb_json_schema_to_gbnf_named(schema, len, NULL, gbnf, err);
 }
