@@ -820,14 +820,35 @@ static bool stream_open(int port, const char *body, open_stream *s, int *status)
 
 static void test_overload(const char *model_path) {
     sc_server srv;
-    const char *args[] = {
-        "-m",   model_path,  "--parallel", "1",         "--max-queue", "1",  "--ctx-size",
-        "8192", "--threads", "1",          "--api-key", API_KEY,       "-q", "--shutdown-timeout",
-        "1",    NULL};
+    const char *args[] = {"-m",          model_path,
+                          "--parallel",  "1",
+                          "--max-queue", "1",
+                          "--ctx-size",  "8192",
+                          "--threads",   "1",
+                          "--api-key",   API_KEY,
+                          "-q",          "--shutdown-timeout",
+                          "1",           "--max-client-connections",
+                          "6",           NULL};
     if (!sc_server_start(&srv, args)) {
         CHECKF(0, "overload server did not start");
         return;
     }
+    /* One client cannot hold every connection: past --max-client-connections (6) its new
+     * connections are closed unanswered, and served again once it lets go of some. */
+    int idle[6];
+    for (int i = 0; i < 6; i++)
+        CHECK((idle[i] = sc_connect(srv.port)) >= 0);
+    sc_resp r;
+    bool served = sc_request(srv.port, "GET", "/health", NULL, &r) && r.status == 200;
+    sc_resp_free(&r);
+    CHECKF(!served, "a 7th connection from one client was served");
+    for (int i = 0; i < 6; i++)
+        close(idle[i]);
+    for (double t0 = sc_now(); !served && sc_now() - t0 < 5; usleep(20 * 1000)) {
+        served = sc_request(srv.port, "GET", "/health", NULL, &r) && r.status == 200;
+        sc_resp_free(&r);
+    }
+    CHECKF(served, "not served after the idle connections closed");
     char extra[256];
     snprintf(extra, sizeof extra, ",\"stream\":true%s", g_bias);
     char *body = chat_body("Keep talking", 100000, extra);
@@ -837,7 +858,6 @@ static void test_overload(const char *model_path) {
     CHECK(wait_metric(srv.port, "beanbag_requests_running ", 1)); /* A runs */
     CHECK(stream_open(srv.port, body, &b, &sb) && sb == 200);
     CHECK(wait_metric(srv.port, "beanbag_requests_waiting ", 1)); /* B waits */
-    sc_resp r;
     size_t len;
     char *req = sc_format_request("POST", "/v1/chat/completions", body, NULL, &len);
     CHECK(sc_raw(srv.port, req, len, 10, &r));

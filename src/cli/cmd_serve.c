@@ -41,6 +41,9 @@ static void usage(FILE *out) {
             "      --timeout SECS      time a client has to send a request, and to take each\n"
             "                          piece of a response (default 30)\n"
             "      --max-connections N open connections at most (default 256)\n"
+            "      --max-client-connections N  open connections from one client address at\n"
+            "                          most (default 0: no limit of its own; behind a reverse\n"
+            "                          proxy every client has the proxy's address)\n"
             "      --shutdown-timeout SECS  on SIGTERM/SIGINT, time running requests get to\n"
             "                          finish before they are cancelled (default 10)\n"
             "  -q, --quiet             no log lines\n"
@@ -68,6 +71,7 @@ enum {
     O_BODY,
     O_TIMEOUT,
     O_CONNS,
+    O_CLIENT_CONNS,
     O_SHUTDOWN
 };
 
@@ -87,6 +91,7 @@ static const struct option long_opts[] = {
     {"max-body", required_argument, NULL, O_BODY},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"max-connections", required_argument, NULL, O_CONNS},
+    {"max-client-connections", required_argument, NULL, O_CLIENT_CONNS},
     {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -163,6 +168,10 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         case O_CONNS:
             if ((ok = int_flag("--max-connections", 1, 100000, &v)))
                 o->http.max_connections = (int)v;
+            break;
+        case O_CLIENT_CONNS:
+            if ((ok = int_flag("--max-client-connections", 0, 100000, &v)))
+                o->http.max_client_connections = (int)v;
             break;
         case O_SHUTDOWN:
             if ((ok = int_flag("--shutdown-timeout", 0, 86400, &v)))

@@ -559,7 +559,8 @@ static void server_destroy(server *s) {
 bb_status server_start(const server_params *params, server **out, bb_error *err) {
     *out = NULL;
     if (params->port < 0 || params->port > 65535 || params->timeout_s < 1 ||
-        params->max_connections < 1 || params->max_n < 1 || params->max_body < 1)
+        params->max_connections < 1 || params->max_client_connections < 0 || params->max_n < 1 ||
+        params->max_body < 1)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
                        "server parameters out of range (port %d, timeout %d, connections %d, "
                        "max n %d)",
@@ -591,7 +592,8 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)params->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)params->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        (unsigned)params->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)params->max_client_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
