@@ -123,6 +123,9 @@ function sampleRss() {
   } catch { /* gone */ }
 }
 
+let checked = 0, overloaded = 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 async function worker(id) {
   let i = 0;
   while (Date.now() < deadline) {
@@ -135,11 +138,13 @@ async function worker(id) {
       if (r.status === 200 && JSON.parse(r.body).choices[0].message.content !== solo[q])
         fail(`greedy '${q}' differs from its solo run`);
       else if (r.status !== 200 && r.status !== 503) fail(`greedy: status ${r.status} ${r.error ?? ''}`);
+      checked += r.status === 200;
     } else if (roll < 0.6) {
       kind = 'greedy stream';
       const r = await request('POST', '/v1/chat/completions', chat(q, { stream: true }));
       if (r.status === 200 && sseText(r.body) !== solo[q]) fail(`streamed '${q}' differs from its solo run`);
       else if (r.status !== 200 && r.status !== 503) fail(`stream: status ${r.status} ${r.error ?? ''}`);
+      checked += r.status === 200;
     } else if (roll < 0.7) {
       kind = 'hung up mid-stream';
       await request('POST', '/v1/chat/completions', chat(q, { stream: true, max_tokens: 400 }), { abortAfter: 3 });
@@ -155,6 +160,8 @@ async function worker(id) {
       if (status !== want && status !== 503) fail(`${name}: status ${status}, want ${want}`);
     }
     kinds[kind] = (kinds[kind] ?? 0) + 1;
+    // a full queue says Retry-After; a client waiting a little keeps the overload realistic
+    if (seen[503] > overloaded) { overloaded = seen[503]; await sleep(50 + Math.random() * 200); }
   }
 }
 
@@ -180,11 +187,13 @@ for (const code of new Set([...Object.keys(counts), ...Object.keys(seen)]))
     fail(`/metrics counts ${counts[code] ?? 0} responses with status ${code}, the clients got ${seen[code] ?? 0}`);
 // RSS: after the first quarter (caches, arenas warmed up) it may not keep growing
 const warm = rss[Math.floor(rss.length / 4)] ?? rss[0], last = rss[rss.length - 1];
+if (checked === 0) fail('no greedy answer was checked');
+if (!seen[503]) fail('the load never went past --max-queue');
 if (last > warm * 1.5 + 64) fail(`RSS grew from ${warm.toFixed(0)} MiB to ${last.toFixed(0)} MiB`);
 const total = Object.values(kinds).reduce((a, b) => a + b, 0);
 console.log(`soak: ${minutes} min, ${clients} clients, ${total} requests, ${idleOpened} idle connections opened (${idleTarget} held)`);
 for (const [k, n] of Object.entries(kinds).sort()) console.log(`  ${k}: ${n}`);
-console.log(`  responses by status: ${JSON.stringify(seen)}`);
+console.log(`  responses by status: ${JSON.stringify(seen)}; greedy answers equal to their solo runs: ${checked}`);
 console.log(`  server RSS: ${Math.min(...rss).toFixed(0)}..${Math.max(...rss).toFixed(0)} MiB (warm ${warm?.toFixed(0)}, last ${last?.toFixed(0)})`);
 for (const f of failures) console.log(`FAIL: ${f}`);
 process.exit(failures.length ? 1 : 0);

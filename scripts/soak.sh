@@ -16,9 +16,9 @@ log=$(mktemp -d /tmp/bb-soak-XXXXXX)
 # a small quarantine keeps ASan's own memory from looking like growth
 export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:log_path=$log/asan
 export UBSAN_OPTIONS=print_stacktrace=1:log_path=$log/ubsan
-build-asan/beanbag serve --port 0 --parallel 4 --max-queue 8 --ctx-size 2048 --threads 2 \
+build-asan/beanbag serve --port 0 --parallel 4 --max-queue 12 --ctx-size 2048 --threads 2 \
   --timeout 5 --max-body 65536 --max-connections 1024 --shutdown-timeout 5 \
-  2> "$log/server.log" &
+  > "$log/server.log" 2>&1 &
 server=$!
 port=""
 for _ in $(seq 1 600); do
@@ -28,7 +28,9 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 if [ -z "$port" ]; then
-  echo "soak: the server did not start"; cat "$log/server.log"; exit 1
+  echo "soak: the server did not start"; cat "$log/server.log"
+  kill "$server" 2>/dev/null || true
+  exit 1
 fi
 rc=0
 node scripts/soak.mjs --port "$port" --pid "$server" --minutes "$minutes" --clients "$clients" \

@@ -15,7 +15,7 @@ bb_model_params bb_model_default_params(void) {
 static char *dup_gguf_string(gguf_string s) {
     char *out = malloc(s.len + 1);
     if (out) {
-        memcpy(out, s.data, s.len);
+        if (s.len) memcpy(out, s.data, s.len); /* an absent string has no data at all */
         out[s.len] = 0;
     }
     return out;
