@@ -4,7 +4,9 @@
  *  2. both match a double-precision naive softmax attention (on the same F16-rounded q);
  *  3. a (token, head) result is bitwise the same whatever the call computes with it: alone
  *     or in its group of query heads, split into other groups, in another physical block
- *     layout, or as one of many tokens spread over a thread pool. */
+ *     layout, as one token of a run of consecutive positions in one call (however long the
+ *     run and wherever the token sits in it), or as one of many tokens spread over a thread
+ *     pool. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,7 @@ static bb_attn_args make_args(const cache *c, int kv_head, int n_head, int32_t n
     return (bb_attn_args){.n_head = n_head,
                           .head_dim_k = c->dk,
                           .head_dim_v = c->dv,
+                          .n_tok = 1,
                           .n_pos = n_pos,
                           .scale = 1.0f / sqrtf((float)c->dk),
                           .q = q,
@@ -215,22 +218,69 @@ static void test_case(int32_t n_pos, int dk, int dv, int group, float q_mag, uin
     cache_free(&c);
 }
 
+/* A run of n_tok consecutive positions starting at n_pos0 in one call against the same
+ * tokens one call each, with the scalar and the best kernel, and AVX2 == scalar on the run. */
+static void test_run(int32_t n_pos0, int n_tok, int dk, int dv, int group, uint64_t seed) {
+    cache c;
+    cache_init(&c, dk, dv, n_pos0 + n_tok - 1, seed);
+    uint64_t st = seed * 31 + 7;
+    size_t qn = (size_t)n_tok * group * dk, on = (size_t)n_tok * group * dv;
+    float *q = malloc(qn * sizeof *q), *run = malloc(on * sizeof *run);
+    float *one = malloc(on * sizeof *one), *ref = malloc(on * sizeof *ref);
+    for (size_t i = 0; i < qn; i++)
+        q[i] = frand(&st) * 4;
+    int kvh = (int)(seed % N_KV);
+    bb_attention_fn fns[2] = {bb_attention_get(NULL), bb_attention_ref};
+    for (int f = 0; f < 2; f++) {
+        bb_attn_args a = make_args(&c, kvh, group, n_pos0, q, run);
+        a.n_tok = n_tok;
+        a.q_tok_stride = (size_t)group * dk;
+        a.out_tok_stride = (size_t)group * dv;
+        fns[f](&a);
+        for (int u = 0; u < n_tok; u++) {
+            bb_attn_args b = make_args(&c, kvh, group, n_pos0 + u, q + (size_t)u * group * dk,
+                                       one + (size_t)u * group * dv);
+            fns[f](&b);
+        }
+        CHECKF(memcmp(run, one, on * sizeof *run) == 0,
+               "run of %d from n_pos %d differs from single tokens: group %d dk %d (kernel %d)",
+               n_tok, n_pos0, group, dk, f);
+        if (f == 1) {
+            bb_attention_fn avx2 = bb_attention_get("avx2");
+            if (avx2) {
+                a.out = ref;
+                avx2(&a);
+                CHECKF(memcmp(run, ref, on * sizeof *run) == 0, "avx2 run != scalar run");
+            }
+        }
+    }
+    free(q);
+    free(run);
+    free(one);
+    free(ref);
+    cache_free(&c);
+}
+
 /* A prefill-like batch: every position 0..n-1 of one sequence as a token with n_pos = t + 1,
- * 8 query heads on each of the N_KV KV heads, run as (token, KV head) tasks over a pool of 2
- * threads, against the same tokens one call at a time. */
+ * 8 query heads on each of the N_KV KV heads, run as (run of 4 tokens, KV head) tasks over a
+ * pool of 2 threads, as the forward pass does, against the same tokens one call at a time. */
 typedef struct batch_job {
     const cache *c;
     const float *q; /* token t, head h (of 8 * N_KV): q + (t * 8 * N_KV + h) * dk */
     float *out;
     bb_attention_fn fn;
+    int run; /* tokens per task */
 } batch_job;
 
 static void batch_task(void *arg, int task, int thread) {
     (void)thread;
     batch_job *j = arg;
-    int t = task / N_KV, g = task % N_KV, dk = j->c->dk, dv = j->c->dv;
+    int t = task / N_KV * j->run, g = task % N_KV, dk = j->c->dk, dv = j->c->dv;
     bb_attn_args a = make_args(j->c, g, 8, t + 1, j->q + ((size_t)t * 8 * N_KV + g * 8) * dk,
                                j->out + ((size_t)t * 8 * N_KV + g * 8) * dv);
+    a.n_tok = j->c->n_pos - t < j->run ? j->c->n_pos - t : j->run;
+    a.q_tok_stride = (size_t)8 * N_KV * dk;
+    a.out_tok_stride = (size_t)8 * N_KV * dv;
     j->fn(&a);
 }
 
@@ -246,9 +296,10 @@ static void test_batch(void) {
     bb_pool *pool;
     bb_error err;
     CHECK(bb_pool_new(2, &pool, &err) == BB_OK);
-    batch_job j = {.c = &c, .q = q, .out = o1, .fn = bb_attention_get(NULL)};
-    bb_pool_run(pool, batch_task, &j, n * N_KV);
+    batch_job j = {.c = &c, .q = q, .out = o1, .fn = bb_attention_get(NULL), .run = 4};
+    bb_pool_run(pool, batch_task, &j, (n + 3) / 4 * N_KV);
     j.out = o2;
+    j.run = 1;
     for (int t = n - 1; t >= 0; t--) /* one token at a time, in another order */
         for (int g = 0; g < N_KV; g++)
             batch_task(&j, t * N_KV + g, 0);
@@ -280,6 +331,16 @@ int main(void) {
     test_case(100, 32, 48, 12, 2.0f, seed++);
     test_case(17, 2, 1, 2, 1.0f, seed++);
     test_case(300, 256, 256, 16, 1.0f, seed++);
+    /* runs: shorter than, equal to and longer than one pass (32 rows), from tile starts and
+     * mid-tile, for groups that divide 32 and one that does not */
+    const int run_len[] = {2, 3, 4, 5, 9, 32, 37};
+    const int run_groups[] = {1, 3, 8};
+    const int32_t run_start[] = {1, 14, 16, 130};
+    for (size_t r = 0; r < sizeof run_len / sizeof run_len[0]; r++)
+        for (size_t g = 0; g < 3; g++)
+            for (size_t p = 0; p < 4; p++)
+                test_run(run_start[p], run_len[r], 64, 64, run_groups[g], seed++);
+    test_run(20, 7, 20, 12, 12, seed++);
     test_batch();
     return tu_finish("test_ops");
 }

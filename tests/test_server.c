@@ -887,21 +887,33 @@ static void test_overload(const char *model_path) {
     free(body);
 }
 
-/* SIGTERM while a stream runs: it completes ([DONE]), then the server exits 0. */
+/* SIGTERM while a stream runs: /health turns 503 "draining" at once while the socket stays
+ * open, a new completion gets 503 (a balancer retries it elsewhere), the stream completes
+ * ([DONE]), then the server exits 0. */
 static void test_graceful(sc_server *srv) {
     char extra[256];
     snprintf(extra, sizeof extra, ",\"stream\":true%s", g_bias);
-    char *body = chat_body("Last words", 200, extra);
+    char *body = chat_body("Last words", 1000, extra);
     open_stream s;
     int status = 0;
     CHECK(stream_open(srv->port, body, &s, &status) && status == 200);
     kill(srv->pid, SIGTERM);
-    size_t n;
-    char *rest = sc_read_all(s.fd, 30, &n);
-    CHECKF(rest && strstr(rest, "data: [DONE]"), "the stream did not finish");
+    bool draining = false;
+    for (double until = sc_now() + 5; !draining && sc_now() < until;) {
+        sc_resp r;
+        if (sc_request(srv->port, "GET", "/health", NULL, &r))
+            draining = r.status == 503 && strstr(r.body, "draining");
+        sc_resp_free(&r);
+    }
+    CHECKF(draining, "/health did not say draining while a stream ran");
     sc_resp r;
-    CHECK(!sc_request(srv->port, "GET", "/health", NULL, &r) || r.status == 503);
+    char *small = chat_body("Too late", 4, "");
+    CHECK(sc_request(srv->port, "POST", "/v1/chat/completions", small, &r) && r.status == 503);
     sc_resp_free(&r);
+    free(small);
+    size_t n;
+    char *rest = sc_read_all(s.fd, 60, &n);
+    CHECKF(rest && strstr(rest, "data: [DONE]"), "the stream did not finish");
     int rc = sc_server_stop(srv, 30);
     CHECKF(rc == 0, "exit status %d", rc);
     free(rest);

@@ -63,6 +63,7 @@ typedef struct engine_token_info {
     bb_token token;
     float logprob;
     uint32_t text_offset; /* where its text starts in the choice's text */
+    double time_s;        /* when it was sampled (CLOCK_MONOTONIC seconds) */
     int32_t n_top;
     bb_token top_ids[ENGINE_MAX_TOP_LOGPROBS];
     float top_logprobs[ENGINE_MAX_TOP_LOGPROBS];

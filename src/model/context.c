@@ -41,8 +41,10 @@ static bb_status alloc_scratch(bb_context *c, bb_error *err) {
         (st = alloc_floats(&c->logits, B, hp->n_vocab, err)))
         return st;
     c->out_row = malloc(B * sizeof *c->out_row);
+    c->attn_runs = malloc((B + 1) * sizeof *c->attn_runs);
     c->next_pos = malloc(c->params.n_seq_max * sizeof *c->next_pos);
-    if (!c->out_row || !c->next_pos) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!c->out_row || !c->attn_runs || !c->next_pos)
+        return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     return BB_OK;
 }
 
@@ -97,6 +99,7 @@ void bb_context_free(bb_context *c) {
     free(c->gate);
     free(c->up);
     free(c->rope_cs);
+    free(c->attn_runs);
     free(c->logits);
     free(c->out_row);
     free(c->next_pos);

@@ -16,15 +16,16 @@ struct bb_context {
     bb_acts acts;
 
     /* scratch, rows of n_batch tokens */
-    float *x;       /* residual stream, n_embd per token */
-    float *xn;      /* normalized input of a block, n_embd (or attention output, o_dim) */
-    float *q;       /* n_head * head_dim_k */
-    float *k;       /* n_head_kv * head_dim_k */
-    float *v;       /* n_head_kv * head_dim_v */
-    float *att;     /* n_head * head_dim_v */
-    float *gate;    /* n_ff */
-    float *up;      /* n_ff */
-    float *rope_cs; /* n_rot per token */
+    float *x;           /* residual stream, n_embd per token */
+    float *xn;          /* normalized input of a block, n_embd (or attention output, o_dim) */
+    float *q;           /* n_head * head_dim_k */
+    float *k;           /* n_head_kv * head_dim_k */
+    float *v;           /* n_head_kv * head_dim_v */
+    float *att;         /* n_head * head_dim_v */
+    float *gate;        /* n_ff */
+    float *up;          /* n_ff */
+    float *rope_cs;     /* n_rot per token */
+    int32_t *attn_runs; /* n_batch + 1: the batch split into attention runs (forward.c) */
 
     /* outputs of the last bb_decode */
     float *logits;         /* n_outputs * n_vocab */

@@ -26,6 +26,8 @@ typedef struct fwd {
     bb_rope rope;
     const bb_type_traits *f16; /* the KV cache's element type */
     bb_attention_fn attn;
+    int32_t *runs; /* attention runs: run i is batch rows runs[i]..runs[i+1]-1 */
+    int n_runs;
 } fwd;
 
 /* ---- per-token steps, run as pool tasks over the batch rows */
@@ -89,29 +91,35 @@ static void qkv_finish_task(void *arg, int t, int thread) {
     f16->from_float(v, vc, v_dim);
 }
 
-/* Causal attention of one (token, KV head) pair: the query heads sharing that KV head attend
- * to the sequence's cached positions 0..pos through its block table (ops/attention.h). The
- * kernel's result for a head depends only on its q and those rows, so neither the batch nor
- * the task split changes it. */
+/* Causal attention of one (run, KV head) pair: a run's tokens are consecutive positions of
+ * one sequence, and the query heads sharing that KV head attend to the sequence's cached
+ * positions through its block table (ops/attention.h). The kernel's result for a (token,
+ * head) depends only on its q and those rows, so neither the batch, the runs nor the task
+ * split changes it. Tasks go longest first: later runs of a prompt attend to more positions,
+ * and starting them first leaves the short ones to even out the threads at the end. */
 static void attention_task(void *arg, int task, int thread) {
     (void)thread;
     fwd *f = arg;
     const bb_hparams *hp = f->hp;
     bb_context *ctx = f->ctx;
     int n_kv = (int)hp->n_head_kv, group = (int)(hp->n_head / hp->n_head_kv);
-    int t = task / n_kv, g = task % n_kv;
+    int run = f->n_runs - 1 - task / n_kv, g = task % n_kv;
+    int t = f->runs[run], n_tok = f->runs[run + 1] - t;
     int hd = (int)hp->head_dim_k, hdv = (int)hp->head_dim_v;
     const bb_kv_cache *kv = &ctx->kv;
     bb_attn_args a = {
         .n_head = group,
         .head_dim_k = hd,
         .head_dim_v = hdv,
+        .n_tok = n_tok,
         .n_pos = f->b->pos[t] + 1,
         .scale = 1.0f / sqrtf((float)hd),
         .q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)g * group * hd,
         .q_stride = (size_t)hd,
+        .q_tok_stride = (size_t)hp->n_head * hd,
         .out = ctx->att + (size_t)t * hp->n_head * hdv + (size_t)g * group * hdv,
         .out_stride = (size_t)hdv,
+        .out_tok_stride = (size_t)hp->n_head * hdv,
         .kv = {.k = kv->k[f->il] + (size_t)g * hd,
                .v = kv->v[f->il] + (size_t)g * hdv,
                .k_stride = (size_t)kv->k_dim,
@@ -120,6 +128,18 @@ static void attention_task(void *arg, int task, int thread) {
                .block_len = BB_KV_BLOCK},
     };
     f->attn(&a);
+}
+
+/* Splits the batch into attention runs: consecutive rows of one sequence at consecutive
+ * positions, at most as many as one kernel pass shares its K/V tiles among. */
+static int attention_runs(const bb_batch *b, int group, int32_t *runs) {
+    int per = BB_ATTN_ROWS / group > 1 ? BB_ATTN_ROWS / group : 1, n = 0;
+    for (int t = 0; t < b->n_tokens; t++)
+        if (t == 0 || t - runs[n - 1] == per || b->seq_id[t] != b->seq_id[t - 1] ||
+            b->pos[t] != b->pos[t - 1] + 1)
+            runs[n++] = t;
+    runs[n] = b->n_tokens;
+    return n;
 }
 
 static void swiglu_task(void *arg, int t, int thread) {
@@ -155,7 +175,7 @@ static bb_status attention_block(fwd *f, int T, bb_error *err) {
     float *qkv_out[3] = {ctx->q, ctx->k, ctx->v};
     if ((st = bb_matmul_n(ctx->pool, qkv, qkv_out, 3, &ctx->acts, err))) return st;
     bb_pool_run(ctx->pool, qkv_finish_task, f, T);
-    bb_pool_run(ctx->pool, attention_task, f, T * (int)f->hp->n_head_kv);
+    bb_pool_run(ctx->pool, attention_task, f, f->n_runs * (int)f->hp->n_head_kv);
     bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
     if ((st = bb_matmul(ctx->pool, &L->wo, &ctx->acts, ctx->xn, err))) return st;
     bb_pool_run(ctx->pool, residual_task, f, T);
@@ -207,6 +227,8 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
                        .freq_scale = m->hp.rope_freq_scale,
                        .factors = m->rope_factors};
     int T = b->n_tokens;
+    f.runs = ctx->attn_runs;
+    f.n_runs = attention_runs(b, (int)(m->hp.n_head / m->hp.n_head_kv), f.runs);
     bb_status st;
     bb_pool_run(ctx->pool, embed_task, &f, T);
     bb_pool_run(ctx->pool, rope_cache_task, &f, T);

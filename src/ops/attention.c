@@ -38,20 +38,27 @@
 
 #define TILE BB_ATTN_TILE
 #define MAXD BB_ATTN_MAX_HEAD_DIM
-#define GROUP 8 /* query heads per pass over the KV rows: bounds the scratch below */
+#define GROUP 8 /* query heads of one token per pass: bounds the per-token arrays below */
+#define ROWS BB_ATTN_ROWS
 
-/* Per-call scratch: the group's rounded queries, one tile of widened K and V rows, the
- * accumulators, and the tile's scores (overwritten by its probabilities). Strides are the
- * real head dims, so for head_dim 64 the working set is ~12 KiB, within L1. */
+/* Per-pass scratch: the pass's rounded queries (row u * nh + h for token u, head h), one tile
+ * of widened K and V rows, the accumulators, and the tile's scores (overwritten by their
+ * probabilities). Strides are the real head dims, so for head_dim 64 and 32 rows the working
+ * set is ~26 KiB, within L1. */
 typedef struct scratch {
-    _Alignas(32) float q[GROUP * MAXD];
+    _Alignas(32) float q[ROWS * MAXD];
     _Alignas(32) float kt[TILE * MAXD];
     _Alignas(32) float vt[TILE * MAXD];
-    _Alignas(32) float acc[GROUP * MAXD];
-    _Alignas(32) float s[GROUP * TILE];
-    _Alignas(32) float alpha[GROUP];
-    float m[GROUP], l[GROUP];
+    _Alignas(32) float acc[ROWS * MAXD];
+    _Alignas(32) float s[ROWS * TILE];
+    _Alignas(32) float alpha[ROWS + GROUP]; /* a token's exp8 stores 8 */
+    float m[ROWS], l[ROWS];
 } scratch;
+
+/* Tokens per pass for groups of nh heads. */
+static inline int pass_tokens(int nh) {
+    return nh >= ROWS ? 1 : ROWS / nh;
+}
 
 /* Head dims are padded with zeros to whole 8-lane chunks in the tile buffers: the extra
  * products are +0 and change no sum, in either kernel. */
@@ -136,21 +143,29 @@ static float dot_ref(const float *q, const float *k, int n) {
            ((lane[4] + lane[6]) + (lane[5] + lane[7]));
 }
 
-static void ref_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
+/* One pass: tokens u0..u0+nu-1 of the call, heads h0..h0+nh-1; query row r = u * nh + h.
+ * Each tile of K and V rows is widened once for every row; a token stops at its own last
+ * tile, so its arithmetic is exactly what a call with that token alone would do. */
+static void ref_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu, scratch *w) {
     int dk = pad8(a->head_dim_k), dv = pad8(a->head_dim_v);
-    for (int h = 0; h < nh; h++) {
-        const float *q = a->q + (size_t)(h0 + h) * a->q_stride;
-        for (int d = 0; d < dk; d++)
-            w->q[h * dk + d] = d < a->head_dim_k ? bb_fp16_to_fp32(bb_fp32_to_fp16(q[d])) : 0.0f;
-        w->m[h] = -INFINITY;
-        w->l[h] = 0.0f;
-    }
-    memset(w->acc, 0, (size_t)nh * (size_t)dv * sizeof *w->acc);
-    for (int32_t t0 = 0; t0 < a->n_pos; t0 += TILE) {
-        int nv = a->n_pos - t0 < TILE ? (int)(a->n_pos - t0) : TILE;
+    for (int u = 0; u < nu; u++)
+        for (int h = 0; h < nh; h++) {
+            int r = u * nh + h;
+            const float *q =
+                a->q + (size_t)(u0 + u) * a->q_tok_stride + (size_t)(h0 + h) * a->q_stride;
+            for (int d = 0; d < dk; d++)
+                w->q[r * dk + d] =
+                    d < a->head_dim_k ? bb_fp16_to_fp32(bb_fp32_to_fp16(q[d])) : 0.0f;
+            w->m[r] = -INFINITY;
+            w->l[r] = 0.0f;
+        }
+    memset(w->acc, 0, (size_t)(nu * nh) * (size_t)dv * sizeof *w->acc);
+    int32_t n_end = a->n_pos + u0 + nu - 1; /* the last token's n_pos, the longest */
+    for (int32_t t0 = 0; t0 < n_end; t0 += TILE) {
+        int nw = n_end - t0 < TILE ? (int)(n_end - t0) : TILE;
         size_t cells[TILE];
-        tile_cells(&a->kv, t0, nv, cells);
-        for (int j = 0; j < nv; j++) {
+        tile_cells(&a->kv, t0, nw, cells);
+        for (int j = 0; j < nw; j++) {
             const uint16_t *kr = a->kv.k + cells[j] * a->kv.k_stride;
             const uint16_t *vr = a->kv.v + cells[j] * a->kv.v_stride;
             for (int d = 0; d < dk; d++)
@@ -158,37 +173,48 @@ static void ref_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
             for (int d = 0; d < dv; d++)
                 w->vt[j * dv + d] = d < a->head_dim_v ? bb_fp16_to_fp32(vr[d]) : 0.0f;
         }
-        for (int h = 0; h < nh; h++) {
-            float *s = w->s + h * TILE;
-            for (int j = 0; j < TILE; j++)
-                s[j] = j < nv ? dot_ref(w->q + h * dk, w->kt + j * dk, dk) * a->scale : -INFINITY;
-            float tmax = s[0];
-            for (int j = 1; j < TILE; j++)
-                if (s[j] > tmax) tmax = s[j];
-            float alpha = online_update(&w->m[h], tmax);
-            for (int j = 0; j < TILE; j++)
-                s[j] = exp_ref(s[j] - w->m[h]);
-            float u[8];
-            for (int i = 0; i < 8; i++)
-                u[i] = s[i];
-            for (int k = 8; k < TILE; k += 8)
+        for (int u = 0; u < nu; u++) {
+            int32_t np = a->n_pos + u0 + u;
+            if (t0 >= np) continue;
+            int nv = np - t0 < TILE ? (int)(np - t0) : TILE;
+            for (int h = 0; h < nh; h++) {
+                int r = u * nh + h;
+                float *s = w->s + r * TILE;
+                for (int j = 0; j < TILE; j++)
+                    s[j] =
+                        j < nv ? dot_ref(w->q + r * dk, w->kt + j * dk, dk) * a->scale : -INFINITY;
+                float tmax = s[0];
+                for (int j = 1; j < TILE; j++)
+                    if (s[j] > tmax) tmax = s[j];
+                float alpha = online_update(&w->m[r], tmax);
+                for (int j = 0; j < TILE; j++)
+                    s[j] = exp_ref(s[j] - w->m[r]);
+                float v8[8];
                 for (int i = 0; i < 8; i++)
-                    u[i] = u[i] + s[k + i];
-            float tsum = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
-            w->l[h] = fmaf(w->l[h], alpha, tsum);
-            float *acc = w->acc + h * dv;
-            for (int i = 0; i < dv; i++)
-                acc[i] = acc[i] * alpha;
-            for (int j = 0; j < nv; j++)
+                    v8[i] = s[i];
+                for (int k = 8; k < TILE; k += 8)
+                    for (int i = 0; i < 8; i++)
+                        v8[i] = v8[i] + s[k + i];
+                float tsum =
+                    ((v8[0] + v8[4]) + (v8[2] + v8[6])) + ((v8[1] + v8[5]) + (v8[3] + v8[7]));
+                w->l[r] = fmaf(w->l[r], alpha, tsum);
+                float *acc = w->acc + r * dv;
                 for (int i = 0; i < dv; i++)
-                    acc[i] = fmaf(s[j], w->vt[j * dv + i], acc[i]);
+                    acc[i] = acc[i] * alpha;
+                for (int j = 0; j < nv; j++)
+                    for (int i = 0; i < dv; i++)
+                        acc[i] = fmaf(s[j], w->vt[j * dv + i], acc[i]);
+            }
         }
     }
-    for (int h = 0; h < nh; h++) {
-        float *out = a->out + (size_t)(h0 + h) * a->out_stride;
-        for (int i = 0; i < a->head_dim_v; i++)
-            out[i] = w->acc[h * dv + i] / w->l[h];
-    }
+    for (int u = 0; u < nu; u++)
+        for (int h = 0; h < nh; h++) {
+            int r = u * nh + h;
+            float *out =
+                a->out + (size_t)(u0 + u) * a->out_tok_stride + (size_t)(h0 + h) * a->out_stride;
+            for (int i = 0; i < a->head_dim_v; i++)
+                out[i] = w->acc[r * dv + i] / w->l[r];
+        }
 }
 
 /* ---- AVX2 + FMA + F16C ------------------------------------------------------------------ */
@@ -354,98 +380,148 @@ static AVX2_INLINE void widen_row(float *dst, const uint16_t *src, int n) {
     if (d < n) _mm256_store_ps(dst + d, load_tail_ph(src + d, n - d));
 }
 
-static AVX2 void avx2_group(const bb_attn_args *a, int h0, int nh, scratch *w) {
-    int dk = pad8(a->head_dim_k), dv = pad8(a->head_dim_v);
-    for (int h = 0; h < nh; h++) {
-        const float *q = a->q + (size_t)(h0 + h) * a->q_stride;
-        for (int d = 0; d < dk; d += 8) {
-            __m256 x = d + 8 <= a->head_dim_k ? _mm256_loadu_ps(q + d)
-                                              : load_tail_ps(q + d, a->head_dim_k - d);
-            __m128i qh = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
-            _mm256_store_ps(w->q + h * dk + d, _mm256_cvtph_ps(qh));
-        }
-        w->m[h] = -INFINITY;
-        w->l[h] = 0.0f;
+/* One token's tile: nh heads in rows r0..r0+nh-1 against the first nv widened rows (rows
+ * up to nv rounded up to 4 are finite, so the 4-row score blocks may read them). */
+static AVX2_INLINE void avx2_token_tile(const bb_attn_args *a, int nh, int r0, int nv, int dk,
+                                        int dv, scratch *w) {
+    int n4 = (nv + 3) & ~3;
+    float *S = w->s + r0 * TILE;
+    const float *Q = w->q + r0 * dk;
+    for (int j0 = 0; j0 < n4; j0 += 4) {
+        const float *k = w->kt + j0 * dk;
+        int h = 0;
+        for (; h + 2 <= nh; h += 2)
+            qk_x4(Q + h * dk, Q + (h + 1) * dk, k, dk, a->scale, S + h * TILE + j0,
+                  S + (h + 1) * TILE + j0, 2);
+        if (h < nh) qk_x4(Q + h * dk, NULL, k, dk, a->scale, S + h * TILE + j0, NULL, 1);
     }
-    memset(w->acc, 0, (size_t)nh * (size_t)dv * sizeof *w->acc);
-    for (int32_t t0 = 0; t0 < a->n_pos; t0 += TILE) {
-        int nv = a->n_pos - t0 < TILE ? (int)(a->n_pos - t0) : TILE;
+    for (int h = 0; h < nh; h++)
+        for (int j = nv; j < TILE; j++)
+            S[h * TILE + j] = -INFINITY;
+    /* the token's new maxima, then all its alphas in one exp8 (lanes past nh: exp(0)) */
+    _Alignas(32) float m_old[GROUP] = {0}, m_new[GROUP] = {0};
+    float *M = w->m + r0, *L = w->l + r0, *A = w->alpha + r0;
+    for (int h = 0; h < nh; h++) {
+        const float *s = S + h * TILE;
+        __m256 mx = _mm256_load_ps(s);
+        for (int k = 8; k < TILE; k += 8)
+            mx = _mm256_max_ps(mx, _mm256_load_ps(s + k));
+        float tmax = hmax8(mx);
+        m_old[h] = M[h];
+        m_new[h] = M[h] = tmax > M[h] ? tmax : M[h];
+    }
+    _mm256_storeu_ps(A, exp8(_mm256_sub_ps(_mm256_load_ps(m_old), _mm256_load_ps(m_new))));
+    for (int h = 0; h < nh; h++) {
+        float *s = S + h * TILE;
+        __m256 mn = _mm256_set1_ps(m_new[h]);
+        __m256 sum = _mm256_setzero_ps();
+        for (int k = 0; k < TILE; k += 8) {
+            __m256 p = exp8(_mm256_sub_ps(_mm256_load_ps(s + k), mn));
+            _mm256_store_ps(s + k, p);
+            sum = k ? _mm256_add_ps(sum, p) : p;
+        }
+        L[h] = fmaf(L[h], A[h], hsum8(sum));
+    }
+    float *acc = w->acc + r0 * dv;
+    for (int c = 0; c < dv; c += 16) {
+        int nc = dv - c >= 16 ? 2 : 1;
+        for (int hb = 0; hb < nh; hb += 4)
+            pv_dispatch(acc + hb * dv, dv, w->vt, S + hb * TILE, A + hb, c, nv,
+                        nh - hb < 4 ? nh - hb : 4, nc);
+    }
+}
+
+/* Asks for the K and V rows of the tile at t0 while this one is computed: in decode at depth
+ * the rows come from DRAM (a KV head's rows are a few cache lines in every cell, and a
+ * paged cache's blocks are scattered), and waiting for each row in turn stalls the pass. */
+static AVX2_INLINE void prefetch_tile(const bb_attn_args *a, int32_t t0, int32_t n_end) {
+    int n = n_end - t0 < TILE ? (int)(n_end - t0) : TILE;
+    size_t cells[TILE];
+    tile_cells(&a->kv, t0, n, cells);
+    size_t kb = (size_t)a->head_dim_k * sizeof(uint16_t),
+           vb = (size_t)a->head_dim_v * sizeof(uint16_t);
+    for (int j = 0; j < n; j++) {
+        const char *kr = (const char *)(a->kv.k + cells[j] * a->kv.k_stride);
+        const char *vr = (const char *)(a->kv.v + cells[j] * a->kv.v_stride);
+        for (size_t o = 0; o < kb; o += 64)
+            _mm_prefetch(kr + o, _MM_HINT_T0);
+        for (size_t o = 0; o < vb; o += 64)
+            _mm_prefetch(vr + o, _MM_HINT_T0);
+    }
+}
+
+/* The AVX2 pass: ref_pass's operations, vectorized (see the file comment for the order). */
+static AVX2 void avx2_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu, scratch *w) {
+    int dk = pad8(a->head_dim_k), dv = pad8(a->head_dim_v);
+    for (int u = 0; u < nu; u++)
+        for (int h = 0; h < nh; h++) {
+            int r = u * nh + h;
+            const float *q =
+                a->q + (size_t)(u0 + u) * a->q_tok_stride + (size_t)(h0 + h) * a->q_stride;
+            for (int d = 0; d < dk; d += 8) {
+                __m256 x = d + 8 <= a->head_dim_k ? _mm256_loadu_ps(q + d)
+                                                  : load_tail_ps(q + d, a->head_dim_k - d);
+                __m128i qh = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
+                _mm256_store_ps(w->q + r * dk + d, _mm256_cvtph_ps(qh));
+            }
+            w->m[r] = -INFINITY;
+            w->l[r] = 0.0f;
+        }
+    memset(w->acc, 0, (size_t)(nu * nh) * (size_t)dv * sizeof *w->acc);
+    int32_t n_end = a->n_pos + u0 + nu - 1;
+    for (int32_t t0 = 0; t0 < n_end; t0 += TILE) {
+        int nw = n_end - t0 < TILE ? (int)(n_end - t0) : TILE;
         size_t cells[TILE];
-        tile_cells(&a->kv, t0, nv, cells);
-        for (int j = 0; j < nv; j++) {
+        tile_cells(&a->kv, t0, nw, cells);
+        for (int j = 0; j < nw; j++) {
             const uint16_t *kr = a->kv.k + cells[j] * a->kv.k_stride;
             const uint16_t *vr = a->kv.v + cells[j] * a->kv.v_stride;
             widen_row(w->kt + j * dk, kr, a->head_dim_k);
             widen_row(w->vt + j * dv, vr, a->head_dim_v);
         }
-        /* rows past n_pos in the last group of four are scored (then masked): keep them
-         * finite */
-        int n4 = (nv + 3) & ~3;
-        if (n4 > nv) memset(w->kt + nv * dk, 0, (size_t)(n4 - nv) * (size_t)dk * sizeof *w->kt);
-        for (int j0 = 0; j0 < n4; j0 += 4) {
-            const float *k = w->kt + j0 * dk;
-            int h = 0;
-            for (; h + 2 <= nh; h += 2)
-                qk_x4(w->q + h * dk, w->q + (h + 1) * dk, k, dk, a->scale, w->s + h * TILE + j0,
-                      w->s + (h + 1) * TILE + j0, 2);
-            if (h < nh) qk_x4(w->q + h * dk, NULL, k, dk, a->scale, w->s + h * TILE + j0, NULL, 1);
-        }
-        for (int h = 0; h < nh; h++)
-            for (int j = nv; j < TILE; j++)
-                w->s[h * TILE + j] = -INFINITY;
-        /* the group's new maxima, then all its alphas in one exp8 (lanes past nh: exp(0)) */
-        _Alignas(32) float m_old[GROUP] = {0}, m_new[GROUP] = {0};
-        for (int h = 0; h < nh; h++) {
-            const float *s = w->s + h * TILE;
-            __m256 mx = _mm256_load_ps(s);
-            for (int k = 8; k < TILE; k += 8)
-                mx = _mm256_max_ps(mx, _mm256_load_ps(s + k));
-            float tmax = hmax8(mx);
-            m_old[h] = w->m[h];
-            m_new[h] = w->m[h] = tmax > w->m[h] ? tmax : w->m[h];
-        }
-        _mm256_store_ps(w->alpha,
-                        exp8(_mm256_sub_ps(_mm256_load_ps(m_old), _mm256_load_ps(m_new))));
-        for (int h = 0; h < nh; h++) {
-            float *s = w->s + h * TILE;
-            __m256 mn = _mm256_set1_ps(m_new[h]);
-            __m256 sum = _mm256_setzero_ps();
-            for (int k = 0; k < TILE; k += 8) {
-                __m256 p = exp8(_mm256_sub_ps(_mm256_load_ps(s + k), mn));
-                _mm256_store_ps(s + k, p);
-                sum = k ? _mm256_add_ps(sum, p) : p;
-            }
-            w->l[h] = fmaf(w->l[h], w->alpha[h], hsum8(sum));
-        }
-        for (int c = 0; c < dv; c += 16) {
-            int nc = dv - c >= 16 ? 2 : 1;
-            for (int hb = 0; hb < nh; hb += 4)
-                pv_dispatch(w->acc + hb * dv, dv, w->vt, w->s + hb * TILE, w->alpha + hb, c, nv,
-                            nh - hb < 4 ? nh - hb : 4, nc);
+        /* rows past the widened ones in the last group of four are scored (then masked):
+         * keep them finite */
+        int n4w = (nw + 3) & ~3;
+        if (n4w > nw) memset(w->kt + nw * dk, 0, (size_t)(n4w - nw) * (size_t)dk * sizeof *w->kt);
+        if (t0 + TILE < n_end) prefetch_tile(a, t0 + TILE, n_end);
+        for (int u = 0; u < nu; u++) {
+            int32_t np = a->n_pos + u0 + u;
+            if (t0 >= np) continue;
+            int nv = np - t0 < TILE ? (int)(np - t0) : TILE;
+            avx2_token_tile(a, nh, u * nh, nv, dk, dv, w);
         }
     }
-    for (int h = 0; h < nh; h++) {
-        float *out = a->out + (size_t)(h0 + h) * a->out_stride;
-        __m256 il = _mm256_set1_ps(w->l[h]);
-        int i = 0;
-        for (; i + 8 <= a->head_dim_v; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_load_ps(w->acc + h * dv + i), il));
-        for (; i < a->head_dim_v; i++)
-            out[i] = w->acc[h * dv + i] / w->l[h];
-    }
+    for (int u = 0; u < nu; u++)
+        for (int h = 0; h < nh; h++) {
+            int r = u * nh + h;
+            float *out =
+                a->out + (size_t)(u0 + u) * a->out_tok_stride + (size_t)(h0 + h) * a->out_stride;
+            __m256 il = _mm256_set1_ps(w->l[r]);
+            int i = 0;
+            for (; i + 8 <= a->head_dim_v; i += 8)
+                _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_load_ps(w->acc + r * dv + i), il));
+            for (; i < a->head_dim_v; i++)
+                out[i] = w->acc[r * dv + i] / w->l[r];
+        }
 }
 
 static void attention_avx2(const bb_attn_args *a) {
     scratch w;
-    for (int h0 = 0; h0 < a->n_head; h0 += GROUP)
-        avx2_group(a, h0, a->n_head - h0 < GROUP ? a->n_head - h0 : GROUP, &w);
+    for (int h0 = 0; h0 < a->n_head; h0 += GROUP) {
+        int nh = a->n_head - h0 < GROUP ? a->n_head - h0 : GROUP, per = pass_tokens(nh);
+        for (int u0 = 0; u0 < a->n_tok; u0 += per)
+            avx2_pass(a, h0, nh, u0, a->n_tok - u0 < per ? a->n_tok - u0 : per, &w);
+    }
 }
 #endif
 
 void bb_attention_ref(const bb_attn_args *a) {
     scratch w;
-    for (int h0 = 0; h0 < a->n_head; h0 += GROUP)
-        ref_group(a, h0, a->n_head - h0 < GROUP ? a->n_head - h0 : GROUP, &w);
+    for (int h0 = 0; h0 < a->n_head; h0 += GROUP) {
+        int nh = a->n_head - h0 < GROUP ? a->n_head - h0 : GROUP, per = pass_tokens(nh);
+        for (int u0 = 0; u0 < a->n_tok; u0 += per)
+            ref_pass(a, h0, nh, u0, a->n_tok - u0 < per ? a->n_tok - u0 : per, &w);
+    }
 }
 
 bb_attention_fn bb_attention_get(const char *level) {

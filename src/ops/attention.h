@@ -1,16 +1,18 @@
 /*
- * Causal attention of one query position over a cache of half-precision keys and values,
- * for a group of query heads that share one KV head (grouped-query attention, Ainslie et
- * al. 2023): every K and V row is read and widened once for the whole group.
+ * Causal attention of a run of consecutive query positions of one sequence over a cache of
+ * half-precision keys and values, for a group of query heads that share one KV head
+ * (grouped-query attention, Ainslie et al. 2023): every K and V row is read and widened once
+ * for all the heads and positions of the call (in prefill, a run of a few tokens shares each
+ * widened tile, which is most of the kernel's non-FMA work).
  *
  * The positions are walked in tiles of BB_ATTN_TILE with an online softmax (Milakov &
  * Gimelshein 2018; the tiling of FlashAttention, Dao et al. 2022): a running maximum and
  * sum per head, the accumulator rescaled when the maximum grows, so no score buffer of the
  * context's size is ever written. Tile boundaries are fixed by position (tile i covers
  * positions [16 i, 16 i + 16)), and every head's arithmetic is its own chain in a fixed
- * order, so a (token, head) result depends only on its q, n_pos and the cached rows 0..n_pos-1:
- * never on the other heads of the call, the batch, the thread or the task split (batch
- * invariance).
+ * order, so a (token, head) result depends only on its q, its n_pos and the cached rows
+ * 0..n_pos-1: never on the other heads or tokens of the call, the batch, the thread or the
+ * task split (batch invariance).
  *
  * Numerics: q is rounded to half precision first, as llama.cpp's KQ product over an F16
  * cache does, which makes every q*k product exact in float; the scores, the softmax and the
@@ -43,14 +45,22 @@ typedef struct bb_attn_args {
     int n_head;     /* query heads in the group, all attending to this KV head */
     int head_dim_k; /* q and k length */
     int head_dim_v; /* v and output length */
-    int32_t n_pos;  /* attend to positions 0..n_pos-1 (n_pos >= 1) */
+    int n_tok;      /* consecutive query positions (tokens), >= 1 */
+    int32_t n_pos;  /* token u attends to positions 0..n_pos+u-1 (n_pos >= 1) */
     float scale;    /* applied to q.k, usually 1/sqrt(head_dim_k) */
-    const float *q; /* head h's query at q + h * q_stride */
-    size_t q_stride;
-    float *out; /* head h's output (head_dim_v floats) at out + h * out_stride */
-    size_t out_stride;
+    /* head h of token u: its query at q + u * q_tok_stride + h * q_stride, its output
+     * (head_dim_v floats) at out + u * out_tok_stride + h * out_stride */
+    const float *q;
+    size_t q_stride, q_tok_stride;
+    float *out;
+    size_t out_stride, out_tok_stride;
     bb_attn_kv kv;
 } bb_attn_args;
+
+/* Query rows (tokens x heads) that one pass over the KV tiles serves; a call with more
+ * makes several passes, so a caller splitting work gets the most sharing from runs of
+ * BB_ATTN_ROWS / n_head tokens (at least 1). */
+#define BB_ATTN_ROWS 32
 
 typedef void (*bb_attention_fn)(const bb_attn_args *a);
 

@@ -268,7 +268,7 @@ bool request_json(const http_req *r, cJSON **root, oai_error *e) {
 
 /* ---------------------------------------------------------------- routing */
 
-enum { R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_CHAT, R_TEXT, R_TOKENIZE, R_DETOKENIZE };
+enum { R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_CHAT, R_TEXT, R_TOKENIZE, R_DETOKENIZE, R_WEB };
 
 static const struct route {
     const char *path;
@@ -285,6 +285,10 @@ static const struct route {
     {"/v1/completions", false, "POST", true, R_TEXT},
     {"/tokenize", false, "POST", true, R_TOKENIZE},
     {"/detokenize", false, "POST", true, R_DETOKENIZE},
+    /* The page loads without a key: it asks for one when the API answers 401. */
+    {"/", false, "GET", false, R_WEB},
+    {"/chat", false, "GET", false, R_WEB},
+    {"/assets/", true, "GET", false, R_WEB},
 };
 
 static const struct route *route_find(const char *url) {
@@ -370,7 +374,9 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
     if (rt->auth && !auth_ok(s, c))
         return fail(s, c, 401, "invalid_api_key",
                     "a valid API key is required (Authorization: Bearer KEY)");
-    if (strcmp(method, rt->method)) {
+    /* HEAD of a page or asset: libmicrohttpd sends the GET response's headers only. */
+    bool head_ok = rt->id == R_WEB && !strcmp(method, "HEAD");
+    if (strcmp(method, rt->method) && !head_ok) {
         oai_error e;
         oai_fail(&e, 405, NULL, "%s needs %s, not %.20s", rt->path, rt->method, method);
         e.code = "method_not_allowed";
@@ -410,6 +416,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r
         return route_tokenize(s, c, r);
     case R_DETOKENIZE:
         return route_detokenize(s, c, r);
+    case R_WEB:
+        return route_web(s, c, url);
     default:
         return route_completion(s, c, r, r->route == R_CHAT);
     }
@@ -614,6 +622,16 @@ uint16_t server_port(const server *s) {
 void server_set_model(server *s, const server_model *model) {
     s->model = *model;
     atomic_store(&s->ready, true);
+}
+
+void server_begin_drain(server *s) {
+    atomic_store(&s->stopping, true);
+}
+
+void server_wait_idle(server *s, double timeout_s) {
+    double until = mono_now() + timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && mono_now() < until)
+        usleep(10 * 1000);
 }
 
 void server_stop_accepting(server *s) {

@@ -81,5 +81,8 @@ enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id
 enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *r, bool chat);
+/* The chat page and its assets (web.c); web_page_built says whether this build has them. */
+enum MHD_Result route_web(server *s, struct MHD_Connection *c, const char *url);
+bool web_page_built(void);
 
 #endif
