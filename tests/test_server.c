@@ -998,6 +998,74 @@ static void test_curl(int port) {
     free(whole);
 }
 
+/* ---------------------------------------------------------------- TLS */
+
+/* --tls-cert/--tls-key: HTTPS with a self-signed certificate made here, checked by curl
+ * against it; plain HTTP on that port gets nothing; a body past --max-body still gets 413. */
+static void test_tls(const char *model_path) {
+    if (system("openssl version > /dev/null 2>&1") != 0 ||
+        system("curl --version > /dev/null 2>&1") != 0) {
+        printf("SKIP: TLS test (needs openssl and curl)\n");
+        return;
+    }
+    char dir[] = "/tmp/bb_test_tls_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[1024], cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 -subj "
+             "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 > /dev/null 2>&1",
+             key, cert);
+    CHECKF(system(cmd) == 0, "openssl could not make a certificate");
+    sc_server srv;
+    const char *args[] = {"-m", model_path,   "--tls-cert", cert, "--tls-key",
+                          key,  "--max-body", "65536",      "-q", NULL};
+    if (!sc_server_start(&srv, args)) {
+        CHECKF(0, "TLS server did not start");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --cacert %s https://127.0.0.1:%d/v1/chat/completions -d "
+             "'{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}'",
+             cert, srv.port);
+    FILE *p = popen(cmd, "r");
+    size_t len = 0;
+    char *out = p ? sc_read_all(fileno(p), 30, &len) : NULL;
+    if (p) pclose(p);
+    CHECKF(out && strstr(out, "\"chat.completion\""), "HTTPS chat: %.200s", out ? out : "");
+    free(out);
+    /* a big body over TLS, chunked and declared: 413, readable */
+    char big[160];
+    snprintf(big, sizeof big, "%s/big", dir);
+    FILE *f = fopen(big, "wb");
+    for (int i = 0; f && i < 4096; i++)
+        fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+              f);
+    if (f) fclose(f);
+    const char *ways[] = {"-H 'Transfer-Encoding: chunked'", "-H 'Expect:'"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "curl -sS --cacert %s %s -w '\\n%%{http_code}' --data-binary @%s "
+                 "https://127.0.0.1:%d/v1/chat/completions",
+                 cert, ways[i], big, srv.port);
+        p = popen(cmd, "r");
+        out = p ? sc_read_all(fileno(p), 30, &len) : NULL;
+        if (p) pclose(p);
+        CHECKF(out && strstr(out, "request_too_large") && strstr(out, "\n413"),
+               "HTTPS, big body (%s): %.200s", ways[i], out ? out : "");
+        free(out);
+    }
+    /* plain HTTP to the HTTPS port: no HTTP answer */
+    sc_resp r;
+    CHECK(!sc_request(srv.port, "GET", "/health", NULL, &r) || r.status == 0 || r.status >= 400);
+    sc_resp_free(&r);
+    CHECKF(sc_server_stop(&srv, 20) == 0, "TLS server exit status");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 /* ---------------------------------------------------------------- the openai package */
 
 static void test_openai_sdk(int port) {
@@ -1073,6 +1141,7 @@ int main(void) {
     fp.n_ctx_train = 32768;
     CHECKF(fixture_model_write(&fp, path, &err) == BB_OK, "fixture: %s", err.message);
     test_overload(path);
+    test_tls(path);
     unlink(path);
     return tu_finish("test_server");
 }

@@ -498,15 +498,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A body without Content-Length (chunked) can outgrow the limit only here, where
          * libmicrohttpd no longer takes a response (it does before the body and after it):
          * the 413 goes out on the socket at once and the connection closes, lingering. */
-        if (r->body.len + *upload_size > s->p.max_body) {
-            if (r->conn) r->conn->linger = true;
-            send_raw_413(s, r->conn);
-            return MHD_NO;
+        if (r->too_large || r->body.len + *upload_size > s->p.max_body) {
+            if (!s->p.tls_cert) {
+                if (r->conn) r->conn->linger = true;
+                send_raw_413(s, r->conn);
+                return MHD_NO;
+            }
+            /* Under TLS the socket carries records only the library writes: the rest is read
+             * and dropped (up to the lingering bound) and the 413 queued at its end. */
+            r->too_large = true;
+            r->dropped += *upload_size;
+            *upload_size = 0;
+            return r->dropped > LINGER_BYTES ? MHD_NO : MHD_YES;
         }
         bb_strbuf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
         return r->body.failed ? MHD_NO : MHD_YES;
     }
+    if (r->too_large)
+        return fail(s, c, 413, "request_too_large",
+                    "the request body is over the limit of %zu bytes", s->p.max_body);
     conn_arm(s, r->conn, false);
     return dispatch(s, c, r, url);
 }
@@ -573,6 +584,11 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
                        "server parameters out of range (port %d, timeout %d, connections %d, "
                        "max n %d)",
                        params->port, params->timeout_s, params->max_connections, params->max_n);
+    if (!params->tls_cert != !params->tls_key)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "TLS needs both a certificate and its private key");
+    if (params->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "this libmicrohttpd was built without TLS");
     struct sockaddr_storage addr;
     bb_status st = resolve(params->host ? params->host : "127.0.0.1", params->port, &addr, err);
     if (st != BB_OK) return st;
@@ -597,15 +613,29 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (params->tls_cert) flags |= MHD_USE_TLS;
+    /* the certificate and key when serving HTTPS, else an empty list */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)params->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)params->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (!params->tls_cert) tls[0].option = MHD_OPTION_END;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)params->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)params->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)params->max_client_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (!s->daemon) {
         server_destroy(s);
+        if (params->tls_cert)
+            return bb_fail(err, BB_ERR_IO,
+                           "cannot listen on %s port %d (in use, no permission, or a "
+                           "certificate or key libmicrohttpd cannot read: see its log above)",
+                           params->host ? params->host : "127.0.0.1", params->port);
         return bb_fail(err, BB_ERR_IO, "cannot listen on %s port %d (in use, or no permission)",
                        params->host ? params->host : "127.0.0.1", params->port);
     }

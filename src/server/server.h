@@ -26,8 +26,11 @@ typedef struct server_params {
     int timeout_s;
     int max_connections;
     int max_client_connections; /* per client address; 0: no limit of its own */
-    int max_n;                  /* most choices per request */
-    bool quiet;                 /* no request log on stderr */
+    /* PEM certificate (chain) and private key: HTTPS through libmicrohttpd's GnuTLS. Both or
+     * neither; the strings must outlive the server. */
+    const char *tls_cert, *tls_key;
+    int max_n;  /* most choices per request */
+    bool quiet; /* no request log on stderr */
 } server_params;
 
 server_params server_default_params(void);

@@ -55,7 +55,9 @@ typedef struct http_req {
     conn_rec *conn;
     int route;
     bb_strbuf body;
-    bool rejected; /* a response went out before the body was read */
+    bool rejected;  /* a response went out before the body was read */
+    bool too_large; /* over max_body under TLS: the rest is read and dropped, 413 at the end */
+    size_t dropped; /* bytes dropped so far */
     double t_start;
 } http_req;
 
