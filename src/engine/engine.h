@@ -77,6 +77,7 @@ typedef struct engine_gen_params {
     size_t n_stop;
     bool logprobs;        /* report engine_token_info per token */
     int32_t top_logprobs; /* 0..ENGINE_MAX_TOP_LOGPROBS alternatives per token */
+    bool special_text;    /* control tokens appear in the text (tool-call markers) */
 } engine_gen_params;
 
 typedef struct engine engine;
