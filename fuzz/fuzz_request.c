@@ -41,14 +41,16 @@ static void prompt(const oai_request *req) {
     bb_error err = {0};
     oai_error e = {0};
     if (req->chat) {
-        char *messages = oai_messages_for_template(req->messages, &e);
+        cJSON *messages = oai_messages_for_template(req->messages, false, &e);
         if (!messages) {
             FUZZ_ASSERT(e.status >= 400 && e.message[0]);
             return;
         }
-        if (prompt_from_messages(model, messages, &ids, &n, &err) == BB_OK)
-            FUZZ_ASSERT(ids != NULL);
-        free(messages);
+        char *json = cJSON_PrintUnformatted(messages);
+        cJSON_Delete(messages);
+        if (!json) return;
+        if (prompt_from_messages(model, json, &ids, &n, &err) == BB_OK) FUZZ_ASSERT(ids != NULL);
+        free(json);
     } else if (cJSON_IsString(req->prompt)) {
         prompt_tokenize(vocab, req->prompt->valuestring, &ids, &n, &err);
     } else if (cJSON_IsArray(req->prompt)) {

@@ -143,12 +143,16 @@ static bb_status op_request(bb_error *err) {
     bb_context *ctx = NULL;
     engine *eng = NULL;
     engine_request *r = NULL;
+    cJSON *shaped = NULL;
     if (!oai_parse_json(body, strlen(body), &root, &e) ||
         !oai_parse_request(root, true, &lim, &req, &e) ||
-        !(msgs = oai_messages_for_template(req.messages, &e))) {
+        !(shaped = oai_messages_for_template(req.messages, false, &e)) ||
+        !(msgs = cJSON_PrintUnformatted(shaped))) {
+        cJSON_Delete(shaped);
         st = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "request refused (%d): %s", e.status, e.message);
         goto done;
     }
+    cJSON_Delete(shaped);
     if ((st = prompt_from_messages(m, msgs, &ids, &n, err))) goto done;
     bb_context_params cp = bb_context_default_params();
     cp.n_ctx = 256;
