@@ -143,7 +143,7 @@ static void test_bad_hparams(void) {
                           "tokenize -m %s hello",
                           "chat -m %s < /dev/null",
                           "serve -m %s --port 0 -q"};
-    fixture_spec spec = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
+    fixture_spec spec = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false, 0, 0, 0};
     void *img;
     size_t size;
     CHECK(fixture_build(&spec, &img, &size));
