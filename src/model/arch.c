@@ -31,6 +31,9 @@ static const bb_arch archs[] = {
      .embd_scale = true,
      .swa = BB_SWA_5_1,
      .local_rope_base = 10000.0f},
+    /* Phi-3/3.5/4-mini: fused QKV and gate/up matrices, NeoX RoPE (LongRoPE factors from the
+     * file). attention.sliding_window is not applied, as in llama.cpp since April 2025. */
+    {.name = "phi3", .rope_style = BB_ROPE_NEOX, .fused_qkv = true, .fused_gate_up = true},
 };
 
 const bb_arch *bb_arch_find(const char *name, size_t len) {
@@ -40,7 +43,7 @@ const bb_arch *bb_arch_find(const char *name, size_t len) {
 }
 
 const char *bb_arch_supported_list(void) {
-    return "llama, qwen2, qwen3, gemma2, gemma3";
+    return "llama, qwen2, qwen3, gemma2, gemma3, phi3";
 }
 
 bool bb_arch_layer_local(const bb_arch *a, uint32_t il) {

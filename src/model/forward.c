@@ -265,7 +265,13 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
                        .n_rot = (int)m->hp.n_rot,
                        .freq_base = m->hp.rope_freq_base,
                        .freq_scale = m->hp.rope_freq_scale,
-                       .factors = m->rope_factors};
+                       .factors = m->rope_factors,
+                       .mscale = m->hp.rope_attn_factor};
+    /* LongRoPE: the long factors for a context longer than the original one, as llama.cpp
+     * chooses (a sequence here may grow to n_ctx) */
+    if (m->rope_factors_long)
+        f.rope.factors =
+            ctx->params.n_ctx > m->hp.rope_orig_ctx ? m->rope_factors_long : m->rope_factors_short;
     /* gemma3's local layers: their own base and no scaling, whatever the file says
      * (llama.cpp, src/llama-model.cpp, build_gemma3) */
     f.rope_loc = f.rope;
@@ -273,6 +279,7 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
         f.rope_loc.freq_base = m->arch->local_rope_base;
         f.rope_loc.freq_scale = 1.0f;
         f.rope_loc.factors = NULL;
+        f.rope_loc.mscale = 0.0f;
     }
     int T = b->n_tokens;
     f.runs = ctx->attn_runs;

@@ -56,6 +56,19 @@ static bb_status family_params(const gguf_file *f, const bb_arch *a, bb_hparams 
             return bb_fail(err, BB_ERR_FORMAT, "attention.sliding_window %u is out of range",
                            hp->sliding_window);
     }
+    hp->rope_orig_ctx = hp->n_ctx_train;
+    if ((st = get_u32(f, a, "rope.scaling.original_context_length", false, &hp->rope_orig_ctx,
+                      err)) ||
+        (st = get_f32(f, a, "rope.scaling.attn_factor", false, &hp->rope_attn_factor, err)))
+        return st;
+    if (hp->rope_orig_ctx == 0 || hp->rope_orig_ctx > MAX_CTX_TRAIN)
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "rope.scaling.original_context_length %u is out of range",
+                       hp->rope_orig_ctx);
+    if (!(hp->rope_attn_factor == 0.0f ||
+          (hp->rope_attn_factor > 0.0f && hp->rope_attn_factor <= 100.0f)))
+        return bb_fail(err, BB_ERR_FORMAT, "rope.scaling.attn_factor %g is out of range (0, 100]",
+                       (double)hp->rope_attn_factor);
     if (a->softcap) {
         if ((st = get_f32(f, a, "attn_logit_softcapping", false, &hp->attn_softcap, err)) ||
             (st = get_f32(f, a, "final_logit_softcapping", false, &hp->final_softcap, err)))

@@ -30,6 +30,8 @@ typedef struct bb_arch {
     bool softcap;          /* gemma2: attn_logit_softcapping, final_logit_softcapping */
     int swa;               /* enum bb_swa_pattern */
     float local_rope_base; /* > 0: the sliding-window layers' RoPE base, no scaling (gemma3) */
+    bool fused_qkv;        /* phi3: one attn_qkv matrix, rows [Q | K | V] */
+    bool fused_gate_up;    /* phi3: ffn_up holds rows [gate | up] */
 } bb_arch;
 
 const bb_arch *bb_arch_find(const char *name, size_t len);
@@ -55,6 +57,8 @@ typedef struct bb_hparams {
     uint32_t sliding_window; /* attention.sliding_window of the local layers, 0: none */
     float attn_softcap;      /* attn_logit_softcapping, 0: none */
     float final_softcap;     /* final_logit_softcapping, 0: none */
+    uint32_t rope_orig_ctx;  /* rope.scaling.original_context_length, or context_length */
+    float rope_attn_factor;  /* rope.scaling.attn_factor, 0: none */
 } bb_hparams;
 
 typedef struct bb_layer {
@@ -78,6 +82,9 @@ struct bb_model {
     bb_weight output; /* tok_embd when tied */
     bool tied_output;
     const float *rope_factors; /* Llama-3 rope_freqs.weight, or NULL */
+    /* LongRoPE (Phi-3): rope_factors_long/short.weight, n_rot/2 each, or NULL; a context
+     * longer than rope_orig_ctx uses the long ones (forward.c) */
+    const float *rope_factors_long, *rope_factors_short;
     bb_layer *layers;
     char *name;
     char *chat_template;

@@ -1,6 +1,7 @@
 /* Binds the weight tensors of the mapped GGUF file, checking every name, shape and type
  * against the hyper-parameters so the forward pass can index without further checks.
  * Tensor names follow llama.cpp's (token_embd, blk.N.attn_q, ...). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,14 @@ static bb_status bind_vector(bb_model *m, const char *name, uint64_t n, bool req
     return BB_OK;
 }
 
+/* Rows r0..r0+n-1 of w as a matrix of their own (a fused tensor's part: phi3's attn_qkv and
+ * ffn_up); its bytes and parameters are counted once, with w. */
+static void weight_rows(const bb_weight *w, int64_t r0, int64_t n, bb_weight *out) {
+    *out = *w;
+    out->data = (const char *)w->data + (size_t)r0 * w->row_bytes;
+    out->n_out = n;
+}
+
 static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     const bb_hparams *hp = &m->hp;
     bb_layer *L = &m->layers[il];
@@ -88,15 +97,33 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     if (gguf_find_tensor(m->file, NAME("ffn_gate_inp.weight")))
         return bb_fail(err, BB_ERR_UNSUPPORTED,
                        "mixture-of-experts layers (%s) are not supported yet", n);
+    if (m->arch->fused_qkv) {
+        bb_weight qkv;
+        if ((st = bind_matrix(m, NAME("attn_qkv.weight"), hp->n_embd, q_dim + k_dim + v_dim, true,
+                              &qkv, err)))
+            return st;
+        weight_rows(&qkv, 0, (int64_t)q_dim, &L->wq);
+        weight_rows(&qkv, (int64_t)q_dim, (int64_t)k_dim, &L->wk);
+        weight_rows(&qkv, (int64_t)(q_dim + k_dim), (int64_t)v_dim, &L->wv);
+    } else if ((st = bind_matrix(m, NAME("attn_q.weight"), hp->n_embd, q_dim, true, &L->wq, err)) ||
+               (st = bind_matrix(m, NAME("attn_k.weight"), hp->n_embd, k_dim, true, &L->wk, err)) ||
+               (st = bind_matrix(m, NAME("attn_v.weight"), hp->n_embd, v_dim, true, &L->wv, err)))
+        return st;
+    if (m->arch->fused_gate_up) {
+        bb_weight gu;
+        if ((st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, 2 * (uint64_t)hp->n_ff, true,
+                              &gu, err)))
+            return st;
+        weight_rows(&gu, 0, hp->n_ff, &L->w_gate);
+        weight_rows(&gu, hp->n_ff, hp->n_ff, &L->w_up);
+    } else if ((st = bind_matrix(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &L->w_gate,
+                                 err)) ||
+               (st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &L->w_up,
+                                 err)))
+        return st;
     if ((st = bind_vector(m, NAME("attn_norm.weight"), hp->n_embd, true, &L->attn_norm, err)) ||
-        (st = bind_matrix(m, NAME("attn_q.weight"), hp->n_embd, q_dim, true, &L->wq, err)) ||
-        (st = bind_matrix(m, NAME("attn_k.weight"), hp->n_embd, k_dim, true, &L->wk, err)) ||
-        (st = bind_matrix(m, NAME("attn_v.weight"), hp->n_embd, v_dim, true, &L->wv, err)) ||
         (st = bind_matrix(m, NAME("attn_output.weight"), o_dim, hp->n_embd, true, &L->wo, err)) ||
         (st = bind_vector(m, NAME("ffn_norm.weight"), hp->n_embd, true, &L->ffn_norm, err)) ||
-        (st = bind_matrix(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, true, &L->w_gate,
-                          err)) ||
-        (st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, true, &L->w_up, err)) ||
         (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &L->w_down, err)))
         return st;
     if (m->arch->qkv_bias &&
@@ -130,8 +157,21 @@ bb_status bb_weights_bind(bb_model *m, bb_error *err) {
         m->output = m->tok_embd;
         m->weight_bytes += bb_row_size(m->tok_embd.type, m->tok_embd.n_in) * hp->n_vocab;
     }
-    if ((st = bind_vector(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_factors, err)))
+    if ((st = bind_vector(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_factors, err)) ||
+        (st = bind_vector(m, "rope_factors_long.weight", hp->n_rot / 2, false,
+                          &m->rope_factors_long, err)) ||
+        (st = bind_vector(m, "rope_factors_short.weight", hp->n_rot / 2, false,
+                          &m->rope_factors_short, err)))
         return st;
+    if (!m->rope_factors_long != !m->rope_factors_short)
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "rope_factors_long and rope_factors_short must come together");
+    const float *fs[3] = {m->rope_factors, m->rope_factors_long, m->rope_factors_short};
+    for (int i = 0; i < 3; i++)
+        for (uint32_t j = 0; fs[i] && j < hp->n_rot / 2; j++)
+            if (!(fs[i][j] > 0.0f) || !isfinite(fs[i][j]))
+                return bb_fail(err, BB_ERR_FORMAT, "RoPE factor %u is %g, must be positive", j,
+                               (double)fs[i][j]);
     for (uint32_t il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(m, il, err))) return st;
     /* the embedding table is read one row per token, not streamed: it doesn't count */

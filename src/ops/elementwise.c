@@ -28,6 +28,10 @@ void bb_rope_cache(const bb_rope *r, int32_t pos, float *cs) {
         float t = theta / (r->factors ? r->factors[i] : 1.0f) * r->freq_scale;
         cs[2 * i] = cosf(t);
         cs[2 * i + 1] = sinf(t);
+        if (r->mscale > 0.0f) {
+            cs[2 * i] *= r->mscale;
+            cs[2 * i + 1] *= r->mscale;
+        }
         theta *= theta_scale;
     }
 }

@@ -20,6 +20,7 @@ typedef struct bb_rope {
     float freq_base;
     float freq_scale;
     const float *factors; /* n_rot/2 entries or NULL */
+    float mscale;         /* > 0: cos and sin multiplied by it (LongRoPE's attn_factor) */
 } bb_rope;
 /* cos/sin of every rotated pair at position pos, into cs[0..n_rot) (cos, sin interleaved);
  * computed once per token and shared by all its heads. */
