@@ -63,8 +63,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         bb_error err = {0};
         if (fixture_model_build(&bpe, &img, &size, &err) != BB_OK) abort();
         add_vocab(img, size, true);
-        fixture_spec spm = {"llama",     8,    1, 2, 1,     8, 300, 0,
-                            BB_TYPE_F32, true, 0, 5, false, 0, 0,   0};
+        fixture_spec spm = {"llama", 8, 1, 2,     1, 8, 300, 0, BB_TYPE_F32,
+                            true,    0, 5, false, 0, 0, 0,   0};
         if (!fixture_build(&spm, &img, &size)) abort();
         add_vocab(img, size, false);
     }

@@ -1,7 +1,8 @@
 /* Builds small random-weight models as GGUF images with the project's own writer, for tests
  * that must run without ../shared: llama (GQA, tied or untied), qwen2 (QKV bias, NeoX RoPE),
- * qwen3 (QK-norm), gemma2 (post-norms, soft-caps, sliding window) and gemma3 (post-norms,
- * QK-norm, sliding window) shapes, weights in any type we can quantize to. */
+ * qwen3 (QK-norm), gemma2 (post-norms, soft-caps, sliding window), gemma3 (post-norms,
+ * QK-norm, sliding window) and phi3 (fused QKV and gate/up, LongRoPE) shapes, weights in any type
+ * we can quantize to. */
 #ifndef BB_TESTS_MODEL_FIXTURE_H
 #define BB_TESTS_MODEL_FIXTURE_H
 
@@ -26,6 +27,9 @@ typedef struct fixture_spec {
      * final_logit_softcapping (0: not written) */
     int sliding_window;
     float attn_softcap, final_softcap;
+    /* phi3: rope.scaling.original_context_length (LongRoPE factors and attn_factor 1.19 are
+     * always written; a context longer than this takes the long factors) */
+    int rope_orig_ctx;
 } fixture_spec;
 
 /* Keeps the tensor data alive until the image is written. */
@@ -137,7 +141,25 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
         snprintf(key, sizeof key, "%s.final_logit_softcapping", a);
         gguf_writer_set_f32(w, key, s->final_softcap);
     }
-    bool gemma = !strncmp(a, "gemma", 5);
+    bool gemma = !strncmp(a, "gemma", 5), phi3 = !strcmp(a, "phi3");
+    if (phi3) {
+        fx_meta_u32(w, a, "rope.scaling.original_context_length", (uint32_t)s->rope_orig_ctx);
+        snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", a);
+        gguf_writer_set_f32(w, key, 1.19f);
+        /* long factors 1..8 across the pairs, short ones 1..1.5, as Phi-3's grow */
+        uint64_t ne[1] = {(uint64_t)hd / 2};
+        float *fl = fx_keep(&bufs, malloc((size_t)hd / 2 * sizeof *fl));
+        float *fs = fx_keep(&bufs, malloc((size_t)hd / 2 * sizeof *fs));
+        for (int i = 0; i < hd / 2; i++) {
+            fl[i] = 1.0f + 7.0f * (float)i / (float)(hd / 2);
+            fs[i] = 1.0f + 0.5f * (float)i / (float)(hd / 2);
+        }
+        bb_error e = {0};
+        gguf_writer_add_tensor(w, "rope_factors_long.weight", BB_TYPE_F32, 1, ne, fl,
+                               (size_t)hd / 2 * sizeof *fl, &e);
+        gguf_writer_add_tensor(w, "rope_factors_short.weight", BB_TYPE_F32, 1, ne, fs,
+                               (size_t)hd / 2 * sizeof *fs, &e);
+    }
     fx_vocab(w, s->n_vocab);
     int wt = s->weight_type;
     float ws = 0.5f / sqrtf((float)s->n_embd) * 1.7f;
@@ -164,9 +186,13 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     (snprintf(n, sizeof n, "blk.%d." suffix, l),                                                   \
      fx_add(w, &bufs, n, type, ne0, ne1, scale, off, &rng))
         T("attn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
-        T("attn_q.weight", wt, (uint64_t)s->n_embd, qd, ws * 3, 0);
-        T("attn_k.weight", wt, (uint64_t)s->n_embd, kd, ws * 3, 0);
-        T("attn_v.weight", wt, (uint64_t)s->n_embd, kd, ws, 0);
+        if (phi3) {
+            T("attn_qkv.weight", wt, (uint64_t)s->n_embd, qd + 2 * kd, ws * 3, 0);
+        } else {
+            T("attn_q.weight", wt, (uint64_t)s->n_embd, qd, ws * 3, 0);
+            T("attn_k.weight", wt, (uint64_t)s->n_embd, kd, ws * 3, 0);
+            T("attn_v.weight", wt, (uint64_t)s->n_embd, kd, ws, 0);
+        }
         T("attn_output.weight", wt, qd, (uint64_t)s->n_embd, ws, 0);
         if (!strcmp(a, "qwen2")) {
             T("attn_q.bias", BB_TYPE_F32, qd, 1, 0.3f, 0);
@@ -178,8 +204,12 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
             T("attn_k_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
         }
         T("ffn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
-        T("ffn_gate.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
-        T("ffn_up.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
+        if (phi3) {
+            T("ffn_up.weight", wt, (uint64_t)s->n_embd, 2 * (uint64_t)s->n_ff, ws * 2, 0);
+        } else {
+            T("ffn_gate.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
+            T("ffn_up.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
+        }
         T("ffn_down.weight", wt, (uint64_t)s->n_ff, (uint64_t)s->n_embd, ws, 0);
         if (gemma) {
             T("post_attention_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);

@@ -257,8 +257,8 @@ int main(void) {
     p.n_ff = 32;
     bb_error err = {0};
     CHECKF(fixture_model_build(&p, &bpe_img, &bpe_size, &err) == BB_OK, "%s", err.message);
-    fixture_spec spm_spec = {"llama",      32,    1, 2, 1,     32, 300, 0,
-                             BB_TYPE_Q8_0, false, 0, 5, false, 0,  0,   0};
+    fixture_spec spm_spec = {"llama", 32, 1, 2,     1, 32, 300, 0, BB_TYPE_Q8_0,
+                             false,   0,  5, false, 0, 0,  0,   0};
     CHECK(fixture_build(&spm_spec, &spm_img, &spm_size));
     bb_model_params vo = {.vocab_only = true};
     CHECK(bb_model_load_from_memory(bpe_img, bpe_size, &vo, &bpe, &err) == BB_OK);

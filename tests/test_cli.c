@@ -85,7 +85,7 @@ static void test_bad_models(const void *good, size_t good_size) {
         }
     }
     /* an architecture we do not run */
-    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false, 0, 0, 0};
+    fixture_spec s = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false, 0, 0, 0, 0};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));
@@ -143,7 +143,8 @@ static void test_bad_hparams(void) {
                           "tokenize -m %s hello",
                           "chat -m %s < /dev/null",
                           "serve -m %s --port 0 -q"};
-    fixture_spec spec = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false, 0, 0, 0};
+    fixture_spec spec = {"llama", 64, 1, 4,     2, 64, 300, 0, BB_TYPE_F32,
+                         true,    0,  5, false, 0, 0,  0,   0};
     void *img;
     size_t size;
     CHECK(fixture_build(&spec, &img, &size));
@@ -336,8 +337,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
     if (system(cmd) != 0) return 1;
     /* 256-wide so every quantized type applies without fallback */
-    fixture_spec s = {"llama",     256,   2, 4,  2,     256, 300, 0,
-                      BB_TYPE_F32, false, 0, 21, false, 0,   0,   0};
+    fixture_spec s = {"llama", 256, 2,  4,     2, 256, 300, 0, BB_TYPE_F32,
+                      false,   0,   21, false, 0, 0,   0,   0};
     void *img;
     size_t size;
     CHECK(fixture_build(&s, &img, &size));

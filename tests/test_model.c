@@ -54,15 +54,24 @@ static void ref_matvec(double *y, const double *W, const double *x, int n_in, in
     }
 }
 
-static void ref_rope(double *x, int hd, int pos, bool neox, double base, bool factors) {
+/* factor: pair i's angle divided by factor[i] (NULL: 1); mscale multiplies cos and sin */
+static void ref_rope(double *x, int hd, int pos, bool neox, double base, const double *factor,
+                     double mscale) {
     for (int i = 0; i < hd / 2; i++) {
         double th = pos * pow(base, -2.0 * i / hd);
-        if (factors) th /= 1.0 + 3.0 * i / (hd / 2);
+        if (factor) th /= factor[i];
         int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
-        double x0 = x[a], x1 = x[b];
-        x[a] = x0 * cos(th) - x1 * sin(th);
-        x[b] = x0 * sin(th) + x1 * cos(th);
+        double x0 = x[a], x1 = x[b], c = cos(th) * mscale, sn = sin(th) * mscale;
+        x[a] = x0 * c - x1 * sn;
+        x[b] = x0 * sn + x1 * c;
     }
+}
+
+/* Rows r0..r0+n-1 of an n_in-wide matrix (a part of a fused one), copied. */
+static double *ref_rows(const double *w, int n_in, int r0, int n) {
+    double *o = malloc((size_t)n * n_in * sizeof *o);
+    memcpy(o, w + (size_t)r0 * n_in, (size_t)n * n_in * sizeof *o);
+    return o;
 }
 
 /* Logits after each of the n tokens (n x n_vocab), recomputing attention from scratch. */
@@ -71,6 +80,20 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
     int E = s->n_embd, hd = r->hd, H = s->n_head, KV = s->n_head_kv, F = s->n_ff;
     bool neox = strcmp(s->arch, "llama") != 0;
     bool gemma2 = !strcmp(s->arch, "gemma2"), gemma3 = !strcmp(s->arch, "gemma3");
+    bool phi3 = !strcmp(s->arch, "phi3");
+    /* RoPE factors: Llama-3's 1..4 ramp, or Phi-3's short or long ones (the test context is
+     * 128 positions: long iff that exceeds the original context) */
+    double *rfac = NULL, mscale = 1.0;
+    if (s->rope_freqs) {
+        rfac = malloc((size_t)hd / 2 * sizeof *rfac);
+        for (int i = 0; i < hd / 2; i++)
+            rfac[i] = 1.0 + 3.0 * i / (hd / 2);
+    }
+    if (phi3) {
+        rfac = ref_tensor(r, 128 > s->rope_orig_ctx ? "rope_factors_long.weight"
+                                                    : "rope_factors_short.weight");
+        mscale = 1.19f;
+    }
     double *emb = ref_tensor(r, "token_embd.weight");
     double *x = calloc((size_t)n * E, sizeof *x);
     for (int t = 0; t < n; t++)
@@ -87,6 +110,16 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
         double *an = W("attn_norm.weight"), *wq = W("attn_q.weight"), *wk = W("attn_k.weight");
         double *wv = W("attn_v.weight"), *wo = W("attn_output.weight"), *fn = W("ffn_norm.weight");
         double *wg = W("ffn_gate.weight"), *wu = W("ffn_up.weight"), *wd = W("ffn_down.weight");
+        if (phi3) { /* rows [Q | K | V] and [gate | up] */
+            double *qkv = W("attn_qkv.weight");
+            wq = ref_rows(qkv, E, 0, H * hd);
+            wk = ref_rows(qkv, E, H * hd, KV * hd);
+            wv = ref_rows(qkv, E, (H + KV) * hd, KV * hd);
+            wg = ref_rows(wu, E, 0, F);
+            double *up = ref_rows(wu, E, F, F);
+            free(qkv), free(wu);
+            wu = up;
+        }
         double *bq = W("attn_q.bias"), *bk = W("attn_k.bias"), *bv = W("attn_v.bias");
         double *qn = W("attn_q_norm.weight"), *kn = W("attn_k_norm.weight");
         double *pan = W("post_attention_norm.weight"), *pfn = W("post_ffw_norm.weight");
@@ -109,11 +142,11 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
                 kt[i] += bk[i], vt[i] += bv[i];
             for (int h = 0; h < H; h++) {
                 if (qn) ref_rmsnorm(qt + h * hd, qt + h * hd, qn, hd);
-                ref_rope(qt + h * hd, hd, t, neox, base, s->rope_freqs);
+                ref_rope(qt + h * hd, hd, t, neox, base, rfac, mscale);
             }
             for (int h = 0; h < KV; h++) {
                 if (kn) ref_rmsnorm(kt + h * hd, kt + h * hd, kn, hd);
-                ref_rope(kt + h * hd, hd, t, neox, base, s->rope_freqs);
+                ref_rope(kt + h * hd, hd, t, neox, base, rfac, mscale);
             }
         }
         for (int t = 0; t < n; t++) {
@@ -172,7 +205,7 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
             lg[i] = s->final_softcap * tanh(lg[i] / s->final_softcap);
     }
     free(emb), free(out), free(onorm), free(x), free(xn), free(q), free(k), free(v), free(att);
-    free(o), free(g), free(u), free(sc);
+    free(o), free(g), free(u), free(sc), free(rfac);
     return logits;
 }
 
@@ -319,7 +352,8 @@ static void test_fixture(const fixture_spec *s, double tol) {
 
 /* Filling the cache reports NO_SPACE and changes nothing. */
 static void test_cache_full(void) {
-    fixture_spec s = {"llama", 64, 1, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 0, 3, false, 0, 0, 0};
+    fixture_spec s = {"llama", 64, 1, 4,     2, 128, 300, 0, BB_TYPE_F32,
+                      false,   0,  3, false, 0, 0,   0,   0};
     void *img;
     size_t size;
     if (!fixture_build(&s, &img, &size)) return;
@@ -503,22 +537,25 @@ int main(void) {
     /* arch, n_embd, layers, heads, kv heads, ffn, vocab, head_dim, type, tied, rope base, seed,
      * rope_freqs, window, attn cap, final cap */
     fixture_spec specs[] = {
-        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11, false, 0, 0, 0},
-        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12, false, 0, 0, 0},
-        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13, false, 0, 0, 0},
-        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14, false, 0, 0, 0},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15, false, 0, 0, 0},
-        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16, false, 0, 0, 0},
-        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_BF16, false, 5e5f, 17, false, 0, 0, 0},
-        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 5e5f, 18, true, 0, 0, 0},
+        {"llama", 64, 2, 4, 2, 160, 300, 0, BB_TYPE_F32, false, 0, 11, false, 0, 0, 0, 0},
+        {"llama", 64, 2, 4, 4, 128, 300, 0, BB_TYPE_F16, true, 0, 12, false, 0, 0, 0, 0},
+        {"qwen2", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 1e6f, 13, false, 0, 0, 0, 0},
+        {"qwen3", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 14, false, 0, 0, 0, 0},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q8_0, false, 0, 15, false, 0, 0, 0, 0},
+        {"llama", 256, 1, 4, 2, 256, 300, 0, BB_TYPE_Q4_K, false, 0, 16, false, 0, 0, 0, 0},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_BF16, false, 5e5f, 17, false, 0, 0, 0, 0},
+        {"llama", 64, 2, 4, 2, 128, 300, 0, BB_TYPE_F32, false, 5e5f, 18, true, 0, 0, 0, 0},
         /* windows below the 20-token prompts, caps that bite at these score ranges */
-        {"gemma2", 64, 2, 2, 1, 96, 300, 32, BB_TYPE_F32, true, 0, 19, false, 6, 1.5f, 2.0f},
-        {"gemma3", 64, 6, 4, 2, 96, 300, 24, BB_TYPE_F16, true, 1e6f, 20, false, 5, 0, 0},
+        {"gemma2", 64, 2, 2, 1, 96, 300, 32, BB_TYPE_F32, true, 0, 19, false, 6, 1.5f, 2.0f, 0},
+        {"gemma3", 64, 6, 4, 2, 96, 300, 24, BB_TYPE_F16, true, 1e6f, 20, false, 5, 0, 0, 0},
+        /* LongRoPE's short factors (original context 4096 > 128), then its long ones */
+        {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, false, 0, 21, false, 0, 0, 0, 4096},
+        {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F16, false, 0, 22, false, 0, 0, 0, 64},
     };
     /* F32 and F16 differ from the double reference by the F16 KV cache (and F16 activations
      * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
      * weights also by the Q8 activation quantization. */
-    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3, 5e-3, 5e-3};
+    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3, 5e-3, 5e-3, 5e-3, 5e-3};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         test_fixture(&specs[i], tols[i]);
     test_cache_full();

@@ -98,7 +98,7 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
         return bb_fail(err, BB_ERR_UNSUPPORTED,
                        "mixture-of-experts layers (%s) are not supported yet", n);
     if (m->arch->fused_qkv) {
-        bb_weight qkv;
+        bb_weight qkv = {0};
         if ((st = bind_matrix(m, NAME("attn_qkv.weight"), hp->n_embd, q_dim + k_dim + v_dim, true,
                               &qkv, err)))
             return st;
@@ -110,7 +110,7 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
                (st = bind_matrix(m, NAME("attn_v.weight"), hp->n_embd, v_dim, true, &L->wv, err)))
         return st;
     if (m->arch->fused_gate_up) {
-        bb_weight gu;
+        bb_weight gu = {0};
         if ((st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, 2 * (uint64_t)hp->n_ff, true,
                               &gu, err)))
             return st;
