@@ -266,7 +266,10 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
                        .freq_base = m->hp.rope_freq_base,
                        .freq_scale = m->hp.rope_freq_scale,
                        .factors = m->rope_factors,
-                       .mscale = m->hp.rope_attn_factor};
+                       .mscale = m->hp.rope_mscale,
+                       .yarn = m->hp.rope_yarn,
+                       .yarn_lo = m->hp.yarn_lo,
+                       .yarn_hi = m->hp.yarn_hi};
     /* LongRoPE: the long factors for a context longer than the original one, as llama.cpp
      * chooses (a sequence here may grow to n_ctx) */
     if (m->rope_factors_long)
@@ -280,6 +283,7 @@ bb_status bb_forward(bb_context *ctx, const bb_batch *b, int n_outputs, bb_error
         f.rope_loc.freq_scale = 1.0f;
         f.rope_loc.factors = NULL;
         f.rope_loc.mscale = 0.0f;
+        f.rope_loc.yarn = 0;
     }
     int T = b->n_tokens;
     f.runs = ctx->attn_runs;

@@ -69,6 +69,19 @@ static bb_status family_params(const gguf_file *f, const bb_arch *a, bb_hparams 
           (hp->rope_attn_factor > 0.0f && hp->rope_attn_factor <= 100.0f)))
         return bb_fail(err, BB_ERR_FORMAT, "rope.scaling.attn_factor %g is out of range (0, 100]",
                        (double)hp->rope_attn_factor);
+    /* cos and sin scale: LongRoPE's attn_factor; YaRN's 1 + 0.1 ln(factor) on top (ggml's
+     * rope_yarn: mscale *= 1 + 0.1 log(1 / freq_scale)), with its correction dims over the
+     * original context, beta_fast 32 and beta_slow 1 (ggml_rope_yarn_corr_dims) */
+    hp->rope_mscale = hp->rope_attn_factor;
+    if (hp->rope_yarn) {
+        float ms = hp->rope_attn_factor > 0.0f ? hp->rope_attn_factor : 1.0f;
+        hp->rope_mscale = ms * (1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale));
+        float d = (float)hp->n_rot, L = (float)hp->rope_orig_ctx, lb = logf(hp->rope_freq_base);
+        float c_fast = d * logf(L / (32.0f * 2.0f * (float)M_PI)) / (2.0f * lb);
+        float c_slow = d * logf(L / (1.0f * 2.0f * (float)M_PI)) / (2.0f * lb);
+        hp->yarn_lo = fmaxf(0.0f, floorf(c_fast));
+        hp->yarn_hi = fminf(d - 1.0f, ceilf(c_slow));
+    }
     if (a->softcap) {
         if ((st = get_f32(f, a, "attn_logit_softcapping", false, &hp->attn_softcap, err)) ||
             (st = get_f32(f, a, "final_logit_softcapping", false, &hp->final_softcap, err)))
@@ -144,8 +157,14 @@ bb_status bb_hparams_load(const gguf_file *f, const bb_arch *a, bb_hparams *hp, 
                        (double)factor);
     if (stype.len == 6 && memcmp(stype.data, "linear", 6) == 0 && factor > 0.0f)
         hp->rope_freq_scale = 1.0f / factor;
-    else if (stype.len > 0 && !(stype.len == 4 && memcmp(stype.data, "none", 4) == 0) &&
-             !(stype.len == 6 && memcmp(stype.data, "llama3", 6) == 0)) /* via rope_freqs */
+    else if (stype.len == 4 && memcmp(stype.data, "yarn", 4) == 0) {
+        if (!(factor >= 1.0f && factor <= 1e4f))
+            return bb_fail(err, BB_ERR_FORMAT,
+                           "YaRN rope.scaling.factor %g is out of range [1, 1e4]", (double)factor);
+        hp->rope_yarn = true;
+        hp->rope_freq_scale = 1.0f / factor;
+    } else if (stype.len > 0 && !(stype.len == 4 && memcmp(stype.data, "none", 4) == 0) &&
+               !(stype.len == 6 && memcmp(stype.data, "llama3", 6) == 0)) /* via rope_freqs */
         return bb_fail(err, BB_ERR_UNSUPPORTED, "rope scaling type '%.*s' is not supported",
                        (int)stype.len, stype.data);
     if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))

@@ -59,6 +59,9 @@ typedef struct bb_hparams {
     float final_softcap;     /* final_logit_softcapping, 0: none */
     uint32_t rope_orig_ctx;  /* rope.scaling.original_context_length, or context_length */
     float rope_attn_factor;  /* rope.scaling.attn_factor, 0: none */
+    bool rope_yarn;          /* rope.scaling.type yarn, with rope_freq_scale 1 / factor */
+    float yarn_lo, yarn_hi;  /* its correction dims (ops.h) */
+    float rope_mscale;       /* what cos and sin are multiplied by, 0: nothing */
 } bb_hparams;
 
 typedef struct bb_layer {

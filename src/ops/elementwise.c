@@ -26,6 +26,12 @@ void bb_rope_cache(const bb_rope *r, int32_t pos, float *cs) {
     float theta = (float)pos;
     for (int i = 0; i < half; i++) {
         float t = theta / (r->factors ? r->factors[i] : 1.0f) * r->freq_scale;
+        if (r->yarn) {
+            float te = theta / (r->factors ? r->factors[i] : 1.0f);
+            float y = ((float)i - r->yarn_lo) / fmaxf(0.001f, r->yarn_hi - r->yarn_lo);
+            float ramp = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+            t = t * (1.0f - ramp) + te * ramp;
+        }
         cs[2 * i] = cosf(t);
         cs[2 * i + 1] = sinf(t);
         if (r->mscale > 0.0f) {

@@ -12,7 +12,8 @@ void bb_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
 /* RoPE (Su et al. 2021) on one head vector of head_dim floats, rotating the first n_rot
  * dimensions. NORM pairs adjacent dims (x[2i], x[2i+1]) as llama.cpp's GGUF llama weights
  * expect; NEOX pairs x[i] with x[i + n_rot/2] (GPT-NeoX, Qwen). theta_i = pos *
- * freq_scale * base^(-2i/n_rot) / factor[i] (factors from Llama-3 rope_freqs, may be NULL). */
+ * freq_scale * base^(-2i/n_rot) / factor[i] (factors from Llama-3 rope_freqs or LongRoPE, may
+ * be NULL), or YaRN's blend of that and the unscaled angle (below). */
 enum bb_rope_style { BB_ROPE_NORM = 0, BB_ROPE_NEOX = 2 };
 typedef struct bb_rope {
     int style;
@@ -20,7 +21,12 @@ typedef struct bb_rope {
     float freq_base;
     float freq_scale;
     const float *factors; /* n_rot/2 entries or NULL */
-    float mscale;         /* > 0: cos and sin multiplied by it (LongRoPE's attn_factor) */
+    float mscale;         /* > 0: cos and sin multiplied by it (LongRoPE, YaRN) */
+    /* YaRN (Peng et al. 2023) as ggml computes it: pair i's angle blends the interpolated
+     * theta * freq_scale and the extrapolated theta with ramp r = 1 - clamp((i - lo) /
+     * max(0.001, hi - lo), 0, 1): theta_i (1 - r) + theta r */
+    int yarn;
+    float yarn_lo, yarn_hi;
 } bb_rope;
 /* cos/sin of every rotated pair at position pos, into cs[0..n_rot) (cos, sin interleaved);
  * computed once per token and shared by all its heads. */
