@@ -28,7 +28,8 @@ typedef struct fixture_spec {
     int sliding_window;
     float attn_softcap, final_softcap;
     /* phi3: rope.scaling.original_context_length (LongRoPE factors and attn_factor 1.19 are
-     * always written; a context longer than this takes the long factors) */
+     * always written; a context longer than this takes the long factors); other families:
+     * > 0 writes YaRN scaling, factor 4 over this original context */
     int rope_orig_ctx;
 } fixture_spec;
 
@@ -142,6 +143,13 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
         gguf_writer_set_f32(w, key, s->final_softcap);
     }
     bool gemma = !strncmp(a, "gemma", 5), phi3 = !strcmp(a, "phi3");
+    if (!phi3 && s->rope_orig_ctx > 0) {
+        fx_meta_u32(w, a, "rope.scaling.original_context_length", (uint32_t)s->rope_orig_ctx);
+        snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+        gguf_writer_set_str(w, key, "yarn");
+        snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
+        gguf_writer_set_f32(w, key, 4.0f);
+    }
     if (phi3) {
         fx_meta_u32(w, a, "rope.scaling.original_context_length", (uint32_t)s->rope_orig_ctx);
         snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", a);

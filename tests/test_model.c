@@ -54,12 +54,25 @@ static void ref_matvec(double *y, const double *W, const double *x, int n_in, in
     }
 }
 
-/* factor: pair i's angle divided by factor[i] (NULL: 1); mscale multiplies cos and sin */
+/* factor: pair i's angle divided by factor[i] (NULL: 1); mscale multiplies cos and sin;
+ * yarn > 0: YaRN with that factor over the original context yarn_ctx (Peng et al. 2023, the
+ * ramp over rotary pairs as ggml draws it: between the dimensions that turn 32 and 1 times
+ * over the original context), which multiplies cos and sin by 1 + 0.1 ln(factor) too */
 static void ref_rope(double *x, int hd, int pos, bool neox, double base, const double *factor,
-                     double mscale) {
+                     double mscale, double yarn, int yarn_ctx) {
+    double lo = 0, hi = 0;
+    if (yarn > 0) {
+        lo = fmax(0, floor(hd * log(yarn_ctx / (2 * M_PI * 32)) / (2 * log(base))));
+        hi = fmin(hd - 1, ceil(hd * log(yarn_ctx / (2 * M_PI * 1)) / (2 * log(base))));
+        mscale *= 1 + 0.1 * log(yarn);
+    }
     for (int i = 0; i < hd / 2; i++) {
         double th = pos * pow(base, -2.0 * i / hd);
         if (factor) th /= factor[i];
+        if (yarn > 0) {
+            double r = 1 - fmin(1, fmax(0, (i - lo) / fmax(0.001, hi - lo)));
+            th = th / yarn * (1 - r) + th * r;
+        }
         int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
         double x0 = x[a], x1 = x[b], c = cos(th) * mscale, sn = sin(th) * mscale;
         x[a] = x0 * c - x1 * sn;
@@ -94,6 +107,7 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
                                                     : "rope_factors_short.weight");
         mscale = 1.19f;
     }
+    double yarn = !phi3 && s->rope_orig_ctx > 0 ? 4.0 : 0.0;
     double *emb = ref_tensor(r, "token_embd.weight");
     double *x = calloc((size_t)n * E, sizeof *x);
     for (int t = 0; t < n; t++)
@@ -142,11 +156,11 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
                 kt[i] += bk[i], vt[i] += bv[i];
             for (int h = 0; h < H; h++) {
                 if (qn) ref_rmsnorm(qt + h * hd, qt + h * hd, qn, hd);
-                ref_rope(qt + h * hd, hd, t, neox, base, rfac, mscale);
+                ref_rope(qt + h * hd, hd, t, neox, base, rfac, mscale, yarn, s->rope_orig_ctx);
             }
             for (int h = 0; h < KV; h++) {
                 if (kn) ref_rmsnorm(kt + h * hd, kt + h * hd, kn, hd);
-                ref_rope(kt + h * hd, hd, t, neox, base, rfac, mscale);
+                ref_rope(kt + h * hd, hd, t, neox, base, rfac, mscale, yarn, s->rope_orig_ctx);
             }
         }
         for (int t = 0; t < n; t++) {
@@ -551,11 +565,15 @@ int main(void) {
         /* LongRoPE's short factors (original context 4096 > 128), then its long ones */
         {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, false, 0, 21, false, 0, 0, 0, 4096},
         {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F16, false, 0, 22, false, 0, 0, 0, 64},
+        /* YaRN factor 4: adjacent-pair and NeoX RoPE */
+        {"llama", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 0, 23, false, 0, 0, 0, 256},
+        {"qwen2", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, true, 1e6f, 24, false, 0, 0, 0, 1024},
     };
     /* F32 and F16 differ from the double reference by the F16 KV cache (and F16 activations
      * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
      * weights also by the Q8 activation quantization. */
-    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3, 5e-3, 5e-3, 5e-3, 5e-3};
+    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2,
+                     3e-3, 5e-3, 5e-3, 5e-3, 5e-3, 3e-3,   3e-3};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         test_fixture(&specs[i], tols[i]);
     test_cache_full();
