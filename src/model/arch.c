@@ -6,11 +6,25 @@
 
 static const bb_arch archs[] = {
     /* Llama 2/3, Mistral, TinyLlama, SmolLM: GGUF stores Q/K permuted for adjacent-pair RoPE */
-    {.name = "llama", .rope_style = BB_ROPE_NORM},
+    {.name = "llama", .rope_style = BB_ROPE_NORM, .moe_gating = BB_MOE_SOFTMAX_NORM}, /* Mixtral */
     /* Qwen2/2.5: biases on Q, K, V; NeoX (split-half) RoPE */
     {.name = "qwen2", .rope_style = BB_ROPE_NEOX, .qkv_bias = true},
     /* Qwen3: per-head RMSNorm on Q and K, no QKV bias; NeoX RoPE */
     {.name = "qwen3", .rope_style = BB_ROPE_NEOX, .qk_norm = true},
+    /* Qwen1.5/2-MoE: qwen2 with experts, softmax top-k weights as they are, plus a shared
+     * expert */
+    {.name = "qwen2moe",
+     .rope_style = BB_ROPE_NEOX,
+     .qkv_bias = true,
+     .moe_gating = BB_MOE_SOFTMAX,
+     .moe_ff_key = true,
+     .moe_shared = true},
+    /* Qwen3-MoE (30B-A3B, 235B-A22B): qwen3 with experts, top-k weights renormalized */
+    {.name = "qwen3moe",
+     .rope_style = BB_ROPE_NEOX,
+     .qk_norm = true,
+     .moe_gating = BB_MOE_SOFTMAX_NORM,
+     .moe_ff_key = true},
     /* Gemma 2 (arXiv:2408.00118): embeddings scaled by sqrt(n_embd), GELU-gated FFN, RMSNorm
      * of each block's output before the residual, soft-capped attention scores and logits,
      * sliding-window attention on the even layers */
@@ -43,7 +57,7 @@ const bb_arch *bb_arch_find(const char *name, size_t len) {
 }
 
 const char *bb_arch_supported_list(void) {
-    return "llama, qwen2, qwen3, gemma2, gemma3, phi3";
+    return "llama (and Mixtral-style MoE), qwen2, qwen3, qwen2moe, qwen3moe, gemma2, gemma3, phi3";
 }
 
 bool bb_arch_layer_local(const bb_arch *a, uint32_t il) {

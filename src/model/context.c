@@ -29,20 +29,36 @@ static bb_status alloc_scratch(bb_context *c, bb_error *err) {
     size_t q_dim = (size_t)hp->n_head * hp->head_dim_k;
     size_t att_dim = (size_t)hp->n_head * hp->head_dim_v;
     size_t xn_dim = hp->n_embd > att_dim ? hp->n_embd : att_dim;
+    size_t ff = hp->n_ff;
+    if (hp->n_ff_exp > ff) ff = hp->n_ff_exp;
+    if (hp->n_ff_shexp > ff) ff = hp->n_ff_shexp;
     bb_status st;
     if ((st = alloc_floats(&c->x, B, hp->n_embd, err)) ||
         (st = alloc_floats(&c->xn, B, xn_dim, err)) || (st = alloc_floats(&c->q, B, q_dim, err)) ||
         (st = alloc_floats(&c->k, B, (size_t)hp->n_head_kv * hp->head_dim_k, err)) ||
         (st = alloc_floats(&c->v, B, (size_t)hp->n_head_kv * hp->head_dim_v, err)) ||
         (st = alloc_floats(&c->att, B, att_dim, err)) ||
-        (st = alloc_floats(&c->gate, B, hp->n_ff, err)) ||
-        (st = alloc_floats(&c->up, B, hp->n_ff, err)) ||
+        (st = alloc_floats(&c->gate, B, ff, err)) || (st = alloc_floats(&c->up, B, ff, err)) ||
         (st = alloc_floats(&c->rope_cs, B, hp->n_rot, err)) ||
         (st = alloc_floats(&c->logits, B, hp->n_vocab, err)))
         return st;
     if (c->model->arch->local_rope_base > 0.0f &&
         (st = alloc_floats(&c->rope_cs_local, B, hp->n_rot, err)))
         return st;
+    if (hp->n_expert > 0) {
+        size_t k = hp->n_expert_used, sel;
+        if ((st = alloc_floats(&c->moe_logits, B, hp->n_expert, err)) ||
+            (st = alloc_floats(&c->moe_w, B, k, err)) ||
+            (st = alloc_floats(&c->moe_x, B, hp->n_embd, err)) ||
+            (st = alloc_floats(&c->moe_y, B, hp->n_embd, err)) ||
+            (st = alloc_floats(&c->moe_out, B * k, hp->n_embd, err)) ||
+            (st = alloc_floats(&c->moe_shared, B, hp->n_embd, err)) ||
+            (st = alloc_floats(&c->moe_shg, B, 1, err)))
+            return st;
+        if (!bb_mul_size(B, k, &sel) || !(c->moe_sel = malloc(sel * sizeof *c->moe_sel)) ||
+            !(c->moe_slot = malloc(sel * sizeof *c->moe_slot)))
+            return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for scratch buffers");
+    }
     c->out_row = malloc(B * sizeof *c->out_row);
     c->attn_runs = malloc((B + 1) * sizeof *c->attn_runs);
     c->next_pos = malloc(c->params.n_seq_max * sizeof *c->next_pos);
@@ -103,6 +119,15 @@ void bb_context_free(bb_context *c) {
     free(c->up);
     free(c->rope_cs);
     free(c->rope_cs_local);
+    free(c->moe_logits);
+    free(c->moe_sel);
+    free(c->moe_w);
+    free(c->moe_x);
+    free(c->moe_y);
+    free(c->moe_slot);
+    free(c->moe_out);
+    free(c->moe_shared);
+    free(c->moe_shg);
     free(c->attn_runs);
     free(c->logits);
     free(c->out_row);

@@ -27,6 +27,17 @@ struct bb_context {
     float *rope_cs;       /* n_rot per token */
     float *rope_cs_local; /* the same for the local layers' own RoPE base (gemma3), or NULL */
     int32_t *attn_runs;   /* n_batch + 1: the batch split into attention runs (forward.c) */
+    /* mixture of experts (moe.c), NULL for dense models; gate and up are then as wide as
+     * the widest of the FFN, an expert and the shared expert */
+    float *moe_logits; /* n_expert per token: router logits, then probabilities */
+    int32_t *moe_sel;  /* n_expert_used per token: the chosen experts, in order */
+    float *moe_w;      /* their weights */
+    float *moe_x;      /* n_embd per token: an expert's gathered input rows */
+    float *moe_y;      /* n_embd per token: its output rows */
+    int32_t *moe_slot; /* per gathered row: its (token, choice) slot */
+    float *moe_out;    /* n_expert_used * n_embd per token: every chosen expert's output */
+    float *moe_shared; /* n_embd per token: the shared expert's output (qwen2moe) */
+    float *moe_shg;    /* 1 per token: its gate logit */
 
     /* outputs of the last bb_decode */
     float *logits;         /* n_outputs * n_vocab */

@@ -4,7 +4,8 @@
  * for Gemma), then per layer RMSNorm -> Q/K/V projections (+bias, +QK-norm) -> RoPE ->
  * append K,V to the cache -> attention over the sequence's cached positions (or its sliding
  * window, scores soft-capped for Gemma 2) -> output projection (+RMSNorm for Gemma) +
- * residual -> RMSNorm -> SwiGLU or GeGLU MLP (+RMSNorm) + residual; finally RMSNorm and the
+ * residual -> RMSNorm -> SwiGLU or GeGLU MLP (+RMSNorm), or the mixture of experts of moe.c,
+ * + residual; finally RMSNorm and the
  * output projection for the tokens whose logits were asked for (soft-capped for Gemma 2).
  *
  * Every token row is computed by the same kernels whatever else is in the batch, and
@@ -14,6 +15,7 @@
 
 #include "common/error.h"
 #include "model/context.h"
+#include "model/moe.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
 
@@ -223,6 +225,11 @@ static bb_status ffn_block(fwd *f, int T, bb_error *err) {
     const bb_layer *L = f->L;
     bb_status st;
     bb_pool_run(ctx->pool, ffn_norm_task, f, T);
+    if (L->exps) { /* a mixture of experts: its own file */
+        if ((st = bb_moe_ffn(ctx, L, T, err))) return st;
+        bb_pool_run(ctx->pool, residual_task, f, T);
+        return BB_OK;
+    }
     bb_acts_set(&ctx->acts, ctx->xn, T, f->hp->n_embd);
     const bb_weight *gate_up[2] = {&L->w_gate, &L->w_up};
     float *gate_up_out[2] = {ctx->gate, ctx->up};

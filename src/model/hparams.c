@@ -82,6 +82,25 @@ static bb_status family_params(const gguf_file *f, const bb_arch *a, bb_hparams 
         hp->yarn_lo = fmaxf(0.0f, floorf(c_fast));
         hp->yarn_hi = fminf(d - 1.0f, ceilf(c_slow));
     }
+    /* mixture of experts: expert_count marks it (any arch with a gating rule) */
+    if ((st = get_u32(f, a, "expert_count", false, &hp->n_expert, err))) return st;
+    if (hp->n_expert > 0) {
+        hp->n_ff_exp = hp->n_ff;
+        if ((st = get_u32(f, a, "expert_used_count", true, &hp->n_expert_used, err)) ||
+            (a->moe_ff_key &&
+             (st = get_u32(f, a, "expert_feed_forward_length", true, &hp->n_ff_exp, err))) ||
+            (a->moe_shared &&
+             (st = get_u32(f, a, "expert_shared_feed_forward_length", true, &hp->n_ff_shexp, err))))
+            return st;
+        if ((st = check_range("expert_count", hp->n_expert, 1, 1024, err)) ||
+            (st = check_range("expert_used_count", hp->n_expert_used, 1, hp->n_expert, err)) ||
+            (st = check_range("expert_feed_forward_length", hp->n_ff_exp, 1, MAX_FF, err)) ||
+            (a->moe_shared && (st = check_range("expert_shared_feed_forward_length", hp->n_ff_shexp,
+                                                1, MAX_FF, err))))
+            return st;
+    } else if (a->moe_ff_key) {
+        return bb_fail(err, BB_ERR_FORMAT, "%s.expert_count is missing", a->name);
+    }
     if (a->softcap) {
         if ((st = get_f32(f, a, "attn_logit_softcapping", false, &hp->attn_softcap, err)) ||
             (st = get_f32(f, a, "final_logit_softcapping", false, &hp->final_softcap, err)))

@@ -131,6 +131,8 @@ void bb_model_free(bb_model *m) {
     if (m->vocab) bb_vocab_free(m->vocab);
     if (m->file) gguf_close(m->file);
     bb_weights_free_packed(m);
+    for (uint32_t il = 0; m->layers && il < m->hp.n_layer; il++)
+        free(m->layers[il].exps);
     free(m->layers);
     free(m->name);
     free(m->chat_template);

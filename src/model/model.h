@@ -14,6 +14,10 @@
 /* What distinguishes one architecture's forward pass from another's: the forward pass is
  * written once and reads these flags (see arch.c for the table). */
 enum bb_ffn_act { BB_ACT_SILU = 0, BB_ACT_GELU = 1 };
+/* How a mixture-of-experts layer weighs its top-k experts (moe.c): the softmax over all
+ * experts' router logits, kept as they are (qwen2moe) or renormalized over the k chosen
+ * (llama/Mixtral, qwen3moe). */
+enum bb_moe_gating { BB_MOE_SOFTMAX = 0, BB_MOE_SOFTMAX_NORM };
 /* Which layers attend through the sliding window (attention.sliding_window), the others
  * seeing the whole sequence: none, the even ones (Gemma 2), all but every sixth (Gemma 3). */
 enum bb_swa_pattern { BB_SWA_NONE = 0, BB_SWA_EVEN, BB_SWA_5_1 };
@@ -32,6 +36,9 @@ typedef struct bb_arch {
     float local_rope_base; /* > 0: the sliding-window layers' RoPE base, no scaling (gemma3) */
     bool fused_qkv;        /* phi3: one attn_qkv matrix, rows [Q | K | V] */
     bool fused_gate_up;    /* phi3: ffn_up holds rows [gate | up] */
+    int moe_gating;        /* enum bb_moe_gating, for files with expert_count */
+    bool moe_ff_key;       /* expert width from expert_feed_forward_length (else the FFN's) */
+    bool moe_shared;       /* qwen2moe: a shared expert gated by sigmoid(ffn_gate_inp_shexp) */
 } bb_arch;
 
 const bb_arch *bb_arch_find(const char *name, size_t len);
@@ -62,6 +69,10 @@ typedef struct bb_hparams {
     bool rope_yarn;          /* rope.scaling.type yarn, with rope_freq_scale 1 / factor */
     float yarn_lo, yarn_hi;  /* its correction dims (ops.h) */
     float rope_mscale;       /* what cos and sin are multiplied by, 0: nothing */
+    uint32_t n_expert;       /* expert_count: 0 for a dense model */
+    uint32_t n_expert_used;  /* expert_used_count, the k of top-k */
+    uint32_t n_ff_exp;       /* one expert's width */
+    uint32_t n_ff_shexp;     /* the shared expert's width (qwen2moe) */
 } bb_hparams;
 
 typedef struct bb_layer {
@@ -72,6 +83,11 @@ typedef struct bb_layer {
     const float *ffn_norm;
     bb_weight w_gate, w_up, w_down;
     const float *post_attn_norm, *post_ffn_norm; /* gemma */
+    /* mixture of experts (moe.c): the router (n_embd -> n_expert), then each expert's
+     * gate, up and down as views of its slice of ffn_{gate,up,down}_exps: exps[3 e + 0..2] */
+    bb_weight router;
+    bb_weight *exps;
+    bb_weight shexp_gate_inp, shexp_gate, shexp_up, shexp_down; /* qwen2moe */
 } bb_layer;
 
 struct bb_model {

@@ -84,6 +84,74 @@ static void weight_rows(const bb_weight *w, int64_t r0, int64_t n, bb_weight *ou
     out->n_out = n;
 }
 
+/* A 3-D tensor of n_expert matrices (ggml ne = {n_in, n_out, n_expert}, as llama.cpp's
+ * converter writes ffn_*_exps), as one view per expert into exps[3 e + part]. */
+static bb_status bind_expert_stack(bb_model *m, const char *name, uint64_t n_in, uint64_t n_out,
+                                   int part, bb_weight *exps, bb_error *err) {
+    const gguf_tensor *t;
+    bb_status st = find(m, name, true, &t, err);
+    if (st != BB_OK) return st;
+    uint32_t ne = m->hp.n_expert;
+    if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != ne || t->ne[3] != 1)
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%llu, %llu, %u]",
+                       name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                       (unsigned long long)t->ne[2], (unsigned long long)t->ne[3],
+                       (unsigned long long)n_in, (unsigned long long)n_out, ne);
+    const bb_type_traits *tt = bb_type_get(t->type);
+    if (!tt || !tt->is_weight_type || !tt->vec_dot)
+        return bb_fail(err, BB_ERR_UNSUPPORTED,
+                       "tensor '%s' has weight type %s (id %u), which beanbag does not support yet",
+                       name, tt ? tt->name : "unknown", t->type);
+    if (n_in % (uint64_t)tt->block_size != 0)
+        return bb_fail(err, BB_ERR_FORMAT,
+                       "tensor '%s': row length %llu is not a multiple of the %s block size", name,
+                       (unsigned long long)n_in, tt->name);
+    size_t row = bb_row_size((int)t->type, (int64_t)n_in);
+    for (uint32_t e = 0; e < ne; e++) {
+        bb_weight *w = &exps[3 * e + part];
+        *w = (bb_weight){.data = (const char *)t->data + (size_t)e * n_out * row,
+                         .type = (int)t->type,
+                         .n_in = (int64_t)n_in,
+                         .n_out = (int64_t)n_out,
+                         .row_bytes = row,
+                         .tt = tt};
+    }
+    m->n_params += n_in * n_out * ne;
+    m->weight_bytes += t->size;
+    return BB_OK;
+}
+
+static bb_status bind_experts(bb_model *m, uint32_t il, bb_error *err) {
+    const bb_hparams *hp = &m->hp;
+    bb_layer *L = &m->layers[il];
+    char n[96];
+    bb_status st;
+    L->exps = calloc((size_t)hp->n_expert * 3, sizeof *L->exps);
+    if (!L->exps) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+#define NAME(s) (snprintf(n, sizeof n, "blk.%u." s, il), n)
+    if ((st = bind_matrix(m, NAME("ffn_gate_inp.weight"), hp->n_embd, hp->n_expert, true,
+                          &L->router, err)) ||
+        (st = bind_expert_stack(m, NAME("ffn_gate_exps.weight"), hp->n_embd, hp->n_ff_exp, 0,
+                                L->exps, err)) ||
+        (st = bind_expert_stack(m, NAME("ffn_up_exps.weight"), hp->n_embd, hp->n_ff_exp, 1, L->exps,
+                                err)) ||
+        (st = bind_expert_stack(m, NAME("ffn_down_exps.weight"), hp->n_ff_exp, hp->n_embd, 2,
+                                L->exps, err)))
+        return st;
+    if (m->arch->moe_shared && ((st = bind_matrix(m, NAME("ffn_gate_inp_shexp.weight"), hp->n_embd,
+                                                  1, true, &L->shexp_gate_inp, err)) ||
+                                (st = bind_matrix(m, NAME("ffn_gate_shexp.weight"), hp->n_embd,
+                                                  hp->n_ff_shexp, true, &L->shexp_gate, err)) ||
+                                (st = bind_matrix(m, NAME("ffn_up_shexp.weight"), hp->n_embd,
+                                                  hp->n_ff_shexp, true, &L->shexp_up, err)) ||
+                                (st = bind_matrix(m, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp,
+                                                  hp->n_embd, true, &L->shexp_down, err))))
+        return st;
+#undef NAME
+    return BB_OK;
+}
+
 static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     const bb_hparams *hp = &m->hp;
     bb_layer *L = &m->layers[il];
@@ -94,9 +162,6 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     char n[96];
     bb_status st;
 #define NAME(s) (snprintf(n, sizeof n, "blk.%u." s, il), n)
-    if (gguf_find_tensor(m->file, NAME("ffn_gate_inp.weight")))
-        return bb_fail(err, BB_ERR_UNSUPPORTED,
-                       "mixture-of-experts layers (%s) are not supported yet", n);
     if (m->arch->fused_qkv) {
         bb_weight qkv = {0};
         if ((st = bind_matrix(m, NAME("attn_qkv.weight"), hp->n_embd, q_dim + k_dim + v_dim, true,
@@ -109,7 +174,11 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
                (st = bind_matrix(m, NAME("attn_k.weight"), hp->n_embd, k_dim, true, &L->wk, err)) ||
                (st = bind_matrix(m, NAME("attn_v.weight"), hp->n_embd, v_dim, true, &L->wv, err)))
         return st;
-    if (m->arch->fused_gate_up) {
+    if (hp->n_expert > 0) {
+        if ((st = bind_experts(m, il, err))) return st;
+    } else if (gguf_find_tensor(m->file, NAME("ffn_gate_inp.weight"))) {
+        return bb_fail(err, BB_ERR_FORMAT, "'%s' is there but expert_count is not", n);
+    } else if (m->arch->fused_gate_up) {
         bb_weight gu = {0};
         if ((st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, 2 * (uint64_t)hp->n_ff, true,
                               &gu, err)))
@@ -124,7 +193,8 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
     if ((st = bind_vector(m, NAME("attn_norm.weight"), hp->n_embd, true, &L->attn_norm, err)) ||
         (st = bind_matrix(m, NAME("attn_output.weight"), o_dim, hp->n_embd, true, &L->wo, err)) ||
         (st = bind_vector(m, NAME("ffn_norm.weight"), hp->n_embd, true, &L->ffn_norm, err)) ||
-        (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, true, &L->w_down, err)))
+        (hp->n_expert == 0 && (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd,
+                                                true, &L->w_down, err))))
         return st;
     if (m->arch->qkv_bias &&
         ((st = bind_vector(m, NAME("attn_q.bias"), q_dim, true, &L->bq, err)) ||
@@ -179,15 +249,24 @@ bb_status bb_weights_bind(bb_model *m, bb_error *err) {
     return BB_OK;
 }
 
-/* The matrices the forward pass multiplies by: 7 per layer, then the output projection
- * (its own copy of the struct when tied, so repacking it leaves token_embd as mapped).
- * Returns NULL past the end. */
+/* The matrices the forward pass multiplies by: per layer the 7 dense ones, the router, the
+ * shared expert's 4 and the experts' 3 each, then the output projection (its own copy of the
+ * struct when tied, so repacking it leaves token_embd as mapped). The ones a layer does
+ * not have are empty (data NULL). Returns NULL past the end. */
 static bb_weight *matrix_at(bb_model *m, uint64_t i) {
-    if (i == (uint64_t)m->hp.n_layer * 7) return &m->output;
-    if (!m->layers || i > (uint64_t)m->hp.n_layer * 7) return NULL;
-    bb_layer *L = &m->layers[i / 7];
-    bb_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    return lw[i % 7];
+    uint64_t per = 12 + 3 * (uint64_t)m->hp.n_expert, n = (uint64_t)m->hp.n_layer * per;
+    if (i == n) return &m->output;
+    if (!m->layers || i > n) return NULL;
+    bb_layer *L = &m->layers[i / per];
+    uint64_t j = i % per;
+    /* a layer whose load failed before its experts were allocated has none, nor a router
+     * (bind_experts binds it after): the empty router stands in for them */
+    if (j >= 12) return L->exps ? &L->exps[j - 12] : &L->router;
+    bb_weight *lw[12] = {&L->wq,         &L->wk,       &L->wv,
+                         &L->wo,         &L->w_gate,   &L->w_up,
+                         &L->w_down,     &L->router,   &L->shexp_gate_inp,
+                         &L->shexp_gate, &L->shexp_up, &L->shexp_down};
+    return lw[j];
 }
 
 /* All repacked matrices share one huge-page arena (common/bigalloc.h): decode streams every
@@ -197,6 +276,7 @@ bb_status bb_weights_repack(bb_model *m, bb_error *err) {
     bb_weight *w;
     size_t total = 0;
     for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
+        if (!w->data) continue;
         size_t b = bb_weight_packed_bytes(w);
         if (b == SIZE_MAX || total > SIZE_MAX - 64 - b)
             return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "repacked weights overflow memory sizes");
@@ -211,6 +291,7 @@ bb_status bb_weights_repack(bb_model *m, bb_error *err) {
     m->packed_arena_bytes = total;
     size_t off = 0;
     for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
+        if (!w->data) continue;
         size_t b = bb_weight_packed_bytes(w);
         if (b == 0) continue;
         bb_weight_repack_into(w, arena + off);
