@@ -1,7 +1,9 @@
 /* Builds small random-weight models as GGUF images with the project's own writer, for tests
  * that must run without ../shared: llama (GQA, tied or untied), qwen2 (QKV bias, NeoX RoPE),
  * qwen3 (QK-norm), gemma2 (post-norms, soft-caps, sliding window), gemma3 (post-norms,
- * QK-norm, sliding window) and phi3 (fused QKV and gate/up, LongRoPE) shapes, weights in any type
+ * QK-norm, sliding window), phi3 (fused QKV and gate/up, LongRoPE) and mixture-of-experts
+ * (FIXTURE_EXPERTS experts, top FIXTURE_EXPERTS_USED or one more with qwen2moe's shared one)
+ * shapes, weights in any type
  * we can quantize to. */
 #ifndef BB_TESTS_MODEL_FIXTURE_H
 #define BB_TESTS_MODEL_FIXTURE_H
@@ -15,8 +17,13 @@
 #include "quant/quant.h"
 #include "testutil.h"
 
+#define FIXTURE_EXPERTS 6
+#define FIXTURE_EXPERTS_USED 2
+
 typedef struct fixture_spec {
-    const char *arch; /* "llama", "qwen2", "qwen3", "gemma2", "gemma3" */
+    /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", or a mixture of experts:
+     * "qwen2moe", "qwen3moe", "mixtral" (a llama file with experts) */
+    const char *arch;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, head_dim;
     int weight_type; /* type of the 2-D weights */
     bool tied;
@@ -64,6 +71,24 @@ static void fx_add(gguf_writer *w, fixture_bufs *bufs, const char *name, int typ
     fx_keep(bufs, data);
     bb_error err = {0};
     if (gguf_writer_add_tensor(w, name, (uint32_t)type, ne1 > 1 ? 2 : 1, ne, data, bytes, &err))
+        fprintf(stderr, "fixture: %s\n", err.message);
+}
+
+/* A stack of ne2 matrices (ggml ne = {ne0, ne1, ne2}: experts), each row quantized. */
+static void fx_add3(gguf_writer *w, fixture_bufs *bufs, const char *name, int type, uint64_t ne0,
+                    uint64_t ne1, uint64_t ne2, float scale, uint64_t *rng) {
+    uint64_t ne[3] = {ne0, ne1, ne2};
+    size_t rows = (size_t)(ne1 * ne2), rb = bb_row_size(type, (int64_t)ne0);
+    float *f = malloc((size_t)ne0 * sizeof *f);
+    char *data = fx_keep(bufs, malloc(rows * rb));
+    for (size_t r = 0; r < rows; r++) {
+        for (uint64_t i = 0; i < ne0; i++)
+            f[i] = scale * tu_rand_uniform(rng);
+        bb_type_get_ref(type)->from_float(f, data + r * rb, (int64_t)ne0);
+    }
+    free(f);
+    bb_error err = {0};
+    if (gguf_writer_add_tensor(w, name, (uint32_t)type, 3, ne, data, rows * rb, &err))
         fprintf(stderr, "fixture: %s\n", err.message);
 }
 
@@ -116,7 +141,11 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     fixture_bufs bufs = {0};
     uint64_t rng = s->seed ? s->seed : 1;
     int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
-    const char *a = s->arch;
+    bool mixtral = !strcmp(s->arch, "mixtral"), qwen2moe = !strcmp(s->arch, "qwen2moe");
+    bool moe = mixtral || qwen2moe || !strcmp(s->arch, "qwen3moe");
+    const char *a = mixtral ? "llama" : s->arch;
+    /* experts as wide as the FFN for mixtral, half of it for the Qwen MoEs */
+    uint64_t ffe = mixtral ? (uint64_t)s->n_ff : (uint64_t)s->n_ff / 2;
     char key[128];
     gguf_writer_set_str(w, "general.architecture", a);
     gguf_writer_set_str(w, "general.name", "fixture");
@@ -124,6 +153,12 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     fx_meta_u32(w, a, "embedding_length", (uint32_t)s->n_embd);
     fx_meta_u32(w, a, "block_count", (uint32_t)s->n_layer);
     fx_meta_u32(w, a, "feed_forward_length", (uint32_t)s->n_ff);
+    if (moe) {
+        fx_meta_u32(w, a, "expert_count", FIXTURE_EXPERTS);
+        fx_meta_u32(w, a, "expert_used_count", FIXTURE_EXPERTS_USED + qwen2moe);
+        if (!mixtral) fx_meta_u32(w, a, "expert_feed_forward_length", (uint32_t)ffe);
+        if (qwen2moe) fx_meta_u32(w, a, "expert_shared_feed_forward_length", (uint32_t)s->n_ff);
+    }
     fx_meta_u32(w, a, "attention.head_count", (uint32_t)s->n_head);
     fx_meta_u32(w, a, "attention.head_count_kv", (uint32_t)s->n_head_kv);
     if (s->head_dim) fx_meta_u32(w, a, "attention.key_length", (uint32_t)hd);
@@ -202,23 +237,38 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
             T("attn_v.weight", wt, (uint64_t)s->n_embd, kd, ws, 0);
         }
         T("attn_output.weight", wt, qd, (uint64_t)s->n_embd, ws, 0);
-        if (!strcmp(a, "qwen2")) {
+        if (!strcmp(a, "qwen2") || qwen2moe) {
             T("attn_q.bias", BB_TYPE_F32, qd, 1, 0.3f, 0);
             T("attn_k.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
             T("attn_v.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
         }
-        if (!strcmp(a, "qwen3") || !strcmp(a, "gemma3")) {
+        if (!strcmp(a, "qwen3") || !strcmp(a, "gemma3") || !strcmp(a, "qwen3moe")) {
             T("attn_q_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
             T("attn_k_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
         }
         T("ffn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
-        if (phi3) {
+        if (moe) {
+            uint64_t E = FIXTURE_EXPERTS, ne = (uint64_t)s->n_embd;
+            T("ffn_gate_inp.weight", BB_TYPE_F32, ne, E, ws * 8, 0);
+            fx_add3(w, &bufs, (snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l), n), wt, ne,
+                    ffe, E, ws * 2, &rng);
+            fx_add3(w, &bufs, (snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l), n), wt, ne,
+                    ffe, E, ws * 2, &rng);
+            fx_add3(w, &bufs, (snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l), n), wt, ffe,
+                    ne, E, ws * 2, &rng);
+            if (qwen2moe) {
+                T("ffn_gate_inp_shexp.weight", wt, ne, 1, ws * 4, 0);
+                T("ffn_gate_shexp.weight", wt, ne, (uint64_t)s->n_ff, ws * 2, 0);
+                T("ffn_up_shexp.weight", wt, ne, (uint64_t)s->n_ff, ws * 2, 0);
+                T("ffn_down_shexp.weight", wt, (uint64_t)s->n_ff, ne, ws, 0);
+            }
+        } else if (phi3) {
             T("ffn_up.weight", wt, (uint64_t)s->n_embd, 2 * (uint64_t)s->n_ff, ws * 2, 0);
         } else {
             T("ffn_gate.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
             T("ffn_up.weight", wt, (uint64_t)s->n_embd, (uint64_t)s->n_ff, ws * 2, 0);
         }
-        T("ffn_down.weight", wt, (uint64_t)s->n_ff, (uint64_t)s->n_embd, ws, 0);
+        if (!moe) T("ffn_down.weight", wt, (uint64_t)s->n_ff, (uint64_t)s->n_embd, ws, 0);
         if (gemma) {
             T("post_attention_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
             T("post_ffw_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);

@@ -26,7 +26,7 @@ typedef struct ref_model {
 static double *ref_tensor(const ref_model *r, const char *name) {
     const gguf_tensor *t = gguf_find_tensor(r->f, name);
     if (!t) return NULL;
-    size_t n = (size_t)(t->ne[0] * t->ne[1]);
+    size_t n = (size_t)(t->ne[0] * t->ne[1] * t->ne[2]);
     float *tmp = malloc(n * sizeof *tmp);
     bb_type_get_ref((int)t->type)->to_float(t->data, tmp, (int64_t)n);
     double *d = malloc(n * sizeof *d);
@@ -87,11 +87,69 @@ static double *ref_rows(const double *w, int n_in, int r0, int n) {
     return o;
 }
 
+/* One SwiGLU FFN of width F: o = down(silu(gate x) * up x). */
+static void ref_swiglu_ffn(double *o, const double *x, const double *wg, const double *wu,
+                           const double *wd, int E, int F) {
+    double *g = malloc((size_t)F * sizeof *g), *u = malloc((size_t)F * sizeof *u);
+    ref_matvec(g, wg, x, E, F);
+    ref_matvec(u, wu, x, E, F);
+    for (int i = 0; i < F; i++)
+        g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+    ref_matvec(o, wd, g, F, E);
+    free(g), free(u);
+}
+
+/* A mixture-of-experts FFN (Mixtral, Qwen-MoE): softmax over the router logits, the top k,
+ * weights renormalized over them except for qwen2moe, which adds its shared expert times
+ * sigmoid(gate_inp_shexp . x). */
+static void ref_moe(const fixture_spec *s, double *o, const double *x, const double *rt,
+                    const double *ge, const double *ue, const double *de, const double *sgi,
+                    const double *sg, const double *su, const double *sd) {
+    int E = s->n_embd, NE = FIXTURE_EXPERTS;
+    bool mixtral = !strcmp(s->arch, "mixtral"), qwen2moe = !strcmp(s->arch, "qwen2moe");
+    int k = FIXTURE_EXPERTS_USED + qwen2moe, F = mixtral ? s->n_ff : s->n_ff / 2;
+    double p[FIXTURE_EXPERTS], mx = -1e300, sum = 0, wsum = 0;
+    ref_matvec(p, rt, x, E, NE);
+    for (int e = 0; e < NE; e++)
+        mx = fmax(mx, p[e]);
+    for (int e = 0; e < NE; e++)
+        sum += (p[e] = exp(p[e] - mx));
+    int sel[FIXTURE_EXPERTS];
+    bool used[FIXTURE_EXPERTS] = {0};
+    for (int j = 0; j < k; j++) {
+        int b = -1;
+        for (int e = 0; e < NE; e++)
+            if (!used[e] && (b < 0 || p[e] > p[b])) b = e;
+        used[b] = true;
+        sel[j] = b;
+        wsum += p[b] / sum;
+    }
+    double *y = malloc((size_t)E * sizeof *y);
+    for (int i = 0; i < E; i++)
+        o[i] = 0;
+    for (int j = 0; j < k; j++) {
+        int e = sel[j];
+        double w = p[e] / sum / (qwen2moe ? 1.0 : wsum);
+        ref_swiglu_ffn(y, x, ge + (size_t)e * F * E, ue + (size_t)e * F * E, de + (size_t)e * E * F,
+                       E, F);
+        for (int i = 0; i < E; i++)
+            o[i] += w * y[i];
+    }
+    if (qwen2moe) {
+        double gl;
+        ref_matvec(&gl, sgi, x, E, 1);
+        ref_swiglu_ffn(y, x, sg, su, sd, E, s->n_ff);
+        for (int i = 0; i < E; i++)
+            o[i] += y[i] / (1 + exp(-gl));
+    }
+    free(y);
+}
+
 /* Logits after each of the n tokens (n x n_vocab), recomputing attention from scratch. */
 static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
     const fixture_spec *s = &r->s;
     int E = s->n_embd, hd = r->hd, H = s->n_head, KV = s->n_head_kv, F = s->n_ff;
-    bool neox = strcmp(s->arch, "llama") != 0;
+    bool neox = strcmp(s->arch, "llama") != 0 && strcmp(s->arch, "mixtral") != 0;
     bool gemma2 = !strcmp(s->arch, "gemma2"), gemma3 = !strcmp(s->arch, "gemma3");
     bool phi3 = !strcmp(s->arch, "phi3");
     /* RoPE factors: Llama-3's 1..4 ramp, or Phi-3's short or long ones (the test context is
@@ -137,6 +195,10 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
         double *bq = W("attn_q.bias"), *bk = W("attn_k.bias"), *bv = W("attn_v.bias");
         double *qn = W("attn_q_norm.weight"), *kn = W("attn_k_norm.weight");
         double *pan = W("post_attention_norm.weight"), *pfn = W("post_ffw_norm.weight");
+        double *rt = W("ffn_gate_inp.weight"), *ge = W("ffn_gate_exps.weight");
+        double *ue = W("ffn_up_exps.weight"), *de = W("ffn_down_exps.weight");
+        double *sgi = W("ffn_gate_inp_shexp.weight"), *sg = W("ffn_gate_shexp.weight");
+        double *su = W("ffn_up_shexp.weight"), *sd = W("ffn_down_shexp.weight");
 #undef W
         /* Gemma 2: even layers local; Gemma 3: all but every sixth, with RoPE base 1e4 */
         bool local = (gemma2 && l % 2 == 0) || (gemma3 && (l + 1) % 6 != 0);
@@ -191,6 +253,12 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
             for (int i = 0; i < E; i++)
                 x[t * E + i] += o[i];
             ref_rmsnorm(xn, x + t * E, fn, E);
+            if (rt) {
+                ref_moe(s, o, xn, rt, ge, ue, de, sgi, sg, su, sd);
+                for (int i = 0; i < E; i++)
+                    x[t * E + i] += o[i];
+                continue;
+            }
             ref_matvec(g, wg, xn, E, F);
             ref_matvec(u, wu, xn, E, F);
             for (int i = 0; i < F; i++)
@@ -207,6 +275,7 @@ static double *ref_forward(const ref_model *r, const int32_t *toks, int n) {
         }
         free(an), free(wq), free(wk), free(wv), free(wo), free(fn), free(wg), free(wu), free(wd);
         free(bq), free(bk), free(bv), free(qn), free(kn), free(pan), free(pfn);
+        free(rt), free(ge), free(ue), free(de), free(sgi), free(sg), free(su), free(sd);
     }
     double *onorm = ref_tensor(r, "output_norm.weight"), *out = ref_tensor(r, "output.weight");
     if (!out) out = emb, emb = NULL;
@@ -565,6 +634,10 @@ int main(void) {
         /* LongRoPE's short factors (original context 4096 > 128), then its long ones */
         {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, false, 0, 21, false, 0, 0, 0, 4096},
         {"phi3", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F16, false, 0, 22, false, 0, 0, 0, 64},
+        /* mixtures of experts */
+        {"qwen3moe", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, false, 1e6f, 25, false, 0, 0, 0, 0},
+        {"qwen2moe", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F16, false, 1e6f, 26, false, 0, 0, 0, 0},
+        {"mixtral", 64, 2, 4, 1, 64, 300, 0, BB_TYPE_F32, true, 1e6f, 27, false, 0, 0, 0, 0},
         /* YaRN factor 4: adjacent-pair and NeoX RoPE */
         {"llama", 64, 2, 4, 2, 96, 300, 0, BB_TYPE_F32, true, 0, 23, false, 0, 0, 0, 256},
         {"qwen2", 64, 2, 4, 2, 96, 300, 32, BB_TYPE_F32, true, 1e6f, 24, false, 0, 0, 0, 1024},
@@ -572,8 +645,8 @@ int main(void) {
     /* F32 and F16 differ from the double reference by the F16 KV cache (and F16 activations
      * for F16 weights); BF16 weights take BF16 activations (8-bit mantissa, as ggml); quantized
      * weights also by the Q8 activation quantization. */
-    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2,
-                     3e-3, 5e-3, 5e-3, 5e-3, 5e-3, 3e-3,   3e-3};
+    double tols[] = {3e-3, 5e-3, 3e-3, 3e-3, 6e-2, 1.2e-1, 3e-2, 3e-3, 5e-3,
+                     5e-3, 5e-3, 5e-3, 3e-3, 5e-3, 3e-3,   3e-3, 3e-3};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         test_fixture(&specs[i], tols[i]);
     test_cache_full();
