@@ -108,7 +108,8 @@ struct bb_model {
     char *name;
     char *chat_template;
     uint64_t n_params;
-    uint64_t weight_bytes;
+    uint64_t weight_bytes;   /* read per token: a MoE's experts count n_expert_used / n_expert */
+    uint64_t expert_bytes;   /* all experts' matrices (MoE), the memory they take */
     uint64_t repacked_bytes; /* memory held by repacked copies of the matrices */
     void *packed_arena;      /* where they live (common/bigalloc.h), or NULL */
     size_t packed_arena_bytes;

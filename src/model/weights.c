@@ -118,7 +118,7 @@ static bb_status bind_expert_stack(bb_model *m, const char *name, uint64_t n_in,
                          .tt = tt};
     }
     m->n_params += n_in * n_out * ne;
-    m->weight_bytes += t->size;
+    m->expert_bytes += t->size;
     return BB_OK;
 }
 
@@ -244,6 +244,8 @@ bb_status bb_weights_bind(bb_model *m, bb_error *err) {
                                (double)fs[i][j]);
     for (uint32_t il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(m, il, err))) return st;
+    /* a token reads n_expert_used of each layer's n_expert experts */
+    if (hp->n_expert > 0) m->weight_bytes += m->expert_bytes / hp->n_expert * hp->n_expert_used;
     /* the embedding table is read one row per token, not streamed: it doesn't count */
     m->weight_bytes -= bb_row_size(m->tok_embd.type, m->tok_embd.n_in) * hp->n_vocab;
     return BB_OK;
