@@ -83,12 +83,14 @@ static bb_attn_kv cache_view(const cache *c, int kv_head) {
 /* The sliding window and soft-cap the cases run with (0: off, as for most models). */
 static int32_t g_window;
 static float g_softcap;
+static const float *g_sinks; /* per query head of a call */
 
 static bb_attn_args make_args(const cache *c, int kv_head, int n_head, int32_t n_pos,
                               const float *q, float *out) {
     return (bb_attn_args){.n_head = n_head,
                           .window = g_window,
                           .softcap = g_softcap,
+                          .sinks = g_sinks,
                           .head_dim_k = c->dk,
                           .head_dim_v = c->dv,
                           .n_tok = 1,
@@ -132,6 +134,7 @@ static void naive(const cache *c, const bb_attn_args *a, int h, double *out, dou
             mag[i] += w * fabs(bb_fp16_to_fp32(v[i]));
         }
     }
+    if (a->sinks) sum += exp(a->sinks[h] - mx); /* joins the denominator only */
     for (int i = 0; i < dv; i++) {
         out[i] /= sum;
         mag[i] /= sum;
@@ -187,6 +190,7 @@ static void test_case(int32_t n_pos, int dk, int dv, int group, float q_mag, uin
         fns[f](&a);
         for (int h = 0; h < group; h++) {
             bb_attn_args one = make_args(&c, kvh, 1, n_pos, q + (size_t)h * dk, solo + h * dv);
+            if (g_sinks) one.sinks = g_sinks + h;
             fns[f](&one);
         }
         CHECKF(memcmp(alt, solo, on * sizeof *alt) == 0, "group vs solo heads differ: group %d",
@@ -196,6 +200,7 @@ static void test_case(int32_t n_pos, int dk, int dv, int group, float q_mag, uin
             bb_attn_args p1 = make_args(&c, kvh, first, n_pos, q, solo);
             bb_attn_args p2 = make_args(&c, kvh, group - first, n_pos, q + (size_t)first * dk,
                                         solo + (size_t)first * dv);
+            if (g_sinks) p2.sinks = g_sinks + first;
             fns[f](&p1);
             if (group > first) fns[f](&p2);
             CHECKF(memcmp(alt, solo, on * sizeof *alt) == 0, "split group differs: group %d",
@@ -367,6 +372,19 @@ int main(void) {
             test_run(95, 9, 48, 48, 3, seed++);
             test_run(130, 32, 64, 64, 2, seed++);
         }
+    /* attention sinks (gpt-oss): below, near and far above the scores, with windows */
+    static const float sinks[16] = {-3.0f, 0.5f,  2.0f, 9.0f,  -40.0f, 1.0f, 0.0f,  30.0f,
+                                    4.0f,  -1.0f, 6.0f, -8.0f, 0.25f,  3.0f, 12.0f, -2.0f};
+    g_sinks = sinks;
+    for (size_t wi = 0; wi < 3; wi++) {
+        g_window = windows[wi];
+        test_case(1, 64, 64, 4, 8.0f, seed++);
+        test_case(130, 64, 64, 8, 8.0f, seed++);
+        test_case(33, 20, 12, 3, 2.0f, seed++);
+        test_run(14, 37, 64, 64, 1, seed++);
+        test_run(95, 9, 64, 64, 2, seed++);
+    }
+    g_sinks = NULL;
     g_window = 40; /* a prefill batch through the pool, windowed and capped */
     g_softcap = 8.0f;
     test_batch();

@@ -21,6 +21,8 @@
  *    vector and scalar give the same bits; libm's expf would not match a vector exp.
  *  - soft-capping (softcap c > 0): s = c * tanh(s * (1/c)) on the scaled score, tanh from
  *    that exp as tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|), with x's sign put back.
+ *  - a sink (gpt-oss) is folded in once after the last tile: m' = max(m, sink), alpha =
+ *    exp(m - m'), l = fma(l, alpha, exp(sink - m')), out[i] = (acc[i] * alpha) / l.
  *  - a sliding window masks the positions before the token's first visible one to -inf,
  *    like the positions past n_pos; tiles wholly before it are skipped by that token, so
  *    its arithmetic never depends on the other tokens of the pass.
@@ -133,6 +135,14 @@ static inline float tanh_ref(float x) {
     return copysignf((1.0f - e) / (1.0f + e), x);
 }
 
+/* Folds head's sink logit into its sum (file comment); returns the accumulator's factor. */
+static inline float sink_fold(float sink, float m, float *l) {
+    float mn = sink > m ? sink : m;
+    float alpha = exp_ref(m - mn);
+    *l = fmaf(*l, alpha, exp_ref(sink - mn));
+    return alpha;
+}
+
 /* A token with n_pos np sees positions from this one on. */
 static inline int32_t window_lo(const bb_attn_args *a, int32_t np) {
     return a->window > 0 && np > a->window ? np - a->window : 0;
@@ -235,6 +245,12 @@ static void ref_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu, scra
             int r = u * nh + h;
             float *out =
                 a->out + (size_t)(u0 + u) * a->out_tok_stride + (size_t)(h0 + h) * a->out_stride;
+            if (a->sinks) {
+                float alpha = sink_fold(a->sinks[h0 + h], w->m[r], &w->l[r]);
+                for (int i = 0; i < a->head_dim_v; i++)
+                    out[i] = (w->acc[r * dv + i] * alpha) / w->l[r];
+                continue;
+            }
             for (int i = 0; i < a->head_dim_v; i++)
                 out[i] = w->acc[r * dv + i] / w->l[r];
         }
@@ -540,6 +556,18 @@ static AVX2 void avx2_pass(const bb_attn_args *a, int h0, int nh, int u0, int nu
             int r = u * nh + h;
             float *out =
                 a->out + (size_t)(u0 + u) * a->out_tok_stride + (size_t)(h0 + h) * a->out_stride;
+            if (a->sinks) {
+                float alpha = sink_fold(a->sinks[h0 + h], w->m[r], &w->l[r]);
+                __m256 al = _mm256_set1_ps(alpha), lv = _mm256_set1_ps(w->l[r]);
+                int i = 0;
+                for (; i + 8 <= a->head_dim_v; i += 8)
+                    _mm256_storeu_ps(
+                        out + i,
+                        _mm256_div_ps(_mm256_mul_ps(_mm256_load_ps(w->acc + r * dv + i), al), lv));
+                for (; i < a->head_dim_v; i++)
+                    out[i] = (w->acc[r * dv + i] * alpha) / w->l[r];
+                continue;
+            }
             __m256 il = _mm256_set1_ps(w->l[r]);
             int i = 0;
             for (; i + 8 <= a->head_dim_v; i += 8)

@@ -54,6 +54,9 @@ typedef struct bb_attn_args {
     /* > 0: each score s becomes softcap * tanh(s / softcap) before the mask and the softmax
      * (Gemma 2's attn_logit_softcapping); 0: scores as they are */
     float softcap;
+    /* non-NULL: a sink logit per head of the call (gpt-oss's attn_sinks): it joins each
+     * softmax's denominator only, p_j = exp(s_j) / (sum_k exp(s_k) + exp(sink)) */
+    const float *sinks;
     /* head h of token u: its query at q + u * q_tok_stride + h * q_stride, its output
      * (head_dim_v floats) at out + u * out_tok_stride + h * out_stride */
     const float *q;
