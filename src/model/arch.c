@@ -48,6 +48,18 @@ static const bb_arch archs[] = {
     /* Phi-3/3.5/4-mini: fused QKV and gate/up matrices, NeoX RoPE (LongRoPE factors from the
      * file). attention.sliding_window is not applied, as in llama.cpp since April 2025. */
     {.name = "phi3", .rope_style = BB_ROPE_NEOX, .fused_qkv = true, .fused_gate_up = true},
+    /* gpt-oss (OpenAI 2025): biases on Q/K/V/O, attention sinks, sliding window on the even
+     * layers, experts chosen on the router logits with biased, clamped SwiGLU experts */
+    {.name = "gpt-oss",
+     .rope_style = BB_ROPE_NEOX,
+     .qkv_bias = true,
+     .o_bias = true,
+     .sinks = true,
+     .swa = BB_SWA_EVEN,
+     .moe_gating = BB_MOE_TOPK_SOFTMAX,
+     .moe_ff_key = true,
+     .moe_oai = true,
+     .ffn_norm = "post_attention_norm.weight"},
 };
 
 const bb_arch *bb_arch_find(const char *name, size_t len) {
@@ -57,7 +69,8 @@ const bb_arch *bb_arch_find(const char *name, size_t len) {
 }
 
 const char *bb_arch_supported_list(void) {
-    return "llama (and Mixtral-style MoE), qwen2, qwen3, qwen2moe, qwen3moe, gemma2, gemma3, phi3";
+    return "llama (and Mixtral-style MoE), qwen2, qwen3, qwen2moe, qwen3moe, gemma2, gemma3, phi3, "
+           "gpt-oss";
 }
 
 bool bb_arch_layer_local(const bb_arch *a, uint32_t il) {

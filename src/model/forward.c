@@ -129,6 +129,7 @@ static void attention_task(void *arg, int task, int thread) {
         .scale = hp->attn_scale,
         .window = f->local ? (int32_t)hp->sliding_window : 0,
         .softcap = hp->attn_softcap,
+        .sinks = f->L->sinks ? f->L->sinks + (size_t)g * group : NULL,
         .q = ctx->q + (size_t)t * hp->n_head * hd + (size_t)g * group * hd,
         .q_stride = (size_t)hd,
         .q_tok_stride = (size_t)hp->n_head * hd,
@@ -166,6 +167,13 @@ static void glu_task(void *arg, int t, int thread) {
         bb_geglu(g, g, u, (int)n);
     else
         bb_swiglu(g, g, u, (int)n);
+}
+
+static void o_bias_task(void *arg, int t, int thread) {
+    (void)thread;
+    fwd *f = arg;
+    size_t n = f->hp->n_embd;
+    add_bias(f->ctx->xn + t * n, f->L->bo, (int)n);
 }
 
 /* Gemma's post-norms: the block's output in xn normalized in place before the residual. */
@@ -215,6 +223,7 @@ static bb_status attention_block(fwd *f, int T, bb_error *err) {
     bb_pool_run(ctx->pool, attention_task, f, f->n_runs * (int)f->hp->n_head_kv);
     bb_acts_set(&ctx->acts, ctx->att, T, L->wo.n_in);
     if ((st = bb_matmul(ctx->pool, &L->wo, &ctx->acts, ctx->xn, err))) return st;
+    if (L->bo) bb_pool_run(ctx->pool, o_bias_task, f, T);
     if (L->post_attn_norm) bb_pool_run(ctx->pool, post_attn_norm_task, f, T);
     bb_pool_run(ctx->pool, residual_task, f, T);
     return BB_OK;

@@ -17,7 +17,9 @@ enum bb_ffn_act { BB_ACT_SILU = 0, BB_ACT_GELU = 1 };
 /* How a mixture-of-experts layer weighs its top-k experts (moe.c): the softmax over all
  * experts' router logits, kept as they are (qwen2moe) or renormalized over the k chosen
  * (llama/Mixtral, qwen3moe). */
-enum bb_moe_gating { BB_MOE_SOFTMAX = 0, BB_MOE_SOFTMAX_NORM };
+enum bb_moe_gating { BB_MOE_SOFTMAX = 0, BB_MOE_SOFTMAX_NORM, BB_MOE_TOPK_SOFTMAX };
+/* BB_MOE_TOPK_SOFTMAX (gpt-oss): the top k of the router logits (+ bias), weighted by the
+ * softmax over those k. */
 /* Which layers attend through the sliding window (attention.sliding_window), the others
  * seeing the whole sequence: none, the even ones (Gemma 2), all but every sixth (Gemma 3). */
 enum bb_swa_pattern { BB_SWA_NONE = 0, BB_SWA_EVEN, BB_SWA_5_1 };
@@ -39,6 +41,10 @@ typedef struct bb_arch {
     int moe_gating;        /* enum bb_moe_gating, for files with expert_count */
     bool moe_ff_key;       /* expert width from expert_feed_forward_length (else the FFN's) */
     bool moe_shared;       /* qwen2moe: a shared expert gated by sigmoid(ffn_gate_inp_shexp) */
+    bool moe_oai;          /* gpt-oss: router and expert biases, clamped SwiGLU (moe.c) */
+    bool o_bias;           /* gpt-oss: a bias on the attention output projection */
+    bool sinks;            /* gpt-oss: attn_sinks, a sink logit per head */
+    const char *ffn_norm;  /* the pre-FFN norm's name when not ffn_norm (gpt-oss) */
 } bb_arch;
 
 const bb_arch *bb_arch_find(const char *name, size_t len);
@@ -88,6 +94,9 @@ typedef struct bb_layer {
     bb_weight router;
     bb_weight *exps;
     bb_weight shexp_gate_inp, shexp_gate, shexp_up, shexp_down; /* qwen2moe */
+    /* gpt-oss: router bias (n_expert), expert biases (n_expert rows of n_ff_exp, n_ff_exp,
+     * n_embd), output-projection bias, sink logits (n_head) */
+    const float *router_b, *gate_exps_b, *up_exps_b, *down_exps_b, *bo, *sinks;
 } bb_layer;
 
 struct bb_model {

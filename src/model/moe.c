@@ -4,7 +4,9 @@
  * all experts, the k largest probabilities chosen (ties to the lower index), weighted as they
  * are or renormalized over the k (bb_moe_gating); expert e is down_e(silu(gate_e x) * up_e x);
  * the layer's output is the weighted experts summed in the order they were chosen, plus the
- * shared expert times sigmoid(ffn_gate_inp_shexp x) where there is one (qwen2moe).
+ * shared expert times sigmoid(ffn_gate_inp_shexp x) where there is one (qwen2moe). gpt-oss
+ * instead picks the top k of the biased router logits, weighs them by the softmax over those
+ * k, and its experts add biases around a clamped SwiGLU (swiglu_oai).
  *
  * Only the chosen experts run, each once per batch over the rows routed to it (gathered
  * densely, so prefill multiplies each expert's matrices by all its tokens together and decode
@@ -24,8 +26,10 @@ typedef struct moe {
     bb_context *ctx;
     const bb_hparams *hp;
     const bb_arch *arch;
-    int n_rows; /* rows in the expert's gathered batch (glu_task) */
-    int width;  /* their width */
+    const bb_layer *L;
+    int n_rows;                          /* rows in the expert's gathered batch (glu_task) */
+    int width;                           /* their width */
+    const float *b_gate, *b_up, *b_down; /* the expert's biases (gpt-oss), or NULL */
 } moe;
 
 /* Token t's top-k experts and their weights from its router logits. */
@@ -35,7 +39,12 @@ static void route_task(void *arg, int t, int thread) {
     bb_context *ctx = g->ctx;
     int E = (int)g->hp->n_expert, k = (int)g->hp->n_expert_used;
     float *p = ctx->moe_logits + (size_t)t * E;
-    bb_softmax(p, E);
+    const float *bias = g->L->router_b;
+    if (bias)
+        for (int e = 0; e < E; e++)
+            p[e] += bias[e];
+    bool topk_first = g->arch->moe_gating == BB_MOE_TOPK_SOFTMAX;
+    if (!topk_first) bb_softmax(p, E);
     int32_t *sel = ctx->moe_sel + (size_t)t * k;
     float *w = ctx->moe_w + (size_t)t * k, sum = 0.0f;
     for (int j = 0; j < k; j++) {
@@ -53,13 +62,30 @@ static void route_task(void *arg, int t, int thread) {
     if (g->arch->moe_gating == BB_MOE_SOFTMAX_NORM)
         for (int j = 0; j < k; j++)
             w[j] /= sum;
+    if (topk_first) bb_softmax(w, k); /* over the chosen logits (w[0] is their maximum) */
+}
+
+/* gpt-oss's expert activation (its reference implementation, and llama.cpp's
+ * swiglu_oai): g = min(gate, 7), u = clamp(up, -7, 7), g * sigmoid(1.702 g) * (u + 1), on
+ * the biased projections. */
+static void swiglu_oai(float *y, const float *gt, const float *bg, const float *up, const float *bu,
+                       int n) {
+    for (int i = 0; i < n; i++) {
+        float x = fminf(gt[i] + bg[i], 7.0f);
+        float u = fminf(fmaxf(up[i] + bu[i], -7.0f), 7.0f);
+        y[i] = x / (1.0f + expf(-1.702f * x)) * (u + 1.0f);
+    }
 }
 
 static void glu_task(void *arg, int r, int thread) {
     (void)thread;
     moe *g = arg;
     size_t n = (size_t)g->width;
-    bb_swiglu(g->ctx->gate + r * n, g->ctx->gate + r * n, g->ctx->up + r * n, (int)n);
+    float *gt = g->ctx->gate + r * n, *up = g->ctx->up + r * n;
+    if (g->b_gate)
+        swiglu_oai(gt, gt, g->b_gate, up, g->b_up, (int)n);
+    else
+        bb_swiglu(gt, gt, up, (int)n);
 }
 
 /* xn[t] = sum_j w_j * out_j (+ sigmoid(s) * shared) in a fixed order. */
@@ -95,12 +121,16 @@ static bb_status expert_ffn(moe *g, const bb_weight *gate, const bb_weight *up,
     g->width = (int)gate->n_out;
     bb_pool_run(ctx->pool, glu_task, g, n);
     bb_acts_set(&ctx->acts, ctx->gate, n, gate->n_out);
-    return bb_matmul(ctx->pool, down, &ctx->acts, out, err);
+    if ((st = bb_matmul(ctx->pool, down, &ctx->acts, out, err))) return st;
+    for (int r = 0; g->b_down && r < n; r++)
+        for (int64_t i = 0; i < down->n_out; i++)
+            out[(size_t)r * down->n_out + i] += g->b_down[i];
+    return BB_OK;
 }
 
 bb_status bb_moe_ffn(bb_context *ctx, const bb_layer *L, int T, bb_error *err) {
     const bb_model *m = ctx->model;
-    moe g = {.ctx = ctx, .hp = &m->hp, .arch = m->arch};
+    moe g = {.ctx = ctx, .hp = &m->hp, .arch = m->arch, .L = L};
     int E = (int)m->hp.n_expert, k = (int)m->hp.n_expert_used;
     size_t n = m->hp.n_embd;
     bb_status st;
@@ -110,6 +140,7 @@ bb_status bb_moe_ffn(bb_context *ctx, const bb_layer *L, int T, bb_error *err) {
     bb_pool_run(ctx->pool, route_task, &g, T);
     /* the shared expert over every row, and its gate */
     if (m->arch->moe_shared) {
+        g.b_gate = g.b_up = g.b_down = NULL;
         if ((st = bb_matmul(ctx->pool, &L->shexp_gate_inp, &ctx->acts, ctx->moe_shg, err)) ||
             (st = expert_ffn(&g, &L->shexp_gate, &L->shexp_up, &L->shexp_down, T, ctx->moe_shared,
                              err)))
@@ -126,6 +157,11 @@ bb_status bb_moe_ffn(bb_context *ctx, const bb_layer *L, int T, bb_error *err) {
         }
         if (rows == 0) continue;
         const bb_weight *x = &L->exps[3 * e];
+        if (L->gate_exps_b) {
+            g.b_gate = L->gate_exps_b + (size_t)e * m->hp.n_ff_exp;
+            g.b_up = L->up_exps_b + (size_t)e * m->hp.n_ff_exp;
+            g.b_down = L->down_exps_b + (size_t)e * n;
+        }
         bb_acts_set(&ctx->acts, ctx->moe_x, rows, (int64_t)n);
         if ((st = expert_ffn(&g, &x[0], &x[1], &x[2], rows, ctx->moe_y, err))) return st;
         for (int r = 0; r < rows; r++)

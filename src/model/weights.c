@@ -122,6 +122,24 @@ static bb_status bind_expert_stack(bb_model *m, const char *name, uint64_t n_in,
     return BB_OK;
 }
 
+/* An F32 table of ne1 rows of ne0 (gpt-oss's per-expert biases). */
+static bb_status bind_table(bb_model *m, const char *name, uint64_t ne0, uint64_t ne1,
+                            const float **out, bb_error *err) {
+    const gguf_tensor *t;
+    bb_status st = find(m, name, true, &t, err);
+    if (st != BB_OK) return st;
+    if ((st = check_shape(t, ne0, ne1, err))) return st;
+    if (t->type != BB_TYPE_F32)
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "tensor '%s' must be F32 (type id %u found)", name,
+                       t->type);
+    if ((uintptr_t)t->data % sizeof(float) != 0)
+        return bb_fail(err, BB_ERR_FORMAT, "tensor '%s' data is not 4-byte aligned", name);
+    *out = t->data;
+    m->n_params += ne0 * ne1;
+    m->weight_bytes += t->size;
+    return BB_OK;
+}
+
 static bb_status bind_experts(bb_model *m, uint32_t il, bb_error *err) {
     const bb_hparams *hp = &m->hp;
     bb_layer *L = &m->layers[il];
@@ -139,6 +157,15 @@ static bb_status bind_experts(bb_model *m, uint32_t il, bb_error *err) {
         (st = bind_expert_stack(m, NAME("ffn_down_exps.weight"), hp->n_ff_exp, hp->n_embd, 2,
                                 L->exps, err)))
         return st;
+    if (m->arch->moe_oai &&
+        ((st = bind_vector(m, NAME("ffn_gate_inp.bias"), hp->n_expert, true, &L->router_b, err)) ||
+         (st = bind_table(m, NAME("ffn_gate_exps.bias"), hp->n_ff_exp, hp->n_expert,
+                          &L->gate_exps_b, err)) ||
+         (st = bind_table(m, NAME("ffn_up_exps.bias"), hp->n_ff_exp, hp->n_expert, &L->up_exps_b,
+                          err)) ||
+         (st = bind_table(m, NAME("ffn_down_exps.bias"), hp->n_embd, hp->n_expert, &L->down_exps_b,
+                          err))))
+        return st;
     if (m->arch->moe_shared && ((st = bind_matrix(m, NAME("ffn_gate_inp_shexp.weight"), hp->n_embd,
                                                   1, true, &L->shexp_gate_inp, err)) ||
                                 (st = bind_matrix(m, NAME("ffn_gate_shexp.weight"), hp->n_embd,
@@ -153,6 +180,7 @@ static bb_status bind_experts(bb_model *m, uint32_t il, bb_error *err) {
 }
 
 static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
+#define NAME2(s) (snprintf(n, sizeof n, "blk.%u.%s", il, s), n)
     const bb_hparams *hp = &m->hp;
     bb_layer *L = &m->layers[il];
     uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim_k;
@@ -192,7 +220,8 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
         return st;
     if ((st = bind_vector(m, NAME("attn_norm.weight"), hp->n_embd, true, &L->attn_norm, err)) ||
         (st = bind_matrix(m, NAME("attn_output.weight"), o_dim, hp->n_embd, true, &L->wo, err)) ||
-        (st = bind_vector(m, NAME("ffn_norm.weight"), hp->n_embd, true, &L->ffn_norm, err)) ||
+        (st = bind_vector(m, m->arch->ffn_norm ? NAME2(m->arch->ffn_norm) : NAME("ffn_norm.weight"),
+                          hp->n_embd, true, &L->ffn_norm, err)) ||
         (hp->n_expert == 0 && (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd,
                                                 true, &L->w_down, err))))
         return st;
@@ -205,12 +234,19 @@ static bb_status bind_layer(bb_model *m, uint32_t il, bb_error *err) {
         ((st = bind_vector(m, NAME("attn_q_norm.weight"), hp->head_dim_k, true, &L->q_norm, err)) ||
          (st = bind_vector(m, NAME("attn_k_norm.weight"), hp->head_dim_k, true, &L->k_norm, err))))
         return st;
+    if (m->arch->o_bias &&
+        (st = bind_vector(m, NAME("attn_output.bias"), hp->n_embd, true, &L->bo, err)))
+        return st;
+    if (m->arch->sinks &&
+        (st = bind_vector(m, NAME("attn_sinks.weight"), hp->n_head, true, &L->sinks, err)))
+        return st;
     if (m->arch->post_norms && ((st = bind_vector(m, NAME("post_attention_norm.weight"), hp->n_embd,
                                                   true, &L->post_attn_norm, err)) ||
                                 (st = bind_vector(m, NAME("post_ffw_norm.weight"), hp->n_embd, true,
                                                   &L->post_ffn_norm, err))))
         return st;
 #undef NAME
+#undef NAME2
     return BB_OK;
 }
 
