@@ -22,7 +22,7 @@
 
 typedef struct fixture_spec {
     /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", or a mixture of experts:
-     * "qwen2moe", "qwen3moe", "mixtral" (a llama file with experts) */
+     * "qwen2moe", "qwen3moe", "mixtral" (a llama file with experts), "gpt-oss" */
     const char *arch;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, head_dim;
     int weight_type; /* type of the 2-D weights */
@@ -142,7 +142,8 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
     uint64_t rng = s->seed ? s->seed : 1;
     int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
     bool mixtral = !strcmp(s->arch, "mixtral"), qwen2moe = !strcmp(s->arch, "qwen2moe");
-    bool moe = mixtral || qwen2moe || !strcmp(s->arch, "qwen3moe");
+    bool gptoss = !strcmp(s->arch, "gpt-oss");
+    bool moe = mixtral || qwen2moe || gptoss || !strcmp(s->arch, "qwen3moe");
     const char *a = mixtral ? "llama" : s->arch;
     /* experts as wide as the FFN for mixtral, half of it for the Qwen MoEs */
     uint64_t ffe = mixtral ? (uint64_t)s->n_ff : (uint64_t)s->n_ff / 2;
@@ -237,7 +238,7 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
             T("attn_v.weight", wt, (uint64_t)s->n_embd, kd, ws, 0);
         }
         T("attn_output.weight", wt, qd, (uint64_t)s->n_embd, ws, 0);
-        if (!strcmp(a, "qwen2") || qwen2moe) {
+        if (!strcmp(a, "qwen2") || qwen2moe || gptoss) {
             T("attn_q.bias", BB_TYPE_F32, qd, 1, 0.3f, 0);
             T("attn_k.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
             T("attn_v.bias", BB_TYPE_F32, kd, 1, 0.3f, 0);
@@ -246,7 +247,15 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
             T("attn_q_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
             T("attn_k_norm.weight", BB_TYPE_F32, (uint64_t)hd, 1, 0.2f, 1.0f);
         }
-        T("ffn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+        if (gptoss) {
+            T("attn_output.bias", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.3f, 0);
+            T("attn_sinks.weight", BB_TYPE_F32, (uint64_t)s->n_head, 1, 3.0f, 0);
+        }
+        /* gpt-oss calls its pre-FFN norm post_attention_norm */
+        if (gptoss)
+            T("post_attention_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
+        else
+            T("ffn_norm.weight", BB_TYPE_F32, (uint64_t)s->n_embd, 1, 0.2f, 1.0f);
         if (moe) {
             uint64_t E = FIXTURE_EXPERTS, ne = (uint64_t)s->n_embd;
             T("ffn_gate_inp.weight", BB_TYPE_F32, ne, E, ws * 8, 0);
@@ -256,6 +265,12 @@ static bool fixture_build(const fixture_spec *s, void **data, size_t *size) {
                     ffe, E, ws * 2, &rng);
             fx_add3(w, &bufs, (snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l), n), wt, ffe,
                     ne, E, ws * 2, &rng);
+            if (gptoss) {
+                T("ffn_gate_inp.bias", BB_TYPE_F32, E, 1, 0.5f, 0);
+                T("ffn_gate_exps.bias", BB_TYPE_F32, ffe, E, 0.5f, 0);
+                T("ffn_up_exps.bias", BB_TYPE_F32, ffe, E, 0.5f, 0);
+                T("ffn_down_exps.bias", BB_TYPE_F32, ne, E, 0.2f, 0);
+            }
             if (qwen2moe) {
                 T("ffn_gate_inp_shexp.weight", wt, ne, 1, ws * 4, 0);
                 T("ffn_gate_shexp.weight", wt, ne, (uint64_t)s->n_ff, ws * 2, 0);
