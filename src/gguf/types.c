@@ -22,7 +22,7 @@ static const ggml_type_layout layouts[] = {
     [11] = {"Q3_K", 256, 110}, [12] = {"Q4_K", 256, 144}, [13] = {"Q5_K", 256, 176},
     [14] = {"Q6_K", 256, 210}, [15] = {"Q8_K", 256, 292}, [24] = {"I8", 1, 1},
     [25] = {"I16", 1, 2},      [26] = {"I32", 1, 4},      [27] = {"I64", 1, 8},
-    [28] = {"F64", 1, 8},      [30] = {"BF16", 1, 2},
+    [28] = {"F64", 1, 8},      [30] = {"BF16", 1, 2},     [39] = {"MXFP4", 32, 17},
 };
 
 /* ggml types whose layout this table leaves out (importance-matrix quants), named so that

@@ -30,6 +30,7 @@ enum bb_type {
     BB_TYPE_Q6_K = 14,
     BB_TYPE_Q8_K = 15,
     BB_TYPE_BF16 = 30,
+    BB_TYPE_MXFP4 = 39, /* OCP microscaling FP4 (gpt-oss experts), Q8_0 activations */
     /* beanbag's own activation type, past ggml's ids: Q8_0 plus each block's integer code
      * sum (block_q8_0s), read by the repacked Q4_0 and Q8_0 kernels (repack.h) */
     BB_TYPE_Q8_0S = 40,

@@ -13,5 +13,7 @@ void bb_quant_fill_legacy_avx2(bb_type_traits *t);
 void bb_quant_fill_kquants_avx2(bb_type_traits *t);
 void bb_quant_fill_legacy_avx512(bb_type_traits *t);
 void bb_quant_fill_kquants_avx512(bb_type_traits *t);
+void bb_quant_fill_mxfp4_ref(bb_type_traits *t); /* MXFP4 */
+void bb_quant_fill_mxfp4_avx2(bb_type_traits *t);
 
 #endif

@@ -30,12 +30,14 @@ static void init_tables(void) {
     bb_type_traits *ref = tables[LEVEL_SCALAR];
     bb_quant_fill_legacy_ref(ref);
     bb_quant_fill_kquants_ref(ref);
+    bb_quant_fill_mxfp4_ref(ref);
     cpu_max_level = detect_cpu_level();
     for (int l = LEVEL_AVX2; l <= cpu_max_level; l++) {
         memcpy(tables[l], tables[l - 1], sizeof tables[l]);
         if (l == LEVEL_AVX2) {
             bb_quant_fill_legacy_avx2(tables[l]);
             bb_quant_fill_kquants_avx2(tables[l]);
+            bb_quant_fill_mxfp4_avx2(tables[l]);
         } else {
             bb_quant_fill_legacy_avx512(tables[l]);
             bb_quant_fill_kquants_avx512(tables[l]);
