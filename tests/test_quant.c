@@ -1026,6 +1026,63 @@ static void bench_from_float(int type) {
     free(c.out);
 }
 
+/* MXFP4 (gpt-oss): a crafted block's values, and the dot product over Q8_0 activations
+ * against the exact one on its dequantized values, with every SIMD level bit-identical to
+ * the reference. */
+static void test_mxfp4(void) {
+    const bb_type_traits *ref = bb_type_get_ref(BB_TYPE_MXFP4);
+    CHECK(ref && ref->block_size == 32 && ref->type_size == 17 &&
+          ref->vec_dot_type == BB_TYPE_Q8_0);
+    CHECK(bb_row_size(BB_TYPE_MXFP4, 64) == 34);
+    /* e = 129: scale 2; codes 0..15 low, 15..0 high: ggml's doubled E2M1 values times 2 */
+    uint8_t blk[17];
+    blk[0] = 129;
+    for (int j = 0; j < 16; j++)
+        blk[1 + j] = (uint8_t)(j | (15 - j) << 4);
+    static const float e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    float y[32];
+    ref->to_float(blk, y, 32);
+    bool ok = true;
+    for (int j = 0; j < 16; j++)
+        ok &= y[j] == 2 * e2m1x2[j] && y[16 + j] == 2 * e2m1x2[15 - j];
+    CHECKF(ok, "MXFP4 crafted block decodes wrong");
+    blk[0] = 0; /* the smallest scale, 2^-128, is subnormal */
+    ref->to_float(blk, y, 32);
+    CHECK(y[1] == ldexpf(1.0f, -128) && y[15] == -12 * ldexpf(1.0f, -128));
+    const int64_t n = 512;
+    for (int rep = 0; rep < 20; rep++) {
+        uint8_t *w = xmalloc((size_t)bb_row_size(BB_TYPE_MXFP4, n));
+        for (int64_t b = 0; b < n / 32; b++) {
+            w[b * 17] = (uint8_t)(118 + rep % 12 + b % 3); /* scales around 2^-8 .. 2^5 */
+            for (int j = 1; j < 17; j++)
+                w[b * 17 + j] = (uint8_t)(tu_rand_u64(&rng) & 0xFF);
+        }
+        float *x = xmalloc((size_t)n * sizeof *x);
+        random_floats(x, n, 2.0f);
+        void *a = quantize_row(BB_TYPE_Q8_0, x, n);
+        float *wf = xmalloc((size_t)n * sizeof *wf), *af = xmalloc((size_t)n * sizeof *af);
+        ref->to_float(w, wf, n);
+        bb_type_get_ref(BB_TYPE_Q8_0)->to_float(a, af, n);
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++) {
+            exact += (double)wf[i] * af[i];
+            mag += fabs((double)wf[i] * af[i]);
+        }
+        float got;
+        ref->vec_dot(n, &got, w, a);
+        CHECKF(fabs(got - exact) <= 1e-5 * mag + 1e-30, "MXFP4 dot %g, exact %g", got, exact);
+        for (size_t l = 0; l < sizeof simd_levels / sizeof simd_levels[0]; l++) {
+            const bb_type_traits *tl = bb_type_get_level(BB_TYPE_MXFP4, simd_levels[l]);
+            if (!tl) continue;
+            float simd;
+            tl->vec_dot(n, &simd, w, a);
+            CHECKF(f32_bits(simd) == f32_bits(got), "MXFP4 %s dot %g != scalar %g", simd_levels[l],
+                   simd, got);
+        }
+        free(w), free(x), free(a), free(wf), free(af);
+    }
+}
+
 int main(void) {
     test_half();
     test_traits();
@@ -1033,6 +1090,7 @@ int main(void) {
     test_crafted_q4();
     test_crafted_q5();
     test_crafted_float();
+    test_mxfp4();
     for (int k = 0; k < N_TYPES; k++) {
         test_round_trip(all_types[k]);
         if (bb_type_get_ref(all_types[k])->vec_dot) test_ref_dot(all_types[k]);
