@@ -32,6 +32,8 @@ static void usage(FILE *out) {
             "                          then prompt chunks, oldest first, up to N. Smaller keeps\n"
             "                          streams smooth while long prompts are read, larger\n"
             "                          reads prompts faster (default 32, at most --batch)\n"
+            "      --no-prefix-cache   compute every prompt in full instead of sharing the\n"
+            "                          cached KV blocks of prompts that start the same way\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
@@ -68,7 +70,8 @@ enum {
     O_BODY,
     O_TIMEOUT,
     O_CONNS,
-    O_SHUTDOWN
+    O_SHUTDOWN,
+    O_NO_PREFIX
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +91,7 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"max-connections", required_argument, NULL, O_CONNS},
     {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
+    {"no-prefix-cache", no_argument, NULL, O_NO_PREFIX},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -126,6 +130,9 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             break;
         case 'q':
             o->http.quiet = true;
+            break;
+        case O_NO_PREFIX:
+            o->rt.no_prefix_cache = true;
             break;
         case 'h':
             usage(stdout);

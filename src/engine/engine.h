@@ -32,6 +32,12 @@ typedef struct engine_backend {
     /* Drops every cached position of a sequence. */
     void (*seq_clear)(void *self, int32_t seq_id);
     uint32_t (*free_tokens)(void *self);
+    /* Prefix cache (optional, NULL: none): fills an empty sequence with the cached prefix of
+     * its tokens and returns the positions filled; the positions of that prefix held by other
+     * sequences already (free to share, for admission); the table's gauges. */
+    int32_t (*seq_reuse)(void *self, int32_t seq_id, const bb_token *tokens, int32_t n);
+    int32_t (*prefix_held)(void *self, const bb_token *tokens, int32_t n);
+    void (*prefix_stats)(void *self, bb_kv_prefix_info *out);
 } engine_backend;
 
 engine_backend engine_backend_context(bb_context *ctx);
@@ -106,6 +112,9 @@ int32_t engine_request_n_choices(const engine_request *r);
 /* Message of an ENGINE_FINISH_ERROR (valid until unref), or NULL. */
 const char *engine_request_error(engine_request *r);
 void engine_request_usage(engine_request *r, int32_t *prompt_tokens, int32_t *completion_tokens);
+/* Prompt tokens found in the prefix cache when the request first started (OpenAI's
+ * usage.prompt_tokens_details.cached_tokens). */
+int32_t engine_request_cached_tokens(engine_request *r);
 
 /* Waits up to timeout_ms (< 0: forever) for new output. With watch_fd >= 0 (a connected socket)
  * it also returns when the peer hangs up. Returns 1 on output (or done), 0 on timeout,
@@ -141,6 +150,13 @@ typedef struct engine_stats {
     histogram step_time;     /* seconds per step: forward pass and sampling */
     uint64_t prefill_tokens; /* prompt (and recomputed) tokens fed, all steps */
     int32_t step_budget;     /* the step_tokens in effect */
+    /* prefix cache: tokens of started sequences found cached / computed, and the table */
+    uint64_t prefix_hit_tokens;
+    uint64_t prefix_miss_tokens;
+    uint64_t prefix_cached_blocks;
+    uint64_t prefix_evictable_blocks;
+    uint64_t prefix_evictions;
+    uint32_t prefix_block_tokens;
 } engine_stats;
 
 void engine_get_stats(engine *e, engine_stats *out);

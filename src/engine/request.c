@@ -239,6 +239,13 @@ void engine_request_usage(engine_request *r, int32_t *prompt_tokens, int32_t *co
     pthread_mutex_unlock(&r->mu);
 }
 
+int32_t engine_request_cached_tokens(engine_request *r) {
+    pthread_mutex_lock(&r->mu);
+    int32_t n = r->cached_tokens;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 int engine_request_wait(engine_request *r, int watch_fd, int timeout_ms) {
     struct pollfd fds[2] = {{.fd = r->event_fd, .events = POLLIN},
                             {.fd = watch_fd, .events = POLLRDHUP}};

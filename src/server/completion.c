@@ -170,6 +170,7 @@ static void stream_fill(stream *st) {
     if (st->include_usage) {
         int32_t pt, ct;
         engine_request_usage(st->req, &pt, &ct);
+        st->ctx.cached_tokens = engine_request_cached_tokens(st->req);
         sse_event(st, oai_chunk_usage(&st->ctx, pt, ct));
     }
     bb_strbuf_printf(&st->out, "data: [DONE]\n\n");
@@ -304,7 +305,9 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
     } else if (ok) {
         int32_t pt, ct;
         engine_request_usage(er, &pt, &ct);
-        ret = send_json(s, c, 200, oai_response_json(ctx, choices, n, pt, ct));
+        oai_ctx done = *ctx;
+        done.cached_tokens = engine_request_cached_tokens(er);
+        ret = send_json(s, c, 200, oai_response_json(&done, choices, n, pt, ct));
     }
     for (int32_t i = 0; col && i < n; i++) {
         bb_strbuf_release(&col[i].text);
