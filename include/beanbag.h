@@ -128,8 +128,7 @@ uint32_t bb_kv_free_tokens(const bb_context *ctx);            /* tokens that sti
 /* Prefix cache: fills the empty sequence seq_id with the longest cached prefix of
  * tokens[0..n) (at most n - 1 positions, so the last token is computed and gives logits) and
  * returns the positions filled; 0 when nothing matches or the cache is off. */
-int32_t bb_kv_seq_reuse_prefix(bb_context *ctx, int32_t seq_id, const bb_token *tokens,
-                               int32_t n);
+int32_t bb_kv_seq_reuse_prefix(bb_context *ctx, int32_t seq_id, const bb_token *tokens, int32_t n);
 /* Positions of such a prefix that sit in blocks a sequence already holds (free to share). */
 int32_t bb_kv_prefix_held(const bb_context *ctx, const bb_token *tokens, int32_t n);
 typedef struct bb_kv_prefix_info {

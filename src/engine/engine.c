@@ -166,9 +166,8 @@ static int64_t request_cost(engine *e, const engine_request *r) {
  * preempted sequence finds its own blocks again if they were not evicted meanwhile). */
 static void seq_start(engine *e, engine_request *r, int32_t c) {
     engine_seq *s = &r->seqs[c];
-    int32_t reused = e->be.seq_reuse ? e->be.seq_reuse(e->be.self, s->seq_id, s->tokens,
-                                                       s->n_tokens)
-                                     : 0;
+    int32_t reused =
+        e->be.seq_reuse ? e->be.seq_reuse(e->be.self, s->seq_id, s->tokens, s->n_tokens) : 0;
     s->n_past = reused;
     e->stats.prefix_hit_tokens += (uint64_t)reused;
     e->stats.prefix_miss_tokens += (uint64_t)(s->n_tokens - reused);

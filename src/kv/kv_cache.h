@@ -69,16 +69,16 @@ typedef struct bb_kv_cache {
     uint32_t n_seq;
 
     /* prefix table */
-    bool prefix_cache;   /* false: nothing is sealed, looked up or kept after release */
-    bb_kv_block *meta;   /* n_blocks */
-    bb_token *tokens;    /* n_blocks * BB_KV_BLOCK: the token of every cell */
-    int32_t *buckets;    /* n_buckets chains of cached blocks, by hash */
-    uint32_t n_buckets;  /* a power of two */
-    int32_t lru_head;    /* oldest cached block no sequence holds, -1: none */
-    int32_t lru_tail;    /* most recently released */
-    uint32_t n_lru;      /* cached blocks no sequence holds (evictable) */
-    uint32_t n_cached;   /* blocks in the table */
-    uint64_t evictions;  /* cached blocks reclaimed for new content */
+    bool prefix_cache;  /* false: nothing is sealed, looked up or kept after release */
+    bb_kv_block *meta;  /* n_blocks */
+    bb_token *tokens;   /* n_blocks * BB_KV_BLOCK: the token of every cell */
+    int32_t *buckets;   /* n_buckets chains of cached blocks, by hash */
+    uint32_t n_buckets; /* a power of two */
+    int32_t lru_head;   /* oldest cached block no sequence holds, -1: none */
+    int32_t lru_tail;   /* most recently released */
+    uint32_t n_lru;     /* cached blocks no sequence holds (evictable) */
+    uint32_t n_cached;  /* blocks in the table */
+    uint64_t evictions; /* cached blocks reclaimed for new content */
 } bb_kv_cache;
 
 bb_status bb_kv_init(bb_kv_cache *kv, int n_layer, int k_dim, int v_dim, uint32_t n_ctx,

@@ -12,7 +12,8 @@
 #define MAX_SEQ 4096u
 
 bb_context_params bb_context_default_params(void) {
-    return (bb_context_params){.n_ctx = 4096, .n_batch = 512, .n_seq_max = 1, .n_threads = 0, .prefix_cache = true};
+    return (bb_context_params){
+        .n_ctx = 4096, .n_batch = 512, .n_seq_max = 1, .n_threads = 0, .prefix_cache = true};
 }
 
 static bb_status alloc_floats(float **p, size_t rows, size_t cols, bb_error *err) {
@@ -212,8 +213,7 @@ uint32_t bb_kv_free_tokens(const bb_context *c) {
     return bb_kv_available(&c->kv) * BB_KV_BLOCK;
 }
 
-int32_t bb_kv_seq_reuse_prefix(bb_context *c, int32_t seq_id, const bb_token *tokens,
-                               int32_t n) {
+int32_t bb_kv_seq_reuse_prefix(bb_context *c, int32_t seq_id, const bb_token *tokens, int32_t n) {
     if (seq_id < 0 || (uint32_t)seq_id >= c->params.n_seq_max || !tokens || n < 0) return 0;
     if ((uint32_t)n > c->params.n_ctx) n = (int32_t)c->params.n_ctx;
     return bb_kv_attach_prefix(&c->kv, (uint32_t)seq_id, tokens, n);
