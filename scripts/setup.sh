@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # nodejs/npm: the server tests drive beanbag with the official `openai` npm package
-pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl nodejs"
+pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev nettle-dev curl nodejs"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 command -v npm >/dev/null 2>&1 || missing="$missing npm"

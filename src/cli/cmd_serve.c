@@ -11,7 +11,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/runtime.h"
+#include "server/bots.h"
 #include "server/server.h"
+#include "store/store.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -36,6 +38,9 @@ static void usage(FILE *out) {
             "                          cached KV blocks of prompts that start the same way\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
+            "      --data-dir DIR      keep bots and user keys in DIR/beanbag.db (SQLite)\n"
+            "      --bots DIR          serve the bots defined by DIR/*.json (read-only)\n"
+            "      --admin-key KEY     the key of the bots admin API (or BEANBAG_ADMIN_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
             "                          (default 64)\n"
             "      --max-n N           most choices per request (default: --parallel)\n"
@@ -53,6 +58,7 @@ typedef struct serve_opts {
     runtime_params rt;
     server_params http;
     const char *alias;
+    const char *data_dir, *bots_dir;
     double shutdown_timeout;
 } serve_opts;
 
@@ -71,7 +77,10 @@ enum {
     O_TIMEOUT,
     O_CONNS,
     O_SHUTDOWN,
-    O_NO_PREFIX
+    O_NO_PREFIX,
+    O_DATA,
+    O_BOTS,
+    O_ADMIN
 };
 
 static const struct option long_opts[] = {
@@ -92,6 +101,9 @@ static const struct option long_opts[] = {
     {"max-connections", required_argument, NULL, O_CONNS},
     {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
     {"no-prefix-cache", no_argument, NULL, O_NO_PREFIX},
+    {"data-dir", required_argument, NULL, O_DATA},
+    {"bots", required_argument, NULL, O_BOTS},
+    {"admin-key", required_argument, NULL, O_ADMIN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -110,6 +122,7 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         .n_ctx = 4096, .n_batch = 128, .step_tokens = 32, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
     o->http.api_key = getenv("BEANBAG_API_KEY");
+    o->http.admin_key = getenv("BEANBAG_ADMIN_KEY");
     o->shutdown_timeout = 10;
     optind = 1;
     int c;
@@ -133,6 +146,15 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             break;
         case O_NO_PREFIX:
             o->rt.no_prefix_cache = true;
+            break;
+        case O_DATA:
+            o->data_dir = optarg;
+            break;
+        case O_BOTS:
+            o->bots_dir = optarg;
+            break;
+        case O_ADMIN:
+            o->http.admin_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -216,9 +238,16 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     bb_error err = {0};
+    bb_store *store = NULL;
+    if (o.data_dir && store_open(o.data_dir, &store, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        return 1;
+    }
+    o.http.store = store;
     server *srv = NULL;
     if (server_start(&o.http, &srv, &err) != BB_OK) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
+        store_close(store);
         return 1;
     }
     printf("beanbag serve: listening on http://%s:%u\n", o.http.host, server_port(srv));
@@ -229,13 +258,25 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
         server_stop_accepting(srv);
         server_free(srv, 0);
+        store_close(store);
+        return 1;
+    }
+    const char *model_id = o.alias ? o.alias : rt.default_id;
+    bots *bts = NULL;
+    if (bots_open(o.bots_dir, store, model_id, &bts, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        server_stop_accepting(srv);
+        server_free(srv, 0);
+        runtime_close(&rt);
+        store_close(store);
         return 1;
     }
     server_model m = {.model = rt.model,
                       .engine = rt.engine,
-                      .model_id = o.alias ? o.alias : rt.default_id,
+                      .model_id = model_id,
                       .n_seq_ctx = rt.n_seq_ctx,
-                      .created = model_created(o.rt.model_path)};
+                      .created = model_created(o.rt.model_path),
+                      .bots = bts};
     server_set_model(srv, &m);
     engine_stats es;
     engine_get_stats(rt.engine, &es);
@@ -254,6 +295,8 @@ int cmd_serve(int argc, char **argv) {
     engine_drain(rt.engine, o.shutdown_timeout);
     server_free(srv, 2.0);
     runtime_close(&rt);
+    bots_free(bts);
+    store_close(store);
     printf("beanbag serve: stopped\n");
     return 0;
 }

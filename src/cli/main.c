@@ -15,6 +15,7 @@ static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"chat", cmd_chat, "interactive chat in the terminal"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server"},
+    {"keys", cmd_keys, "add, list or revoke the server's user API keys"},
     {"info", cmd_info, "print a GGUF file's metadata and tensor table"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"eval", cmd_eval, "greedy steps and logits for given token ids (conformance)"},

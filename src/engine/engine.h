@@ -91,6 +91,7 @@ typedef struct engine_request engine_request;
  * reference. max_tokens is capped to what the sequence length leaves after the prompt. */
 bb_status engine_request_new(engine *e, const engine_gen_params *params, const bb_token *prompt,
                              size_t n_prompt, engine_request **out, bb_error *err);
+void engine_request_ref(engine_request *r); /* one more reference */
 void engine_request_unref(engine_request *r);
 /* Asks the engine to stop the request; it frees the request's cache within one step. */
 void engine_request_cancel(engine_request *r);

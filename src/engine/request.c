@@ -107,6 +107,10 @@ void request_ref(engine_request *r) {
     atomic_fetch_add(&r->refs, 1);
 }
 
+void engine_request_ref(engine_request *r) {
+    request_ref(r);
+}
+
 void engine_request_unref(engine_request *r) {
     if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
     for (int32_t i = 0; r->seqs && i < r->n_choices; i++)

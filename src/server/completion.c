@@ -337,7 +337,9 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     bb_token *ids = NULL;
     size_t n = 0;
     engine_request *er = NULL;
-    bool ok = request_json(r, &root, &e) && oai_parse_request(root, chat, &lim, &req, &e);
+    bool ok = request_json(r, &root, &e) &&
+              (!chat || !s->model.bots || bots_apply(s->model.bots, root, &e) >= 0) &&
+              oai_parse_request(root, chat, &lim, &req, &e);
     if (ok && req.model && strcmp(req.model, s->model.model_id)) {
         ok = oai_fail(&e, 404, "model", "the model '%.200s' does not exist (this server has '%s')",
                       req.model, s->model.model_id);
@@ -345,6 +347,7 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     }
     if (ok) ok = chat ? chat_prompt(s, &req, &ids, &n, &e) : text_prompt(s, &req, &ids, &n, &e);
     if (ok) ok = submit(s, &req, ids, n, &er, &e);
+    if (ok) auth_track(s->auth, r->key_id, er);
     bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
     oai_ctx ctx;

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "server/auth.h"
+#include "server/bots.h"
 #include "server/metrics.h"
 #include "server/oai_request.h"
 #include "server/server.h"
@@ -23,6 +25,7 @@ struct server {
     server_params p;
     char *api_key;
     size_t api_key_len;
+    auth *auth;
     struct MHD_Daemon *daemon;
     uint16_t port;
     http_counters counters;
@@ -46,6 +49,7 @@ typedef struct http_req {
     bool rejected;  /* a response went out before the body was read */
     bool too_large; /* the body outgrew max_body; the rest is dropped */
     double t_start;
+    char key_id[STORE_KEY_ID_LEN + 1]; /* the user key it came with, "" for others */
 } http_req;
 
 double mono_now(void);
@@ -70,5 +74,8 @@ enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id
 enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *r, bool chat);
+/* The admin API (bots_routes.c): /v1/bots, /v1/bots/ID (id NULL for the collection). */
+enum MHD_Result route_bots(server *s, struct MHD_Connection *c, http_req *r, const char *method,
+                           const char *id);
 
 #endif
