@@ -102,7 +102,7 @@ static void test_shared_prefix(void) {
     for (uint32_t s = 0; s < 3; s++)
         clear(&kv, s);
     CHECK(bb_kv_available(&kv) == kv.n_blocks);
-    CHECK(kv.n_lru == kv.n_cached);
+    CHECK(kv.n_lru == kv.n_cached + 1); /* + sequence 0's partly filled block, kept */
     bb_kv_release(&kv);
 }
 
@@ -141,7 +141,39 @@ static void test_copy_on_write(void) {
     uint32_t cached = kv.n_cached;
     CHECK(bb_kv_truncate(&kv, 0, 40, NULL) == BB_OK);
     CHECK(kv.n_cached == cached - 1);
-    CHECK(bb_kv_attach_prefix(&kv, 2, a, 48) == 40); /* blocks 0, 1 + 8 rows copied */
+    /* blocks 0, 1, and the 15 rows sequence 1 copied and left behind when it was cut back */
+    got = bb_kv_attach_prefix(&kv, 2, a, 48);
+    CHECKF(got == 47, "reused %d tokens, want 47", got);
+    CHECK(rows_ok(&kv, 2, a));
+    bb_kv_release(&kv);
+}
+
+/* A conversation's next turn: the released sequence's partly filled last block is kept, and
+ * a prompt extending the whole sequence copies its rows too; eviction takes it like any. */
+static void test_kept_tail(void) {
+    bb_kv_cache kv;
+    init(&kv, 4 * BB_KV_BLOCK, 2, true);
+    bb_token a[64];
+    fill(a, 64, 14);
+    CHECK(feed(&kv, 0, a, 0, 21)); /* 1 full block + 5 rows */
+    int32_t tail = kv.seqs[0].blocks[1];
+    clear(&kv, 0);
+    CHECK(kv.meta[tail].tail == 5 && kv.n_lru == 2 && bb_kv_available(&kv) == 4);
+    int32_t got = bb_kv_attach_prefix(&kv, 1, a, 30);
+    CHECKF(got == 21, "next turn reused %d tokens, want all 21", got);
+    CHECK(kv.seqs[1].blocks[1] != tail); /* a copy: the kept block is never written */
+    CHECK(feed(&kv, 1, a, got, 30));
+    CHECK(rows_ok(&kv, 1, a));
+    clear(&kv, 1);
+    /* a prompt that leaves the conversation inside the tail copies only what matches */
+    bb_token b[30];
+    memcpy(b, a, 18 * sizeof *b);
+    fill(b + 18, 12, 15);
+    got = bb_kv_attach_prefix(&kv, 0, b, 30);
+    CHECKF(got == 18, "diverging turn reused %d tokens, want 18", got);
+    CHECK(feed(&kv, 0, b, got, 30));
+    CHECK(rows_ok(&kv, 0, b));
+    clear(&kv, 0);
     bb_kv_release(&kv);
 }
 
@@ -239,6 +271,7 @@ static void test_off(void) {
 int main(void) {
     test_shared_prefix();
     test_copy_on_write();
+    test_kept_tail();
     test_eviction();
     test_dedup_and_identity();
     test_off();

@@ -155,14 +155,14 @@ static int32_t table_find(const bb_kv_cache *kv, uint64_t hash, int32_t parent, 
 /* ---------------------------------------------------------------- blocks */
 
 static void block_hold(bb_kv_cache *kv, int32_t b) {
-    if (kv->meta[b].ref++ == 0 && kv->meta[b].cached) lru_remove(kv, b);
+    if (kv->meta[b].ref++ == 0 && (kv->meta[b].cached || kv->meta[b].tail)) lru_remove(kv, b);
 }
 
 /* Drops one reference; an unheld block stays cached (evictable) or becomes free. */
 static void block_put(bb_kv_cache *kv, int32_t b) {
     bb_kv_block *m = &kv->meta[b];
     if (--m->ref > 0) return;
-    if (m->cached) {
+    if (m->cached || m->tail) {
         lru_push(kv, b);
         return;
     }
@@ -181,12 +181,14 @@ static int32_t block_take(bb_kv_cache *kv) {
         b = kv->lru_head;
         lru_remove(kv, b);
         table_remove(kv, b);
+        if (kv->meta[b].tail) kv->meta[b].gen++;
         kv->evictions++;
     } else {
         return -1;
     }
     kv->meta[b].ref = 1;
     kv->meta[b].sealed = false;
+    kv->meta[b].tail = 0;
     return b;
 }
 
@@ -251,6 +253,15 @@ bb_status bb_kv_truncate(bb_kv_cache *kv, uint32_t seq, int32_t len, bb_error *e
         if (!frees)
             return bb_fail(err, BB_ERR_NO_SPACE,
                            "no room to copy the shared block cut by truncating to %d", len);
+    }
+    /* A partly filled last block this sequence alone holds is kept for its rows. */
+    if (kv->prefix_cache && s->len % BB_KV_BLOCK && keep < s->n_blocks) {
+        bb_kv_block *m = &kv->meta[s->blocks[s->n_blocks - 1]];
+        if (m->ref == 1 && !m->cached) {
+            m->tail = (uint8_t)(s->len % BB_KV_BLOCK);
+            m->parent = s->n_blocks >= 2 ? s->blocks[s->n_blocks - 2] : -1;
+            m->parent_gen = m->parent >= 0 ? kv->meta[m->parent].gen : 0;
+        }
     }
     /* the last block first: a prefix's later blocks are evicted before its earlier ones */
     while (s->n_blocks > keep)
@@ -345,18 +356,19 @@ int32_t bb_kv_attach_prefix(bb_kv_cache *kv, uint32_t seq, const bb_token *token
     s->n_blocks = s->n_sealed = nb;
     s->len = (int32_t)nb * BB_KV_BLOCK;
 
-    /* The next block: the cached child of the last match sharing the longest run of leading
-     * tokens with the prompt gets its rows copied (copy-on-write: the copy is written on). */
+    /* The next block: the cached child (or kept tail) of the last match sharing the longest
+     * run of leading tokens with the prompt gets its rows copied (copy-on-write: the copy is
+     * written on). */
     const bb_token *t = tokens + (size_t)nb * BB_KV_BLOCK;
     int32_t room = max - s->len, best = -1, best_k = 0;
     if (room > BB_KV_BLOCK - 1) room = BB_KV_BLOCK - 1;
     uint32_t pgen = parent >= 0 ? kv->meta[parent].gen : 0;
     for (uint32_t b = 0; b < kv->n_blocks && best_k < room; b++) {
         const bb_kv_block *m = &kv->meta[b];
-        if (!m->cached || m->parent != parent || m->parent_gen != pgen) continue;
+        if (!(m->cached || m->tail) || m->parent != parent || m->parent_gen != pgen) continue;
         const bb_token *c = kv->tokens + (size_t)b * BB_KV_BLOCK;
-        int32_t k = 0;
-        while (k < room && c[k] == t[k])
+        int32_t k = 0, valid = m->cached ? BB_KV_BLOCK : m->tail;
+        while (k < room && k < valid && c[k] == t[k])
             k++;
         if (k > best_k) {
             best_k = k;

@@ -17,7 +17,9 @@
  *
  * Copy-on-write: a block that is shared or in the table is never written. A prompt that
  * matches only the first k tokens of a cached block gets a fresh copy of those k rows; a
- * sequence truncated inside a shared block gets a private copy first.
+ * sequence truncated inside a shared block gets a private copy first. The partly filled last
+ * block of a released sequence is kept too (evictable, never shared): the next turn of a
+ * conversation copies its rows instead of computing them.
  *
  * Reuse is exact because a token's K/V rows depend only on the tokens at and before it (the
  * kernels are batch-invariant per token: neither the batch around it nor the prompt's
@@ -52,8 +54,10 @@ typedef struct bb_kv_block {
     int32_t ref;         /* sequences holding it */
     int32_t lru_prev, lru_next;
     int32_t bucket_next;
-    bool sealed; /* full and hashed */
-    bool cached; /* in the table */
+    bool sealed;  /* full and hashed */
+    bool cached;  /* in the table */
+    uint8_t tail; /* > 0: the partly filled last block of a released sequence, kept (on the
+                     LRU list, outside the table) so that its first `tail` rows can be copied */
 } bb_kv_block;
 
 typedef struct bb_kv_cache {

@@ -360,3 +360,18 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     return stream_it ? start_stream(s, c, r, er, &ctx, include_usage)
                      : respond_whole(s, c, er, &ctx);
 }
+
+/* ---------------------------------------------------------------- for other endpoints */
+
+bool completion_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n, oai_error *e) {
+    return chat_prompt(s, req, ids, n, e);
+}
+
+bool completion_submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
+                       engine_request **out, oai_error *e) {
+    return submit(s, req, ids, n, out, e);
+}
+
+int completion_conn_fd(struct MHD_Connection *c) {
+    return conn_fd(c);
+}

@@ -172,7 +172,9 @@ enum {
     R_TOKENIZE,
     R_DETOKENIZE,
     R_BOTS,
-    R_BOT
+    R_BOT,
+    R_RESPONSES,
+    R_RESPONSE
 };
 
 static const struct route {
@@ -190,6 +192,9 @@ static const struct route {
     {"/v1/completions", false, "POST", true, R_TEXT},
     {"/tokenize", false, "POST", true, R_TOKENIZE},
     {"/detokenize", false, "POST", true, R_DETOKENIZE},
+    {"/v1/responses", false, "POST", true, R_RESPONSES},
+    {"/v1/responses/", true, "GET", true, R_RESPONSE},
+    {"/v1/responses/", true, "DELETE", true, R_RESPONSE},
     {"/v1/bots", false, "GET", true, R_BOTS},
     {"/v1/bots", false, "POST", true, R_BOTS},
     {"/v1/bots/", true, "GET", true, R_BOT},
@@ -231,7 +236,8 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
         auth_result a;
         /* the admin API takes the admin key only */
         bool admin = rt->id == R_BOTS || rt->id == R_BOT;
-        auth_check(s->auth, h, admin, rt->id == R_CHAT || rt->id == R_TEXT, &a);
+        auth_check(s->auth, h, admin, rt->id == R_CHAT || rt->id == R_TEXT || rt->id == R_RESPONSES,
+                   &a);
         if (a.status && a.status != 429) return fail(s, c, a.status, a.code, "%s", a.message);
         if (a.status == 429) {
             oai_error e;
@@ -282,6 +288,10 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r
         return route_bots(s, c, r, method, NULL);
     case R_BOT:
         return route_bots(s, c, r, method, url + strlen("/v1/bots/"));
+    case R_RESPONSES:
+        return route_responses(s, c, r, method, NULL);
+    case R_RESPONSE:
+        return route_responses(s, c, r, method, url + strlen("/v1/responses/"));
     case R_HEALTH:
         return route_health(s, c);
     case R_METRICS:

@@ -74,6 +74,15 @@ enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id
 enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *r, bool chat);
+/* For endpoints built on chat (completion.c): a chat request's prompt tokens, its submission to
+ * the engine (errors as the chat endpoint gives them), a connection's socket. */
+bool completion_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n, oai_error *e);
+bool completion_submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
+                       engine_request **out, oai_error *e);
+int completion_conn_fd(struct MHD_Connection *c);
+/* The Responses API (responses.c): POST /v1/responses, GET/DELETE /v1/responses/ID. */
+enum MHD_Result route_responses(server *s, struct MHD_Connection *c, http_req *r,
+                                const char *method, const char *id);
 /* The admin API (bots_routes.c): /v1/bots, /v1/bots/ID (id NULL for the collection). */
 enum MHD_Result route_bots(server *s, struct MHD_Connection *c, http_req *r, const char *method,
                            const char *id);

@@ -16,7 +16,7 @@
 
 /* PRAGMA application_id: "bbag" in ASCII, as https://sqlite.org/fileformat.html#appid asks. */
 #define STORE_APP_ID 0x62626167
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 
 struct bb_store {
     sqlite3 *db;
@@ -65,6 +65,14 @@ static const char SCHEMA_V1[] =
     "PRAGMA user_version = 1;"
     "COMMIT;";
 
+/* Version 2: stored responses (the Responses API), each with the key that made it. */
+static const char SCHEMA_V2[] =
+    "BEGIN;"
+    "CREATE TABLE responses (id TEXT PRIMARY KEY, owner TEXT NOT NULL, json TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+
 static bb_status check_and_migrate(bb_store *s, bb_error *err) {
     int64_t app = 0, version = 0, objects = 0;
     bb_status st;
@@ -72,7 +80,11 @@ static bb_status check_and_migrate(bb_store *s, bb_error *err) {
         (st = pragma_int(s, "PRAGMA user_version", &version, err)) ||
         (st = pragma_int(s, "SELECT count(*) FROM sqlite_master", &objects, err)))
         return st;
-    if (app == 0 && version == 0 && objects == 0) return exec(s, SCHEMA_V1, err);
+    if (app == 0 && version == 0 && objects == 0) {
+        if ((st = exec(s, SCHEMA_V1, err))) return st;
+        app = STORE_APP_ID;
+        version = 1;
+    }
     if (app != STORE_APP_ID)
         return bb_fail(err, BB_ERR_FORMAT,
                        "%s is an SQLite database of another program (application_id %lld, "
@@ -87,6 +99,7 @@ static bb_status check_and_migrate(bb_store *s, bb_error *err) {
                        s->path);
     int64_t ok = 0;
     if ((st = pragma_int(s, "PRAGMA quick_check", &ok, err))) return st;
+    if (version < 2 && (st = exec(s, SCHEMA_V2, err))) return st;
     return BB_OK;
 }
 
@@ -370,4 +383,71 @@ bb_status store_key_count(bb_store *s, int64_t *n, bb_error *err) {
     bb_status st = pragma_int(s, "SELECT count(*) FROM api_keys WHERE revoked = 0", n, err);
     pthread_mutex_unlock(&s->mu);
     return st;
+}
+
+/* ---------------------------------------------------------------- responses */
+
+bb_status store_response_put(bb_store *s, const char *id, const char *owner, const char *json,
+                             bb_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db, "INSERT INTO responses (id, owner, json, created) VALUES (?1, ?2, ?3, ?4)", -1, &st,
+        NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    bb_status ret = rc == SQLITE_DONE ? BB_OK : db_fail(s, err, "cannot save the response");
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+bb_status store_response_get(bb_store *s, const char *id, const char *owner, char **json,
+                             bb_error *err) {
+    *json = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT json FROM responses WHERE id = ?1 AND (?2 IS NULL OR "
+                                "owner = ?2)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (owner) sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    bb_status ret = BB_OK;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!(*json = strdup(t ? t : "")))
+            ret = bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(s, err, "cannot read the response");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+bb_status store_response_delete(bb_store *s, const char *id, const char *owner, bool *found,
+                                bb_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        s->db, "DELETE FROM responses WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (owner) sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    bb_status ret = rc == SQLITE_DONE ? BB_OK : db_fail(s, err, "cannot delete the response");
+    *found = ret == BB_OK && sqlite3_changes(s->db) > 0;
+    pthread_mutex_unlock(&s->mu);
+    return ret;
 }

@@ -1,7 +1,7 @@
 /*
- * Persistence for the server: bots and API keys in one SQLite database, DIR/beanbag.db
- * (https://sqlite.org/wal.html: write-ahead log with synchronous=FULL, so a write that
- * returned is on disk and survives kill -9 or a power cut, and a half-written transaction is
+ * Persistence for the server: bots, API keys and stored responses in one SQLite database,
+ * DIR/beanbag.db (https://sqlite.org/wal.html: write-ahead log with synchronous=FULL, so a write
+ * that returned is on disk and survives kill -9 or a power cut, and a half-written transaction is
  * never read back).
  *
  * The file is recognised by its application_id ("bbag") and its schema version
@@ -64,5 +64,17 @@ bb_status store_key_list(bb_store *s, store_key **keys, size_t *n, bb_error *err
 bb_status store_key_revoke(bb_store *s, const char *id, bool *found, bb_error *err);
 /* Unrevoked keys. */
 bb_status store_key_count(bb_store *s, int64_t *n, bb_error *err);
+
+/* ---------------------------------------------------------------- responses */
+
+/* Stored responses (POST /v1/responses with store), each owned by the key that made it
+ * (owner "" for the admin, --api-key or an open server). owner NULL: any owner. */
+bb_status store_response_put(bb_store *s, const char *id, const char *owner, const char *json,
+                             bb_error *err);
+/* *json NULL when there is none (for this owner). */
+bb_status store_response_get(bb_store *s, const char *id, const char *owner, char **json,
+                             bb_error *err);
+bb_status store_response_delete(bb_store *s, const char *id, const char *owner, bool *found,
+                                bb_error *err);
 
 #endif
