@@ -226,6 +226,117 @@ static void test_limits(int port) {
     CHECK(call(port, "GET", "/v1/models", rpm_key, NULL, NULL, NULL, 0) == 401);
 }
 
+/* ---------------------------------------------------------------- responses */
+
+static char *output_text(const cJSON *resp) {
+    const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "output"), 0);
+    const cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "content"), 0);
+    const char *t = jstr(part, "text", NULL);
+    return t ? strdup(t) : NULL;
+}
+
+static int cached_input(const cJSON *resp) {
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(u, "input_tokens_details"), "cached_tokens");
+    return cJSON_IsNumber(c) ? c->valueint : -1;
+}
+
+/* A turn with previous_response_id answers exactly as the whole conversation sent at once
+ * (whether its prefix came from the cache or, after a restart, was computed again). */
+static void check_follow_up(int port, const char *user, const char *prev, const char *hist,
+                            const char *question, char *id_out, size_t cap, bool want_cached) {
+    char body[4096];
+    snprintf(body, sizeof body,
+             "{\"model\": \"%s\", \"temperature\": 0, \"max_output_tokens\": 10,"
+             " \"previous_response_id\": \"%s\", \"input\": \"%s\"}",
+             g_model, prev, question);
+    cJSON *a = NULL, *b = NULL;
+    int st = call(port, "POST", "/v1/responses", user, body, &a, NULL, 0);
+    CHECKF(st == 200, "follow-up turn: %d", st);
+    snprintf(body, sizeof body,
+             "{\"model\": \"%s\", \"temperature\": 0, \"max_output_tokens\": 10,"
+             " \"store\": false, \"input\": [%s, {\"role\": \"user\", \"content\": \"%s\"}]}",
+             g_model, hist, question);
+    st = call(port, "POST", "/v1/responses", user, body, &b, NULL, 0);
+    CHECKF(st == 200, "the whole conversation at once: %d", st);
+    char *ta = output_text(a), *tb = output_text(b);
+    CHECKF(ta && tb && !strcmp(ta, tb), "previous_response_id '%s' vs whole '%s'", ta ? ta : "-",
+           tb ? tb : "-");
+    if (want_cached)
+        CHECKF(cached_input(a) >= 16, "the follow-up found %d tokens cached", cached_input(a));
+    CHECK(jstr(a, "previous_response_id", NULL) &&
+          !strcmp(jstr(a, "previous_response_id", NULL), prev));
+    if (id_out) snprintf(id_out, cap, "%s", jstr(a, "id", NULL) ? jstr(a, "id", NULL) : "");
+    free(ta);
+    free(tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+static char g_r1[64], g_r2[64], g_hist[2048];
+
+static void test_responses(int port, const char *user, const char *other) {
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"model\": \"%s\", \"temperature\": 0, \"max_output_tokens\": 10,"
+             " \"input\": \"Tell me about beans\"}",
+             g_model);
+    cJSON *r = NULL;
+    int st = call(port, "POST", "/v1/responses", user, body, &r, NULL, 0);
+    CHECKF(st == 200 && jstr(r, "object", NULL) && !strcmp(jstr(r, "object", NULL), "response") &&
+               !strcmp(jstr(r, "status", NULL), "completed"),
+           "first turn: %d", st);
+    snprintf(g_r1, sizeof g_r1, "%s", jstr(r, "id", NULL) ? jstr(r, "id", NULL) : "");
+    char *t1 = output_text(r);
+    cJSON_Delete(r);
+    cJSON *h = cJSON_CreateArray(), *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", "Tell me about beans");
+    cJSON_AddItemToArray(h, m);
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "content", t1 ? t1 : "");
+    cJSON_AddItemToArray(h, m);
+    char *hj = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    snprintf(g_hist, sizeof g_hist, "%.*s", (int)strlen(hj) - 2, hj + 1); /* without [ ] */
+    free(hj);
+    free(t1);
+    check_follow_up(port, user, g_r1, g_hist, "And soup?", g_r2, sizeof g_r2, true);
+
+    char path[128];
+    snprintf(path, sizeof path, "/v1/responses/%s", g_r1);
+    CHECK(call(port, "GET", path, user, NULL, &r, NULL, 0) == 200 && jstr(r, "id", NULL) &&
+          !strcmp(jstr(r, "id", NULL), g_r1));
+    cJSON_Delete(r);
+    CHECK(call(port, "GET", path, other, NULL, NULL, NULL, 0) == 404); /* another key's */
+    snprintf(body, sizeof body,
+             "{\"model\": \"%s\", \"previous_response_id\": \"%s\", \"input\": \"x\"}", g_model,
+             g_r1);
+    CHECK(call(port, "POST", "/v1/responses", other, body, NULL, NULL, 0) == 404);
+    CHECK(call(port, "GET", path, ADMIN, NULL, NULL, NULL, 0) == 200);
+    snprintf(body, sizeof body, "{\"model\": \"%s\", \"input\": 5}", g_model);
+    CHECK(call(port, "POST", "/v1/responses", user, body, &r, NULL, 0) == 400 &&
+          !strcmp(jstr(r, "error", "param"), "input"));
+    cJSON_Delete(r);
+    /* a bot through the Responses API */
+    CHECK(call(port, "POST", "/v1/responses", user,
+               "{\"model\": \"tutor\", \"input\": \"hi\", \"store\": false}", NULL, NULL,
+               0) == 200);
+    /* deleted: gone, also as a previous response */
+    char victim[64];
+    snprintf(body, sizeof body, "{\"model\": \"%s\", \"input\": \"bye\", \"max_output_tokens\": 2}",
+             g_model);
+    CHECK(call(port, "POST", "/v1/responses", user, body, &r, NULL, 0) == 200);
+    snprintf(victim, sizeof victim, "%s", jstr(r, "id", NULL) ? jstr(r, "id", NULL) : "");
+    cJSON_Delete(r);
+    snprintf(path, sizeof path, "/v1/responses/%s", victim);
+    CHECK(call(port, "DELETE", path, other, NULL, NULL, NULL, 0) == 404);
+    CHECK(call(port, "DELETE", path, user, NULL, NULL, NULL, 0) == 200);
+    CHECK(call(port, "GET", path, user, NULL, NULL, NULL, 0) == 404);
+}
+
 /* ---------------------------------------------------------------- kill -9 under writes */
 
 typedef struct writer {
@@ -263,10 +374,11 @@ static void test_openai_sdk(int port, const char *user) {
             return;
         }
     }
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY='%s' BB_BOT=tutor node "
-             "bots.test.mjs",
-             dir, port, user);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY='%s' BB_BOT=tutor BB_MODEL=fixture node "
+        "bots.test.mjs",
+        dir, port, user);
     int rc = system(cmd);
     CHECKF(rc == 0, "openai npm bot tests failed (status %d)", rc);
 }
@@ -325,6 +437,9 @@ int main(void) {
     test_bot_chat(srv.port, user);
     test_admin_api(srv.port, user);
     test_limits(srv.port);
+    char other[128];
+    key_add("--name other", other, sizeof other);
+    test_responses(srv.port, user, other);
     test_openai_sdk(srv.port, user);
 
     /* a burst of admin writes, the server killed with SIGKILL in the middle of it */
@@ -359,6 +474,8 @@ int main(void) {
     CHECK(call(srv.port, "POST", "/v1/chat/completions", user,
                "{\"model\": \"helper\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}",
                NULL, NULL, 0) == 200);
+    /* the stored conversation continues after the restart (its cache is gone: recomputed) */
+    check_follow_up(srv.port, user, g_r1, g_hist, "And soup?", NULL, 0, false);
     CHECK(sc_server_stop(&srv, 10) == 0);
 
     /* a foreign database is refused, not overwritten */

@@ -138,6 +138,38 @@ static void test_refusals(void) {
     rm_dir(dir);
 }
 
+/* A version 1 file (before stored responses) is migrated forward at open, keeping its bots. */
+static void test_migration(void) {
+    char dir[] = "/tmp/bb_test_store_XXXXXX";
+    make_dir(dir);
+    bb_store *s = NULL;
+    bb_error err = {0};
+    bool conflict = false;
+    CHECK(store_open(dir, &s, &err) == BB_OK);
+    CHECK(s && store_bot_put(s, "old", "{}", true, &conflict, &err) == BB_OK);
+    store_close(s);
+    char path[600];
+    snprintf(path, sizeof path, "%s/beanbag.db", dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DROP TABLE responses; PRAGMA user_version = 1;", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(db);
+    s = NULL;
+    CHECKF(store_open(dir, &s, &err) == BB_OK, "migrating: %s", err.message);
+    char *json = NULL;
+    CHECK(s && store_response_put(s, "resp_1", "", "{\"a\":1}", &err) == BB_OK);
+    CHECK(s && store_response_get(s, "resp_1", NULL, &json, &err) == BB_OK && json);
+    free(json);
+    CHECK(s && store_bot_get(s, "old", &json, &err) == BB_OK && json);
+    free(json);
+    bool found = false;
+    CHECK(s && store_response_get(s, "resp_1", "key_other", &json, &err) == BB_OK && !json);
+    CHECK(s && store_response_delete(s, "resp_1", "", &found, &err) == BB_OK && found);
+    store_close(s);
+    rm_dir(dir);
+}
+
 /* A child writes bots as fast as it can and reports each one once the write returned; it is
  * killed with SIGKILL mid-burst. Every reported bot must be in the reopened database. */
 static void test_kill9(void) {
@@ -188,6 +220,7 @@ static void test_kill9(void) {
 int main(void) {
     test_round_trip();
     test_refusals();
+    test_migration();
     test_kill9();
     return tu_finish("test_store");
 }

@@ -34,3 +34,36 @@ await assert.rejects(
   'a setting the bot does not allow is refused',
 );
 console.log('bots.test.mjs: ok');
+
+// The Responses API: a conversation continued with previous_response_id, whole and streamed
+// (the streamed text and the completed event's response agree with the whole answer).
+const plain = process.env.BB_MODEL;
+const r1 = await client.responses.create({ model: plain, input: 'Tell me about beans', temperature: 0, max_output_tokens: 10 });
+assert.equal(r1.status, 'completed');
+assert.equal(typeof r1.output_text, 'string');
+const r2 = await client.responses.create({
+  model: plain, previous_response_id: r1.id, input: 'And soup?', temperature: 0, max_output_tokens: 10,
+});
+assert.equal(r2.previous_response_id, r1.id);
+assert.ok(r2.usage.input_tokens_details.cached_tokens > 0, 'the first turn came from the cache');
+const events = await client.responses.create({
+  model: plain, previous_response_id: r1.id, input: 'And soup?', temperature: 0, max_output_tokens: 10,
+  stream: true, store: false,
+});
+let deltas = '';
+let completed = null;
+const types = [];
+for await (const ev of events) {
+  types.push(ev.type);
+  if (ev.type === 'response.output_text.delta') deltas += ev.delta;
+  if (ev.type === 'response.completed') completed = ev.response;
+}
+assert.equal(types[0], 'response.created');
+assert.equal(types.at(-1), 'response.completed');
+assert.equal(deltas, r2.output_text, 'streamed deltas equal the whole answer');
+assert.equal(completed.output[0].content[0].text, r2.output_text);
+const got = await client.responses.retrieve(r2.id);
+assert.equal(got.id, r2.id);
+await client.responses.delete(r2.id);
+await assert.rejects(client.responses.retrieve(r2.id), (e) => e.status === 404, 'deleted');
+console.log('bots.test.mjs: responses ok');
