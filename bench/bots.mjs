@@ -4,9 +4,9 @@
 // it once so the persona is computed (the steady state of a bot with many users), then has
 // --users users ask it short questions at once, streaming, and reports time to first token
 // p50/p99, aggregate generated tokens/s and the prompt tokens served from the prefix cache.
-// Then one user holds an --turns-turn conversation with it (each turn sends the whole
-// history, as chat clients do) and it reports per turn the prompt tokens and how many of them
-// were computed rather than found cached. Plain node:http, no dependencies.
+// Then one user holds an --turns-turn conversation with it through /v1/responses (each turn
+// names the previous one with previous_response_id) and it reports per turn the prompt tokens
+// and how many of them were computed rather than found cached. Plain node:http, no dependencies.
 //
 //   node bench/bots.mjs --admin-key K [--key USER_KEY] [--url http://127.0.0.1:8080]
 //        [--users 16] [--requests 1] [--persona-tokens 1500] [--max-tokens 32] [--turns 8]
@@ -150,15 +150,20 @@ async function main() {
   }));
   const secs = (performance.now() - t0) / 1000;
 
-  const messages = [];
+  // The conversation through the Responses API: each turn names the previous one.
   const turns = [];
+  let prev = null;
   for (let t = 0; t < o.turns; t++) {
-    messages.push({ role: 'user', content: `Turn ${t + 1}: tell me one more thing about bean number ${t * 7}.` });
-    const res = await ask(o, messages, 7);
-    messages.push({ role: 'assistant', content: res.text });
-    const pt = res.usage?.prompt_tokens ?? 0, ct = res.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    const t1 = performance.now();
+    const r = await call(o, o.key, 'POST', '/v1/responses', {
+      model: o.bot, input: `Turn ${t + 1}: tell me one more thing about bean number ${t * 7}.`,
+      previous_response_id: prev, seed: 7,
+    });
+    if (r.status !== 200) throw new Error(`POST /v1/responses: ${r.status} ${r.body.error?.message}`);
+    prev = r.body.id;
+    const pt = r.body.usage.input_tokens, ct = r.body.usage.input_tokens_details.cached_tokens;
     turns.push({ turn: t + 1, prompt_tokens: pt, cached_tokens: ct, computed_tokens: pt - ct,
-                 ttft_ms: res.ttft });
+                 ms: performance.now() - t1 });
   }
   const out = {
     persona_tokens: p.tokens, users: o.users, requests: o.users * o.requests,
@@ -174,10 +179,10 @@ async function main() {
     console.log(`persona ${out.persona_tokens} tokens; first request TTFT ${f(out.first_request.ttft_ms)} ms`);
     console.log(`${o.users} users x ${o.requests}: TTFT p50 ${f(out.ttft_ms.p50)} ms, p99 ${f(out.ttft_ms.p99)} ms, ` +
                 `${f(out.tokens_per_s)} tok/s, ${out.cached_tokens} of ${out.prompt_tokens} prompt tokens cached`);
-    console.log('turn  prompt  cached  computed  TTFT ms');
+    console.log('turn  prompt  cached  computed  time ms');
     for (const t of turns)
       console.log(`${String(t.turn).padStart(4)}  ${String(t.prompt_tokens).padStart(6)}  ` +
-                  `${String(t.cached_tokens).padStart(6)}  ${String(t.computed_tokens).padStart(8)}  ${f(t.ttft_ms).padStart(7)}`);
+                  `${String(t.cached_tokens).padStart(6)}  ${String(t.computed_tokens).padStart(8)}  ${f(t.ms).padStart(7)}`);
   }
   agent.destroy();
 }
