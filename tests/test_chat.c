@@ -512,14 +512,15 @@ static bool write_file(const char *path, const char *text) {
     return fclose(f) == 0 && ok;
 }
 
-/* Runs `beanbag template` on files; returns the exit status and the captured streams. */
-static int run_cli(const char *bin, const char *tmpl_path, const char *case_path, char **out,
-                   char **errs) {
+/* Runs `beanbag template` on files (extra: more arguments); returns the exit status and the
+ * captured streams. */
+static int run_cli_with(const char *bin, const char *tmpl_path, const char *case_path,
+                        const char *extra, char **out, char **errs) {
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
-             "BB_FIXED_DATE='2026-01-15 12:00:00' '%s' template --template '%s' --input '%s' "
+             "BB_FIXED_DATE='2026-01-15 12:00:00' '%s' template --template '%s' --input '%s' %s "
              ">/tmp/bb_chat_cli_out.%d 2>/tmp/bb_chat_cli_err.%d",
-             bin, tmpl_path, case_path, (int)getpid(), (int)getpid());
+             bin, tmpl_path, case_path, extra, (int)getpid(), (int)getpid());
     int rc = system(cmd);
     char path[64];
     snprintf(path, sizeof path, "/tmp/bb_chat_cli_out.%d", (int)getpid());
@@ -529,6 +530,11 @@ static int run_cli(const char *bin, const char *tmpl_path, const char *case_path
     *errs = tu_read_file(path, NULL);
     remove(path);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int run_cli(const char *bin, const char *tmpl_path, const char *case_path, char **out,
+                   char **errs) {
+    return run_cli_with(bin, tmpl_path, case_path, "", out, errs);
 }
 
 static void test_cli(const char *testdata) {
@@ -561,6 +567,25 @@ static void test_cli(const char *testdata) {
     CHECK(errs && strstr(errs, "/nonexistent/case.json"));
     free(out);
     free(errs);
+    /* --tools: the tools file replaces the case's; the parsed syntax goes to stderr. */
+    char tools_path[64], extra[128];
+    snprintf(tools_path, sizeof tools_path, "/tmp/bb_chat_cli_tools.%d", (int)getpid());
+    snprintf(extra, sizeof extra, "--tools '%s'", tools_path);
+    CHECK(write_file(tpath, "{{ tools | length }} {{ tools[0].function.name }} {{ tools[0].x }} "
+                            "<tool_call></tool_call>"));
+    CHECK(write_file(tools_path, "[{\"type\": \"function\", \"function\": {\"name\": \"f\"}, "
+                                 "\"x\": 1.0}]"));
+    CHECK(run_cli_with(bin, tpath, cpath, extra, &out, &errs) == 0);
+    CHECKF(out && !strcmp(out, "1 f 1.0 <tool_call></tool_call>"), "--tools: %s", out ? out : "");
+    CHECKF(errs && strstr(errs, "tool calls: hermes"), "--tools stderr: %s", errs ? errs : "");
+    free(out);
+    free(errs);
+    CHECK(write_file(tools_path, "{\"not\": \"a list\"}"));
+    CHECK(run_cli_with(bin, tpath, cpath, extra, &out, &errs) == 2);
+    CHECK(errs && strstr(errs, "tools must be a JSON array"));
+    free(out);
+    free(errs);
+    remove(tools_path);
     CHECK(write_file(cpath, "{\"messages\": 5}"));
     CHECK(run_cli(bin, tpath, cpath, &out, &errs) == 2);
     free(out);

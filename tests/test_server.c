@@ -7,7 +7,9 @@
 
 #include "common/strbuf.h"
 #include "fixture_model.h"
+#include "server/chat_tools.h"
 #include "server_client.h"
+#include "scripted_model.h"
 #include "testutil.h"
 
 #define API_KEY "test-key-123"
@@ -500,7 +502,34 @@ static void test_hostile(int port) {
     expect_status(port, "{} trailing", 400, NULL);
     expect_status(port, "{\"messages\":\"hi\"}", 400, "messages");
     expect_status(port, "{\"messages\":[]}", 400, "messages");
-    expect_status(port, "{\"messages\":[{\"content\":\"no role\"}]}", 400, "messages");
+    expect_status(port, "{\"messages\":[{\"content\":\"no role\"}]}", 400, "messages[0].role");
+    /* Message validation (roles, tool messages, past tool calls): 400 naming the field. */
+    static const struct {
+        const char *messages, *param;
+    } badmsg[] = {
+        {"[{\"role\":\"wizard\",\"content\":\"hi\"}]", "messages[0].role"},
+        {"[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"tool\",\"content\":\"1\"}]",
+         "messages[1].tool_call_id"},
+        {"[{\"role\":\"user\"}]", "messages[0].content"},
+        {"[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":{}}]", "messages[0].tool_calls"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+         "\"function\":{\"name\":\"f\",\"arguments\":{}}}]}]",
+         "messages[0].tool_calls[0].function.arguments"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\",\"function\":{"
+         "\"name\":\"f\",\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].id"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":\"code\",\"function\":{"
+         "\"name\":\"f\",\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].type"},
+        {"[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
+         "\"function\":{\"arguments\":\"{}\"}}]}]",
+         "messages[0].tool_calls[0].function.name"},
+        {"[{\"role\":\"system\",\"content\":\"x\",\"name\":5}]", "messages[0].name"},
+    };
+    for (size_t i = 0; i < sizeof badmsg / sizeof badmsg[0]; i++) {
+        snprintf(b, sizeof b, "{\"messages\":%s}", badmsg[i].messages);
+        expect_status(port, b, 400, badmsg[i].param);
+    }
     expect_status(port,
                   "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
                   400, "messages");
@@ -534,7 +563,16 @@ static void test_hostile(int port) {
         {"\"logprobs\":true,\"top_logprobs\":50", "top_logprobs"},
         {"\"stream_options\":{\"include_usage\":true}", "stream_options"},
         {"\"unknown_thing\":1", "unknown_thing"},
-        {"\"tools\":[{\"type\":\"function\"}]", "tools"},
+        {"\"tools\":[{\"type\":\"function\"}]", "tools[0]"},
+        {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]", "tools[0]"},
+        {"\"tools\":{}", "tools"},
+        {"\"tool_choice\":\"required\"", "tool_choice"},
+        {"\"tool_choice\":\"sometimes\"", "tool_choice"},
+        {"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}}],\"tool_choice\":{"
+         "\"type\":\"function\",\"function\":{\"name\":\"b\"}}",
+         "tool_choice"},
+        {"\"parallel_tool_calls\":1", "parallel_tool_calls"},
+        {"\"chat_template_kwargs\":[]", "chat_template_kwargs"},
         {"\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":-1", "max_tokens"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -696,21 +734,33 @@ static void test_overload(const char *model_path) {
     free(body);
 }
 
-/* SIGTERM while a stream runs: it completes ([DONE]), then the server exits 0. */
+/* SIGTERM while a stream runs: /health turns 503 "draining" at once while the socket stays
+ * open, a new completion gets 503 (a balancer retries it elsewhere), the stream completes
+ * ([DONE]), then the server exits 0. */
 static void test_graceful(sc_server *srv) {
     char extra[256];
     snprintf(extra, sizeof extra, ",\"stream\":true%s", g_bias);
-    char *body = chat_body("Last words", 200, extra);
+    char *body = chat_body("Last words", 1000, extra);
     open_stream s;
     int status = 0;
     CHECK(stream_open(srv->port, body, &s, &status) && status == 200);
     kill(srv->pid, SIGTERM);
-    size_t n;
-    char *rest = sc_read_all(s.fd, 30, &n);
-    CHECKF(rest && strstr(rest, "data: [DONE]"), "the stream did not finish");
+    bool draining = false;
+    for (double until = sc_now() + 5; !draining && sc_now() < until;) {
+        sc_resp r;
+        if (sc_request(srv->port, "GET", "/health", NULL, &r))
+            draining = r.status == 503 && strstr(r.body, "draining");
+        sc_resp_free(&r);
+    }
+    CHECKF(draining, "/health did not say draining while a stream ran");
     sc_resp r;
-    CHECK(!sc_request(srv->port, "GET", "/health", NULL, &r) || r.status == 503);
+    char *small = chat_body("Too late", 4, "");
+    CHECK(sc_request(srv->port, "POST", "/v1/chat/completions", small, &r) && r.status == 503);
     sc_resp_free(&r);
+    free(small);
+    size_t n;
+    char *rest = sc_read_all(s.fd, 60, &n);
+    CHECKF(rest && strstr(rest, "data: [DONE]"), "the stream did not finish");
     int rc = sc_server_stop(srv, 30);
     CHECKF(rc == 0, "exit status %d", rc);
     free(rest);
@@ -780,7 +830,13 @@ static void test_curl(int port) {
 
 /* ---------------------------------------------------------------- the openai package */
 
+static void run_node_script(int port, const char *script, const char *model);
+
 static void test_openai_sdk(int port) {
+    run_node_script(port, "openai_client.test.mjs", g_model);
+}
+
+static void run_node_script(int port, const char *script, const char *model) {
     const char *src = getenv("BB_SRC");
     if (!src || system("node --version > /dev/null 2>&1") != 0) {
         printf("SKIP: openai npm tests (node is not installed)\n");
@@ -800,14 +856,257 @@ static void test_openai_sdk(int port) {
         }
     }
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY
-             " BB_MODEL='%s' node openai_client.test.mjs",
-             dir, port, g_model);
+             "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY " BB_MODEL='%s' node %s",
+             dir, port, model, script);
     int rc = system(cmd);
     CHECKF(rc == 0, "openai npm tests failed (status %d)", rc);
 }
 
+/* ---------------------------------------------------------------- tools and reasoning */
+
+/* The scripted model's template: Hermes-style tool calls as Qwen2.5's template teaches them,
+ * thinking markers stripped from past replies as Qwen3's does, enable_thinking honoured. */
+static const char script_template[] =
+    "{%- if tools %}{{ '<|im_start|>system\\n' }}{%- if messages[0].role == 'system' %}{{ "
+    "messages[0].content + '\\n\\n' }}{%- endif %}{{ '# Tools\\n<tools>' }}{%- for t in tools %}{{ "
+    "'\\n' + (t | tojson) }}{%- endfor %}{{ '\\n</tools>\\nCall a function with "
+    "<tool_call>{\"name\": <name>, \"arguments\": <args>}</tool_call><|im_end|>\\n' }}"
+    "{%- elif messages[0].role == 'system' %}{{ '<|im_start|>system\\n' + messages[0].content + "
+    "'<|im_end|>\\n' }}{%- endif %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'user' %}{{ '<|im_start|>user\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- elif m.role == 'assistant' %}{{ '<|im_start|>assistant' }}"
+    "{%- set content = m.content or '' %}{%- if '</think>' in content %}{%- set content = "
+    "content.split('</think>')[-1].lstrip('\\n') %}{%- endif %}"
+    "{%- if content %}{{ '\\n' + content }}{%- endif %}"
+    "{%- for tc in m.tool_calls or [] %}{{ '\\n<tool_call>\\n{\"name\": \"' + tc.function.name + "
+    "'\", \"arguments\": ' + (tc.function.arguments | tojson) + '}\\n</tool_call>' }}{%- endfor %}"
+    "{{ '<|im_end|>\\n' }}"
+    "{%- elif m.role == 'tool' %}{{ '<|im_start|>user\\n<tool_response>\\n' + m.content + "
+    "'\\n</tool_response><|im_end|>\\n' }}"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- if enable_thinking is "
+    "defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- "
+    "endif %}";
+
+static const script_link script_links[] = {
+    /* After "assistant\n": a call ... */
+    {"\n", "<tool", 1.0f}, /* the marker split across two tokens */
+    {"<tool", "_call>", 1.0f},
+    {"_call>", "\n{\"name\": ", 1.0f},
+    {"\n{\"name\": ", "\"get_weather\"", 1.0f},
+    {"\"get_weather\"", ", \"arguments\": ", 1.0f},
+    {", \"arguments\": ", "{\"city\": ", 1.0f},
+    {"{\"city\": ", "\"Paris\"", 1.0f},
+    {"\"Paris\"", "}}", 1.0f},
+    {"}}", "\n</tool_call>", 1.0f},
+    {"\n</tool_call>", "END", 1.0f},
+    /* ... or, with <tool banned, thinking and an answer. */
+    {"\n", "<think>", 0.5f},
+    {"<think>", "\nThe user wants the weather.", 1.0f},
+    {"\nThe user wants the weather.", "\n</thi", 1.0f},
+    {"\n</thi", "nk>", 1.0f},
+    {"nk>", "\n\nIt is 18 degrees in Paris.", 1.0f},
+    {"\n\nIt is 18 degrees in Paris.", "END", 1.0f},
+};
+
+static const char tools_body[] =
+    "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather in "
+    "Paris?\"}],\"temperature\":0,\"max_tokens\":64,\"tools\":[{\"type\":\"function\","
+    "\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"city\":{\"type\":\"string\"}}}}}]%s}";
+
+/* A streamed request's deltas put back together: content, reasoning, calls (name\targs). */
+static void reassemble(const char *sse, bb_strbuf *content, bb_strbuf *reasoning, bb_strbuf *calls,
+                       char *finish, size_t cap) {
+    char **ev;
+    int n = sc_sse(sse ? sse : "", &ev);
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_Parse(ev[i]);
+        const char *t;
+        if ((t = jstr(c, "choices.0.delta.content"))) bb_strbuf_append(content, t, strlen(t));
+        if ((t = jstr(c, "choices.0.delta.reasoning_content")))
+            bb_strbuf_append(reasoning, t, strlen(t));
+        const cJSON *tc = jget(c, "choices.0.delta.tool_calls"), *x;
+        cJSON_ArrayForEach(x, tc) {
+            if ((t = jstr(x, "function.name")))
+                bb_strbuf_printf(calls, "%s%s\t", calls->len ? "\n" : "", t);
+            if ((t = jstr(x, "function.arguments"))) bb_strbuf_append(calls, t, strlen(t));
+        }
+        if ((t = jstr(c, "choices.0.finish_reason"))) snprintf(finish, cap, "%s", t);
+        cJSON_Delete(c);
+    }
+    sc_sse_free(ev, n);
+}
+
+static void test_tools(void) {
+    char path[] = "/tmp/bb_test_tools_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    script_model sm = {.links = script_links,
+                       .n_links = sizeof script_links / sizeof script_links[0],
+                       .chat_template = script_template};
+    for (size_t i = 0; i < sm.n_links; i++)
+        for (int k = 0; k < 2; k++) {
+            const char *t = k ? script_links[i].to : script_links[i].from;
+            if (strcmp(t, "END") && strlen(t) > 1 && script_token(&sm, t) < 0)
+                sm.pieces[sm.n_pieces++] = t;
+        }
+    bb_error err = {0};
+    CHECKF(fd >= 0 && script_model_write(&sm, path, &err) == BB_OK, "scripted model: %s",
+           err.message);
+    sc_server srv;
+    const char *args[] = {"-m", path, "--threads", "2", "--api-key", API_KEY, "-q", NULL};
+    if (!sc_server_start(&srv, args)) {
+        CHECKF(0, "the scripted server did not start");
+        unlink(path);
+        return;
+    }
+    int port = srv.port;
+    sc_resp r;
+    CHECK(sc_request(port, "GET", "/v1/models", NULL, &r) && r.status == 200);
+    cJSON *j = sc_json(&r);
+    char model[128];
+    snprintf(model, sizeof model, "%s", jstr(j, "data.0.id") ?: "");
+    cJSON_Delete(j);
+    sc_resp_free(&r);
+
+    /* Whole: one call, content null, finish_reason tool_calls. */
+    char body[2048];
+    snprintf(body, sizeof body, tools_body, model, "");
+    int status = 0;
+    j = post_json(port, "/v1/chat/completions", body, &status);
+    const char *id = jstr(j, "choices.0.message.tool_calls.0.id");
+    const char *args0 = jstr(j, "choices.0.message.tool_calls.0.function.arguments");
+    CHECKF(status == 200 && id && !strncmp(id, "call_", 5) && strlen(id) == 29, "tool call id %s",
+           id ?: "(none)");
+    CHECK(!strcmp(jstr(j, "choices.0.message.tool_calls.0.type") ?: "", "function"));
+    CHECK(!strcmp(jstr(j, "choices.0.message.tool_calls.0.function.name") ?: "", "get_weather"));
+    CHECKF(args0 && !strcmp(args0, "{\"city\": \"Paris\"}"), "arguments %s", args0 ?: "(none)");
+    CHECK(cJSON_IsNull(jget(j, "choices.0.message.content")));
+    CHECK(!strcmp(jstr(j, "choices.0.finish_reason") ?: "", "tool_calls"));
+    /* Streamed: the same call. */
+    snprintf(body, sizeof body, tools_body, model, ",\"stream\":true");
+    bb_strbuf content = {0}, reasoning = {0}, calls = {0};
+    char finish[32] = "";
+    CHECK(sc_request(port, "POST", "/v1/chat/completions", body, &r) && r.status == 200);
+    reassemble(r.body, &content, &reasoning, &calls, finish, sizeof finish);
+    sc_resp_free(&r);
+    CHECKF(calls.data && !strcmp(calls.data, "get_weather\t{\"city\": \"Paris\"}") &&
+               content.len == 0 && !strcmp(finish, "tool_calls"),
+           "streamed calls '%s' content '%s' finish %s", calls.data ?: "", content.data ?: "",
+           finish);
+    cJSON_Delete(j);
+    bb_strbuf_release(&content);
+    bb_strbuf_release(&reasoning);
+    bb_strbuf_release(&calls);
+
+    /* With <tool banned: reasoning_content and the answer, whole and streamed. */
+    int tc = script_token(&sm, "<tool");
+    char extra[128];
+    snprintf(extra, sizeof extra, ",\"logit_bias\":{\"%d\":-100}", tc);
+    snprintf(body, sizeof body, tools_body, model, extra);
+    j = post_json(port, "/v1/chat/completions", body, &status);
+    CHECKF(!strcmp(jstr(j, "choices.0.message.reasoning_content") ?: "",
+                   "The user wants the weather.") &&
+               !strcmp(jstr(j, "choices.0.message.content") ?: "", "It is 18 degrees in Paris.") &&
+               !jget(j, "choices.0.message.tool_calls") &&
+               !strcmp(jstr(j, "choices.0.finish_reason") ?: "", "stop"),
+           "reasoning reply: %s", jstr(j, "choices.0.message.content") ?: "(none)");
+    cJSON_Delete(j);
+    snprintf(extra, sizeof extra, ",\"logit_bias\":{\"%d\":-100},\"stream\":true", tc);
+    snprintf(body, sizeof body, tools_body, model, extra);
+    CHECK(sc_request(port, "POST", "/v1/chat/completions", body, &r) && r.status == 200);
+    reassemble(r.body, &content, &reasoning, &calls, finish, sizeof finish);
+    sc_resp_free(&r);
+    CHECKF(reasoning.data && !strcmp(reasoning.data, "The user wants the weather.") &&
+               content.data && !strcmp(content.data, "It is 18 degrees in Paris.") &&
+               calls.len == 0 && !strcmp(finish, "stop"),
+           "streamed reasoning '%s' content '%s'", reasoning.data ?: "", content.data ?: "");
+    bb_strbuf_release(&content);
+    bb_strbuf_release(&reasoning);
+    bb_strbuf_release(&calls);
+
+    run_node_script(port, "tools.test.mjs", model);
+    CHECK(sc_server_stop(&srv, 10) == 0);
+    unlink(path);
+}
+
+/* The server's way into the template (OpenAI messages: arguments as JSON strings, validated)
+ * against the conformance renderings of tool conversations: cases whose calls carry
+ * arguments as objects render as Hugging Face does when given objects; those with strings as
+ * it does given strings, for templates that concatenate them. (For templates that apply
+ * tojson to the arguments the server passes objects, the form they are written for.) */
+static void test_tool_templates(void) {
+    const char *dir = tu_testdata();
+    if (!dir) {
+        tu_skip("tool conversations through the server's template path");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/chat/cases.json", dir);
+    char *text = tu_read_file(path, NULL);
+    cJSON *cases = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!cases) {
+        printf("SKIP: %s absent\n", path);
+        return;
+    }
+    int n = 0;
+    const cJSON *c;
+    setenv("BB_FIXED_DATE", "2026-01-15 12:00:00", 1); /* strftime_now, as the references */
+    cJSON_ArrayForEach(c, cases) {
+        const char *file = jstr(c, "template"), *expected = jstr(c, "expected");
+        cJSON *msgs = cJSON_Duplicate(jget(c, "messages"), true);
+        bool tool_conv = false, str_args = false;
+        cJSON *m, *call;
+        cJSON_ArrayForEach(m, msgs) {
+            if (!strcmp(jstr(m, "role") ?: "", "tool")) tool_conv = true;
+            cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(m, "tool_calls")) {
+                tool_conv = true;
+                cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+                cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+                if (cJSON_IsString(args)) {
+                    str_args = true;
+                } else {
+                    char *s = cJSON_PrintUnformatted(args);
+                    cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", cJSON_CreateString(s));
+                    free(s);
+                }
+            }
+        }
+        snprintf(path, sizeof path, "%s/chat/%s", dir, file ?: "");
+        char *tmpl = tool_conv && expected ? tu_read_file(path, NULL) : NULL;
+        /* Strings into a template that applies tojson to them: HF double-encodes, we do not. */
+        bool comparable = tmpl && !(str_args && (strstr(tmpl, "arguments | tojson") ||
+                                                 strstr(tmpl, "arguments|tojson") ||
+                                                 strstr(tmpl, "function|tojson")));
+        oai_error e;
+        if (comparable) {
+            CHECKF(oai_validate_messages(msgs, &e), "%s: %s", file, e.message);
+            char *tools =
+                cJSON_IsArray(jget(c, "tools")) ? cJSON_PrintUnformatted(jget(c, "tools")) : NULL;
+            char *out = NULL;
+            bool ok = chat_render_openai(
+                tmpl, msgs, tools, NULL, NULL, cJSON_IsTrue(jget(c, "add_generation_prompt")),
+                jstr(c, "bos_token") ?: "", jstr(c, "eos_token") ?: "", &out, &e);
+            CHECKF(ok && !strcmp(out, expected), "%s (%s): %s", file,
+                   str_args ? "string arguments" : "object arguments", ok ? out : e.message);
+            bb_free(out);
+            free(tools);
+            n++;
+        }
+        free(tmpl);
+        cJSON_Delete(msgs);
+    }
+    unsetenv("BB_FIXED_DATE");
+    printf("tool templates: %d tool conversations rendered as the references\n", n);
+    CHECK(n >= 10);
+    cJSON_Delete(cases);
+}
+
 int main(void) {
+    test_tool_templates();
     if (!getenv("BB_BIN")) {
         printf("SKIP: server tests (BB_BIN not set)\n");
         return tu_finish("test_server");
@@ -848,6 +1147,7 @@ int main(void) {
     test_curl(srv.port);
     test_openai_sdk(srv.port);
     test_graceful(&srv);
+    test_tools();
     fp.n_ctx_train = 32768;
     CHECKF(fixture_model_write(&fp, path, &err) == BB_OK, "fixture: %s", err.message);
     test_overload(path);

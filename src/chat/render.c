@@ -40,6 +40,7 @@ const char *bb_chat_default_template(void) {
 typedef struct render_vars {
     jv messages, tools, bos, eos;
     bool add_generation_prompt;
+    jv extra; /* a dict of further variables (chat_template_kwargs), or JV_UNDEF */
 } render_vars;
 
 static bb_status read_fixed_clock(jx_ctx *ctx, bb_error *err) {
@@ -76,6 +77,13 @@ static bb_status execute(jx_template *tpl, const render_vars *vars, char **out, 
         return st;
     }
     jx_define_globals(ctx.root->vars);
+    /* apply_chat_template(**kwargs): extra variables first, so that they cannot replace the
+     * ones it binds itself. */
+    if (vars->extra.type == JV_DICT) {
+        const jdict *d = vars->extra.u.d;
+        for (size_t i = 0; i < d->n; i++)
+            jv_dict_set_take(ctx.root->vars, jv_retain(d->keys[i]), jv_retain(d->vals[i]));
+    }
     set_var(&ctx, "messages", jv_retain(vars->messages));
     if (vars->tools.type != JV_UNDEF) set_var(&ctx, "tools", jv_retain(vars->tools));
     set_var(&ctx, "add_generation_prompt", jv_bool(vars->add_generation_prompt));
@@ -129,6 +137,7 @@ static bb_status token_arg(const char *what, const char *s, jv *out, bb_error *e
 }
 
 static void release_vars(render_vars *v) {
+    jv_release(v->extra);
     jv_release(v->messages);
     jv_release(v->tools);
     jv_release(v->bos);
@@ -144,6 +153,14 @@ static bb_status check_messages(jv messages, bb_error *err) {
 bb_status bb_chat_render(const char *template_src, const char *messages_json,
                          const char *tools_json, bool add_generation_prompt, const char *bos_token,
                          const char *eos_token, char **out, bb_error *err) {
+    return bb_chat_render_kwargs(template_src, messages_json, tools_json, NULL,
+                                 add_generation_prompt, bos_token, eos_token, out, err);
+}
+
+bb_status bb_chat_render_kwargs(const char *template_src, const char *messages_json,
+                                const char *tools_json, const char *kwargs_json,
+                                bool add_generation_prompt, const char *bos_token,
+                                const char *eos_token, char **out, bb_error *err) {
     if (!out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render: out is NULL");
     *out = NULL;
     if (!template_src || !messages_json)
@@ -151,8 +168,14 @@ bb_status bb_chat_render(const char *template_src, const char *messages_json,
                        "bb_chat_render: template and messages are required");
     jx_heap heap;
     jx_heap_begin(&heap, JX_MAX_ALLOC);
-    render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), add_generation_prompt};
+    render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), add_generation_prompt,
+                     jv_undef()};
     bb_status st = parse_json_arg("messages", messages_json, &v.messages, err);
+    if (st == BB_OK && kwargs_json) {
+        st = parse_json_arg("chat_template_kwargs", kwargs_json, &v.extra, err);
+        if (st == BB_OK && v.extra.type != JV_DICT)
+            st = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "chat_template_kwargs must be an object");
+    }
     if (st == BB_OK) st = check_messages(v.messages, err);
     if (st == BB_OK && tools_json) {
         st = parse_json_arg("tools", tools_json, &v.tools, err);
@@ -206,15 +229,29 @@ static bb_status case_vars(jv c, render_vars *v, bb_error *err) {
 
 bb_status bb_chat_render_case(const char *template_src, const char *case_json, char **out,
                               bb_error *err) {
+    return bb_chat_render_case_tools(template_src, case_json, NULL, out, err);
+}
+
+bb_status bb_chat_render_case_tools(const char *template_src, const char *case_json,
+                                    const char *tools_json, char **out, bb_error *err) {
     if (!out || !template_src || !case_json)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render_case: missing argument");
     *out = NULL;
     jx_heap heap;
     jx_heap_begin(&heap, JX_MAX_ALLOC);
-    render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), false};
+    render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), false, jv_undef()};
     jv c = jv_none();
     bb_status st = parse_json_arg("case", case_json, &c, err);
     if (st == BB_OK) st = case_vars(c, &v, err);
+    if (st == BB_OK && tools_json) {
+        jv_release(v.tools);
+        v.tools = jv_undef();
+        st = parse_json_arg("tools", tools_json, &v.tools, err);
+        if (st == BB_OK && v.tools.type == JV_NONE)
+            v.tools = jv_undef();
+        else if (st == BB_OK && !jv_is_list(v.tools, false))
+            st = bb_fail(err, BB_ERR_INVALID_ARGUMENT, "tools must be a JSON array or null");
+    }
     if (st == BB_OK) st = render(template_src, &v, out, err);
     jv_release(c);
     release_vars(&v);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bigalloc.h"
 #include "quant/quant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -241,7 +242,7 @@ static void bw_sum_task(void *arg, int task, int thread) {
 /* Best of the passes that fit in PEAK_SECONDS (at least 3) summing 512 MiB with all pool
  * threads: the best, because a pass can only be slowed down by other work, never sped up. */
 static double measure_read_gbs(bb_pool *pool) {
-    uint64_t *buf = malloc(BW_BYTES);
+    uint64_t *buf = bb_big_alloc(BW_BYTES); /* the memory kind weights are streamed from */
     uint64_t *sums = calloc((size_t)bb_pool_n_threads(pool) * PAD, sizeof *sums);
     double best = 0;
     if (buf && sums) {
@@ -257,7 +258,7 @@ static double measure_read_gbs(bb_pool *pool) {
         /* keep the sums observable so the loads are not dropped */
         __asm__ volatile("" : : "r"(sums[0]) : "memory");
     }
-    free(buf);
+    bb_big_free(buf, BW_BYTES);
     free(sums);
     return best;
 }

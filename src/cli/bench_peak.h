@@ -19,4 +19,10 @@ const char *bench_peak_isa(void);
 bool bench_measure_peaks(bb_pool *pool, bench_peaks *out);
 double bench_now_s(void);
 
+struct bb_model;
+/* FLOPs per token of a model's matrix products (2 per weight), and per key attended (QK and AV
+ * over all heads and layers); cmd_bench.c. */
+double bench_matmul_flops(const struct bb_model *m);
+double bench_attn_flops_per_key(const struct bb_model *m);
+
 #endif

@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/bench_peak.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -62,6 +63,7 @@ static void usage(FILE *f) {
         "  -b N            largest batch one decode call carries (default 2048); n_batch is the\n"
         "                  largest -p or -d up to this, and longer prompts go in chunks\n"
         "  -o md|json      output format (default md: markdown tables)\n"
+        "  --serve         the serving curve instead (beanbag bench --serve --help)\n"
         "  --json          same as -o json: one object with the model, the peaks per thread\n"
         "                  count and a results array (llama-bench's field names: n_prompt,\n"
         "                  n_gen, n_depth, n_threads, avg_ts, stddev_ts, samples_ts)\n"
@@ -232,7 +234,7 @@ typedef struct model_info {
 
 /* FLOPs of the matrix products per token, from the matrices themselves: n_params would also
  * count the embedding table (a row lookup, no arithmetic) and the norm vectors. */
-static double matmul_flops(const bb_model *m) {
+double bench_matmul_flops(const bb_model *m) {
     double n = (double)m->output.n_in * (double)m->output.n_out;
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const bb_layer *L = &m->layers[il];
@@ -243,7 +245,7 @@ static double matmul_flops(const bb_model *m) {
     return 2 * n;
 }
 
-static double attn_flops_per_key(const bb_model *m) {
+double bench_attn_flops_per_key(const bb_model *m) {
     const bb_hparams *hp = &m->hp;
     return 2.0 * hp->n_layer * hp->n_head * ((double)hp->head_dim_k + hp->head_dim_v);
 }
@@ -410,6 +412,8 @@ static int plan_rows(const bench_opts *o, const bench_peaks *peaks, bench_row **
 }
 
 int cmd_bench(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--serve")) return cmd_bench_serve(argc, argv);
     bench_opts o = {.reps = 3, .batch_cap = DEFAULT_BATCH_CAP};
     bool done = false;
     int rc = parse_opts(argc, argv, &o, &done);
@@ -431,6 +435,8 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     rc = 1;
+    char mbuf[4096];
+    if (!(o.path = cli_model_path("bench", o.path, mbuf, sizeof mbuf))) return 1;
     if (bb_model_load(o.path, &mp, &m, &err)) {
         fprintf(stderr, "beanbag bench: %s\n", err.message);
         goto out;
@@ -448,8 +454,8 @@ int cmd_bench(int argc, char **argv) {
                      n_batch,
                      max_d + (max_p > max_n ? max_p : max_n),
                      o.reps,
-                     matmul_flops(m),
-                     attn_flops_per_key(m)};
+                     bench_matmul_flops(m),
+                     bench_attn_flops_per_key(m)};
     if (mi.n_ctx < 1) mi.n_ctx = 1;
 
     /* the machine's limits first, for every thread count, so the tables can be printed as

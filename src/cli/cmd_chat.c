@@ -12,6 +12,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "common/error.h"
 #include "engine/runtime.h"
 #include "server/prompt.h"
@@ -189,6 +190,10 @@ int cmd_chat(int argc, char **argv) {
     chat_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
+    char mbuf[4096];
+    if (o.rt.model_path &&
+        !(o.rt.model_path = cli_model_path("chat", o.rt.model_path, mbuf, sizeof mbuf)))
+        return 1;
     runtime rt;
     bb_error err = {0};
     if (runtime_open(&o.rt, &rt, &err) != BB_OK) {

@@ -11,6 +11,7 @@
 #include "beanbag.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 
 static void top5(const float *l, int32_t n, int32_t *ids) {
     for (int k = 0; k < 5; k++)
@@ -117,6 +118,8 @@ int cmd_eval(int argc, char **argv) {
     cp.n_batch = (uint32_t)n_ids;
     cp.n_threads = (int32_t)threads;
     int rc = 1;
+    char mbuf[4096];
+    if (!(path = cli_model_path("eval", path, mbuf, sizeof mbuf))) return 1;
     if (bb_model_load(path, &mp, &m, &err) != BB_OK || bb_context_new(m, &cp, &ctx, &err) != BB_OK)
         fprintf(stderr, "beanbag eval: %s\n", err.message);
     else

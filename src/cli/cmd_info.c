@@ -5,6 +5,7 @@
 #include "beanbag.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
@@ -23,6 +24,8 @@ int cmd_info(int argc, char **argv) {
         fprintf(stderr, "beanbag info: -m model.gguf is required\n");
         return 2;
     }
+    char mbuf[4096];
+    if (!(path = cli_model_path("info", path, mbuf, sizeof mbuf))) return 1;
     bb_error err = {0};
     bb_model *m;
     bb_model_params mp = bb_model_default_params();

@@ -7,6 +7,7 @@
 #include "beanbag.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 
 typedef struct run_opts {
     const char *model;
@@ -162,6 +163,8 @@ int cmd_run(int argc, char **argv) {
     cp.n_ctx = (uint32_t)o.n_ctx;
     cp.n_threads = (int32_t)o.threads;
     rc = 1;
+    char mbuf[4096];
+    if (!(o.model = cli_model_path("run", o.model, mbuf, sizeof mbuf))) return 1;
     if (bb_model_load(o.model, &mp, &m, &err) != BB_OK ||
         bb_context_new(m, &cp, &ctx, &err) != BB_OK ||
         bb_tokenize(bb_model_vocab(m), o.prompt, strlen(o.prompt), true, false, &ids, &n_ids,

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "engine/runtime.h"
 #include "server/bots.h"
 #include "server/server.h"
@@ -50,7 +51,8 @@ static void usage(FILE *out) {
             "                          piece of a response (default 30)\n"
             "      --max-connections N open connections at most (default 256)\n"
             "      --shutdown-timeout SECS  on SIGTERM/SIGINT, time running requests get to\n"
-            "                          finish before they are cancelled (default 10)\n"
+            "                          finish before they are cancelled (default 10); meanwhile\n"
+            "                          /health says \"draining\" (503) and new requests get 503\n"
             "  -q, --quiet             no log lines\n"
             "  -h, --help              this help\n");
 }
@@ -254,6 +256,15 @@ int cmd_serve(int argc, char **argv) {
     printf("beanbag serve: listening on http://%s:%u\n", o.http.host, server_port(srv));
     fflush(stdout);
 
+    /* A store name (or a hub name, pulled now) serves under that name. */
+    char mbuf[4096];
+    const char *named = o.rt.model_path;
+    if (named && !(o.rt.model_path = cli_model_path("serve", named, mbuf, sizeof mbuf))) {
+        server_stop_accepting(srv);
+        server_free(srv, 0);
+        return 1;
+    }
+    if (!o.alias && named && o.rt.model_path == mbuf) o.alias = named;
     runtime rt;
     if (runtime_open(&o.rt, &rt, &err) != BB_OK) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
@@ -292,8 +303,18 @@ int cmd_serve(int argc, char **argv) {
     printf("beanbag serve: %s: finishing requests in flight (up to %.0f s)\n",
            sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_timeout);
     fflush(stdout);
-    server_stop_accepting(srv);
+    /* Kubernetes and nginx take a replica out of rotation when /health fails, so it keeps
+     * answering (503 "draining") until the streams in flight have finished; only then does
+     * the socket close. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    server_begin_drain(srv);
     engine_drain(rt.engine, o.shutdown_timeout);
+    /* generation is over; what is left of the streams still goes out to slow readers */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double spent = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    server_wait_idle(srv, spent < o.shutdown_timeout ? o.shutdown_timeout - spent : 0);
+    server_stop_accepting(srv);
     server_free(srv, 2.0);
     runtime_close(&rt);
     bots_free(bts);

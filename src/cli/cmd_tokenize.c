@@ -6,6 +6,7 @@
 #include "beanbag.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 
 #define MAX_INPUT (256u << 20)
 
@@ -95,6 +96,8 @@ int cmd_tokenize(int argc, char **argv) {
     bb_error err = {0};
     bb_model *m;
     bb_model_params mp = {.vocab_only = true};
+    char mbuf[4096];
+    if (!(path = cli_model_path("tokenize", path, mbuf, sizeof mbuf))) return 1;
     if (bb_model_load(path, &mp, &m, &err) != BB_OK) {
         fprintf(stderr, "beanbag tokenize: %s\n", err.message);
         free(owned);

@@ -24,7 +24,7 @@ static bool reserve(bb_strbuf *sb, size_t extra) {
 
 void bb_strbuf_append(bb_strbuf *sb, const char *s, size_t n) {
     if (!reserve(sb, n)) return;
-    memcpy(sb->data + sb->len, s, n);
+    if (n) memcpy(sb->data + sb->len, s, n); /* s may be NULL when n is 0 */
     sb->len += n;
     sb->data[sb->len] = 0;
 }

@@ -352,7 +352,8 @@ static bb_status handle_token(engine *e, engine_request *r, int32_t c, const flo
                               bb_error *err) {
     engine_seq *s = &r->seqs[c];
     bb_token tok = bb_sampler_sample(s->sampler, logits);
-    observe_latency(e, r, s, now_s());
+    double now = now_s();
+    observe_latency(e, r, s, now);
     bb_sampler_accept(s->sampler, tok);
     s->tokens[s->n_tokens++] = tok;
     s->n_generated++;
@@ -371,6 +372,7 @@ static bb_status handle_token(engine *e, engine_request *r, int32_t c, const flo
         if (r->logprobs) {
             engine_token_info info;
             token_info(e, r, logits, tok, offset, &info);
+            info.time_s = now;
             st = hold_token(s, &info, err);
         }
     }

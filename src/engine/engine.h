@@ -69,6 +69,7 @@ typedef struct engine_token_info {
     bb_token token;
     float logprob;
     uint32_t text_offset; /* where its text starts in the choice's text */
+    double time_s;        /* when it was sampled (CLOCK_MONOTONIC seconds) */
     int32_t n_top;
     bb_token top_ids[ENGINE_MAX_TOP_LOGPROBS];
     float top_logprobs[ENGINE_MAX_TOP_LOGPROBS];
@@ -82,6 +83,7 @@ typedef struct engine_gen_params {
     size_t n_stop;
     bool logprobs;        /* report engine_token_info per token */
     int32_t top_logprobs; /* 0..ENGINE_MAX_TOP_LOGPROBS alternatives per token */
+    bool special_text;    /* control tokens appear in the text (tool-call markers) */
 } engine_gen_params;
 
 typedef struct engine engine;

@@ -40,7 +40,7 @@ static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t cho
     /* Penalties see the prompt too, as llama.cpp's server does. */
     for (int32_t i = 0; i < n_prompt; i++)
         bb_sampler_accept(s->sampler, prompt[i]);
-    s->detok = bb_detok_new(vocab, false);
+    s->detok = bb_detok_new(vocab, p->special_text);
     if (!s->detok) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a detokenizer");
     return stop_init(&s->stop, p->stop, p->n_stop, err);
 }

@@ -54,6 +54,8 @@ typedef struct gguf_tensor {
 typedef struct gguf_file gguf_file;
 
 /* ---- reading */
+/* A file written by llama.cpp's gguf-split (split.count > 1, named NAME-00001-of-0000N.gguf)
+ * opens with all its parts: their tensors are in this one table. */
 bb_status gguf_open(const char *path, gguf_file **out, bb_error *err);
 /* Over memory the caller keeps alive (and unmodified) until gguf_close. */
 bb_status gguf_open_memory(const void *data, size_t size, gguf_file **out, bb_error *err);

@@ -52,7 +52,17 @@ struct gguf_file {
     gguf_tensor *tensors;
     gguf_index kv_index;
     gguf_index tensor_index;
+    /* A split model's other files (split.c): their tensors are in `tensors` too, with data
+     * pointers into these mappings. */
+    struct gguf_file **parts;
+    int64_t n_parts;
 };
+
+/* One file, never its split siblings. */
+bb_status gguf_open_single(const char *path, gguf_file **out, bb_error *err);
+/* When f (opened from path) is the first file of a split model, opens the others and adds
+ * their tensors to f's table (split.c). */
+bb_status gguf_join_split(gguf_file *f, const char *path, bb_error *err);
 
 /* Encoded size of a fixed-size scalar value type; 0 for string, array and unknown types. */
 size_t gguf_scalar_size(uint32_t type);

@@ -428,7 +428,7 @@ static bb_status name_path(bb_status st, const char *path, bb_error *err) {
     return st;
 }
 
-bb_status gguf_open(const char *path, gguf_file **out, bb_error *err) {
+bb_status gguf_open_single(const char *path, gguf_file **out, bb_error *err) {
     if (!path || !out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "gguf_open: NULL argument");
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -452,6 +452,17 @@ bb_status gguf_open(const char *path, gguf_file **out, bb_error *err) {
     return name_path(open_image(base, size, size > 0, out, err), path, err);
 }
 
+bb_status gguf_open(const char *path, gguf_file **out, bb_error *err) {
+    bb_status st = gguf_open_single(path, out, err);
+    if (st != BB_OK) return st;
+    st = gguf_join_split(*out, path, err);
+    if (st != BB_OK) {
+        gguf_close(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 void gguf_close(gguf_file *f) {
     if (!f) return;
     for (int64_t i = 0; i < f->n_kv; i++) {
@@ -465,6 +476,9 @@ void gguf_close(gguf_file *f) {
     gguf_index_free(&f->kv_index);
     gguf_index_free(&f->tensor_index);
     if (f->mapped) munmap((void *)f->base, f->size);
+    for (int64_t i = 0; i < f->n_parts; i++)
+        gguf_close(f->parts[i]);
+    free(f->parts);
     free(f);
 }
 

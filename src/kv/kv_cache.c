@@ -1,9 +1,11 @@
 /* The paged KV cache and its prefix table (see kv_cache.h for the model it follows). */
 #include "kv/kv_cache.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigalloc.h"
 #include "common/checked.h"
 #include "common/error.h"
 
@@ -40,10 +42,18 @@ bb_status bb_kv_init(bb_kv_cache *kv, int n_layer, int k_dim, int v_dim, uint32_
     if (!kv->k || !kv->v || !kv->free_blocks || !kv->seqs || !kv->meta || !kv->tokens ||
         !kv->buckets)
         goto oom;
+    /* every layer's K and V in one huge-page buffer (common/bigalloc.h): attention streams
+     * them, in decode at depth straight from DRAM */
+    kbytes = (kbytes + 63) & ~(size_t)63;
+    vbytes = (vbytes + 63) & ~(size_t)63;
+    size_t layer_bytes;
+    if (kbytes > SIZE_MAX - vbytes || !bb_mul_size((size_t)n_layer, kbytes + vbytes, &layer_bytes))
+        goto oom;
+    if (!(kv->mem = bb_big_alloc(layer_bytes))) goto oom;
+    kv->mem_bytes = layer_bytes;
     for (int l = 0; l < n_layer; l++) {
-        kv->k[l] = malloc(kbytes);
-        kv->v[l] = malloc(vbytes);
-        if (!kv->k[l] || !kv->v[l]) goto oom;
+        kv->k[l] = (uint16_t *)((char *)kv->mem + (size_t)l * (kbytes + vbytes));
+        kv->v[l] = (uint16_t *)((char *)kv->k[l] + kbytes);
     }
     for (uint32_t i = 0; i < kv->n_buckets; i++)
         kv->buckets[i] = -1;
@@ -58,10 +68,7 @@ oom:
 }
 
 void bb_kv_release(bb_kv_cache *kv) {
-    for (int l = 0; l < kv->n_layer; l++) {
-        if (kv->k) free(kv->k[l]);
-        if (kv->v) free(kv->v[l]);
-    }
+    bb_big_free(kv->mem, kv->mem_bytes);
     for (uint32_t s = 0; kv->seqs && s < kv->n_seq; s++)
         free(kv->seqs[s].blocks);
     free(kv->k);

@@ -67,6 +67,8 @@ typedef struct bb_kv_cache {
     uint32_t n_blocks;
     uint16_t **k; /* per layer: n_blocks * BB_KV_BLOCK * k_dim halves */
     uint16_t **v;
+    void *mem; /* the layers' K and V rows, one buffer (common/bigalloc.h) */
+    size_t mem_bytes;
     int32_t *free_blocks; /* a stack of blocks holding nothing */
     uint32_t n_free;
     bb_kv_seq *seqs;

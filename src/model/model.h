@@ -65,6 +65,8 @@ struct bb_model {
     uint64_t n_params;
     uint64_t weight_bytes;
     uint64_t repacked_bytes; /* memory held by repacked copies of the matrices */
+    void *packed_arena;      /* where they live (common/bigalloc.h), or NULL */
+    size_t packed_arena_bytes;
 };
 
 /* model/hparams.c */

@@ -151,8 +151,9 @@ bb_status bb_quantize_file(const char *in_path, const char *out_path, const char
         }
     for (int64_t i = 0; i < gguf_n_kv(f); i++) {
         const char *k = gguf_key(f, i);
+        /* A split input (all its parts opened as one) becomes one output file. */
         if (strcmp(k, "general.file_type") && strcmp(k, "general.quantization_version") &&
-            (st = gguf_writer_copy_kv(w, f, i)))
+            strncmp(k, "split.", 6) && (st = gguf_writer_copy_kv(w, f, i)))
             goto out;
     }
     gguf_writer_set_u32(w, "general.quantization_version", 2);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigalloc.h"
 #include "common/error.h"
 #include "model/model.h"
 
@@ -141,20 +142,41 @@ static bb_weight *matrix_at(bb_model *m, uint64_t i) {
     return lw[i % 7];
 }
 
+/* All repacked matrices share one huge-page arena (common/bigalloc.h): decode streams every
+ * one of them per token, and one arena wastes at most one partial huge page where a buffer
+ * per matrix would round each small K/V projection up to 2 MiB. */
 bb_status bb_weights_repack(bb_model *m, bb_error *err) {
     bb_weight *w;
+    size_t total = 0;
     for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
-        bb_status st = bb_weight_repack(w, err);
-        if (st != BB_OK) return st;
-        if (w->packed) m->repacked_bytes += w->group_bytes * (uint64_t)(w->n_out / BB_RP_ROWS);
+        size_t b = bb_weight_packed_bytes(w);
+        if (b == SIZE_MAX || total > SIZE_MAX - 64 - b)
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "repacked weights overflow memory sizes");
+        total += (b + 63) & ~(size_t)63;
+    }
+    if (total == 0) return BB_OK;
+    char *arena = bb_big_alloc(total);
+    if (!arena)
+        return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory repacking %zu bytes of weights",
+                       total);
+    m->packed_arena = arena;
+    m->packed_arena_bytes = total;
+    size_t off = 0;
+    for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
+        size_t b = bb_weight_packed_bytes(w);
+        if (b == 0) continue;
+        bb_weight_repack_into(w, arena + off);
+        off += (b + 63) & ~(size_t)63;
+        m->repacked_bytes += b;
     }
     return BB_OK;
 }
 
 void bb_weights_free_packed(bb_model *m) {
     bb_weight *w;
-    for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++) {
-        free(w->packed);
+    for (uint64_t i = 0; (w = matrix_at(m, i)) != NULL; i++)
         w->packed = NULL;
-    }
+    bb_big_free(m->packed_arena, m->packed_arena_bytes);
+    m->packed_arena = NULL;
+    m->packed_arena_bytes = 0;
 }

@@ -210,25 +210,39 @@ bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_
     return bb_matmul_n(pool, &w, &y, 1, a, err);
 }
 
-bb_status bb_weight_repack(bb_weight *w, bb_error *err) {
+size_t bb_weight_packed_bytes(const bb_weight *w) {
     const bb_repack_traits *rp = bb_repack_get(w->type);
-    if (!rp || w->n_out % BB_RP_ROWS != 0 || w->packed) return BB_OK;
-    size_t gb = rp->group_bytes(w->n_in);
-    size_t n_groups = (size_t)(w->n_out / BB_RP_ROWS), total;
-    if (gb == 0 || __builtin_mul_overflow(gb, n_groups, &total))
+    if (!rp || w->n_out % BB_RP_ROWS != 0 || w->n_out <= 0) return 0;
+    size_t gb = rp->group_bytes(w->n_in), total;
+    if (gb == 0 || __builtin_mul_overflow(gb, (size_t)(w->n_out / BB_RP_ROWS), &total))
+        return SIZE_MAX;
+    return total;
+}
+
+void bb_weight_repack_into(bb_weight *w, void *dst) {
+    const bb_repack_traits *rp = bb_repack_get(w->type);
+    size_t gb = rp->group_bytes(w->n_in), n_groups = (size_t)(w->n_out / BB_RP_ROWS);
+    for (size_t g = 0; g < n_groups; g++)
+        rp->pack((const char *)w->data + g * BB_RP_ROWS * w->row_bytes, w->row_bytes, w->n_in,
+                 (char *)dst + g * gb);
+    w->packed = dst;
+    w->rp = rp;
+    w->group_bytes = gb;
+}
+
+bb_status bb_weight_repack(bb_weight *w, bb_error *err) {
+    if (w->packed) return BB_OK;
+    size_t total = bb_weight_packed_bytes(w);
+    if (total == 0) return BB_OK;
+    if (total == SIZE_MAX)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "weight of %lld x %lld is too large to repack",
                        (long long)w->n_out, (long long)w->n_in);
     /* 64-byte aligned: groups are read with 32-byte vector loads */
     void *p = NULL;
-    if (posix_memalign(&p, 64, total ? total : 64) != 0)
+    if (posix_memalign(&p, 64, total) != 0)
         return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory repacking a %zu-byte weight",
                        total);
-    for (size_t g = 0; g < n_groups; g++)
-        rp->pack((const char *)w->data + g * BB_RP_ROWS * w->row_bytes, w->row_bytes, w->n_in,
-                 (char *)p + g * gb);
-    w->packed = p;
-    w->rp = rp;
-    w->group_bytes = gb;
+    bb_weight_repack_into(w, p);
     return BB_OK;
 }
 

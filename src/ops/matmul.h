@@ -62,9 +62,15 @@ bb_status bb_matmul(bb_pool *pool, const bb_weight *w, bb_acts *a, float *y, bb_
 bb_status bb_matmul_n(bb_pool *pool, const bb_weight *const *ws, float *const *ys, int n,
                       bb_acts *a, bb_error *err);
 
-/* Repacks w for its type's interleaved layout where this CPU level has one (and n_out is a
- * whole number of row groups); leaves w as it is otherwise. The caller frees w->packed.
- * Fails only for allocation. */
+/* Bytes w takes repacked for its type's interleaved layout where this CPU level has one (and
+ * n_out is a whole number of row groups); 0 when w stays as it is, SIZE_MAX when the size
+ * overflows. */
+size_t bb_weight_packed_bytes(const bb_weight *w);
+/* Repacks w into dst (bb_weight_packed_bytes(w) bytes, 64-byte aligned, owned by the
+ * caller); w->packed then points into dst. Only for a w whose packed size is > 0. */
+void bb_weight_repack_into(bb_weight *w, void *dst);
+/* The same into a buffer of its own (the caller frees w->packed); leaves w as it is where it
+ * is not repacked. Fails only for allocation or a size that overflows. */
 bb_status bb_weight_repack(bb_weight *w, bb_error *err);
 
 /* Dequantizes row r of a weight (an embedding lookup). */

@@ -70,27 +70,31 @@ INL void q4_0x8_tile(int NT, int64_t nb, const block_q4_0x8 *g, const char *y, s
     }
     for (int64_t b = 0; b < nb; b++) {
         prefetch_block(&g[b], sizeof g[b]);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g[b].d));
-        __m256i lo[4], hi[4];
+        /* Chunk by chunk, each chunk's two nibble planes shared by the tile's tokens: only two
+         * unpacked weight vectors are live, so the tile's sums and accumulators stay in
+         * registers (holding all eight spilled them, and the reloads made the load ports the
+         * bottleneck). The s16 sums are exact, so their order is free. */
+        __m256i s[TILE];
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)g[b].qs[c]);
-            lo[c] = _mm256_and_si256(v, m4);
-            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            const __m256i lo = _mm256_and_si256(v, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q = yb[t][b].qs;
+                const __m256i p =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(q + 4 * c)),
+                                     _mm256_maddubs_epi16(hi, bcast4(q + 16 + 4 * c)));
+                s[t] = c ? _mm256_add_epi16(s[t], p) : p;
+            }
         }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g[b].d));
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const block_q8_0s *q = &yb[t][b];
-            __m256i s = _mm256_maddubs_epi16(lo[0], bcast4(q->qs));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[0], bcast4(q->qs + 16)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[1], bcast4(q->qs + 4)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[1], bcast4(q->qs + 20)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[2], bcast4(q->qs + 8)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[2], bcast4(q->qs + 24)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[3], bcast4(q->qs + 12)));
-            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[3], bcast4(q->qs + 28)));
             const __m256i off = _mm256_slli_epi32(_mm256_set1_epi32(q->s), 3);
-            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), off);
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), off);
             const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(&q->d));
             acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
         }

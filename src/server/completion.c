@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/chat_tools.h"
 #include "server/oai_response.h"
 #include "server/prompt.h"
 #include "server/server_internal.h"
@@ -13,22 +14,6 @@
 #define STREAM_BLOCK (16 * 1024)
 
 /* ---------------------------------------------------------------- prompts */
-
-static bool chat_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n,
-                        oai_error *e) {
-    char *messages = oai_messages_for_template(req->messages, e);
-    if (!messages) return false;
-    bb_error err = {0};
-    bb_status st = prompt_from_messages(s->model.model, messages, ids, n, &err);
-    free(messages);
-    if (st == BB_ERR_TEMPLATE)
-        return oai_fail(e, 400, "messages", "the chat template refused the messages: %s",
-                        err.message);
-    if (st != BB_OK)
-        return oai_fail(e, st == BB_ERR_OUT_OF_MEMORY ? 500 : 400, "messages",
-                        "cannot build the prompt: %s", err.message);
-    return true;
-}
 
 /* `prompt`: a string, a list with one string, or a list of token ids. */
 static bool text_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n,
@@ -65,8 +50,12 @@ static uint64_t random_seed(void) {
     return z ^ (z >> 31);
 }
 
+/* grammar: GBNF the output must follow (a call forced by tool_choice, chat_tools.h), or NULL.
+ * This is the seam to the grammar engine (src/grammar/): until the sampler takes it, the call
+ * is forced at the prompt level (chat_plan.prefill) and the grammar is not applied. */
 static bool submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
-                   engine_request **out, oai_error *e) {
+                   bool special_text, const char *grammar, engine_request **out, oai_error *e) {
+    (void)grammar;
     const char *param = req->chat ? "messages" : "prompt";
     if (n == 0) return oai_fail(e, 400, param, "the prompt is empty");
     if (n >= (size_t)s->model.n_seq_ctx) {
@@ -86,6 +75,7 @@ static bool submit(server *s, const oai_request *req, const bb_token *ids, size_
     gp.n_stop = req->n_stop;
     gp.logprobs = req->logprobs;
     gp.top_logprobs = req->top_logprobs;
+    gp.special_text = special_text;
     bb_error err = {0};
     bb_status st = engine_request_new(s->model.engine, &gp, ids, n, out, &err);
     if (st == BB_OK) st = engine_submit(s->model.engine, *out, &err);
@@ -116,6 +106,8 @@ typedef struct stream {
     bb_strbuf out;
     size_t off;
     bool started, ended;
+    tc_parser **parsers; /* per choice, with tools or reasoning (chat_tools.h); else NULL */
+    tc_delta *first;     /* per choice: what the prefill decided */
 } stream;
 
 static void sse_event(stream *st, char *json) {
@@ -139,11 +131,44 @@ static void sse_error(stream *st, engine_finish f) {
     st->ended = true;
 }
 
+/* A parse failure after the stream began (a call past TC_MAX_CALL, no memory). */
+static void sse_parse_error(stream *st, const bb_error *err) {
+    oai_error e;
+    oai_fail(&e, 500, NULL, "cannot parse the reply: %s", err->message);
+    sse_event(st, oai_error_json(&e));
+    st->ended = true;
+}
+
+/* One engine delta of a parsed choice: what it decides, and the finish. */
+static bool stream_parsed(stream *st, int32_t i, const engine_delta *d, engine_finish finish) {
+    tc_parser *p = st->parsers[i];
+    tc_delta td = {0};
+    bb_error err = {0};
+    bool ok = tc_parser_feed(p, d->text ? d->text : "", d->len, &td, &err);
+    if (ok && (!tc_delta_empty(&td) || d->n_tokens))
+        sse_event(st, oai_chunk_parsed(&st->ctx, i, &td, d->tokens, d->n_tokens, NULL));
+    tc_delta_reset(&td);
+    if (ok && finish) {
+        ok = tc_parser_finish(p, &td, &err);
+        if (ok && !tc_delta_empty(&td))
+            sse_event(st, oai_chunk_parsed(&st->ctx, i, &td, NULL, 0, NULL));
+        tc_delta_reset(&td);
+        if (ok)
+            sse_event(st, oai_chunk_parsed(&st->ctx, i, NULL, NULL, 0,
+                                           oai_finish_with_calls(finish, tc_parser_n_calls(p))));
+    }
+    if (!ok) sse_parse_error(st, &err);
+    return ok;
+}
+
 /* Appends events for whatever the engine produced since the last call. */
 static void stream_fill(stream *st) {
     if (!st->started) {
-        for (int32_t i = 0; st->ctx.chat && i < st->n_choices; i++)
+        for (int32_t i = 0; st->ctx.chat && i < st->n_choices; i++) {
             sse_event(st, oai_chunk_role(&st->ctx, i));
+            if (st->first && !tc_delta_empty(&st->first[i]))
+                sse_event(st, oai_chunk_parsed(&st->ctx, i, &st->first[i], NULL, 0, NULL));
+        }
         st->started = true;
     }
     bool done = engine_request_done(st->req); /* before taking: nothing comes after */
@@ -154,6 +179,12 @@ static void stream_fill(stream *st) {
                 sse_error(st, d.finish);
                 engine_delta_free(&d);
                 return;
+            }
+            if (st->parsers) {
+                bool ok = stream_parsed(st, i, &d, d.finish);
+                engine_delta_free(&d);
+                if (!ok) return;
+                continue;
             }
             /* As OpenAI does: the finish reason comes in a chunk of its own, delta empty. */
             engine_finish finish = d.finish;
@@ -205,6 +236,10 @@ static void stream_free(void *cls) {
     engine_request_cancel(st->req); /* no effect when it is done */
     engine_request_unref(st->req);
     bb_strbuf_release(&st->out);
+    chat_parsers_free(st->parsers, st->n_choices);
+    for (int32_t i = 0; st->first && i < st->n_choices; i++)
+        tc_delta_reset(&st->first[i]);
+    free(st->first);
     free(st);
 }
 
@@ -215,7 +250,8 @@ static int conn_fd(struct MHD_Connection *c) {
 }
 
 static enum MHD_Result start_stream(server *s, struct MHD_Connection *c, http_req *r,
-                                    engine_request *er, const oai_ctx *ctx, bool include_usage) {
+                                    engine_request *er, const oai_ctx *ctx, bool include_usage,
+                                    const chat_plan *plan) {
     stream *st = calloc(1, sizeof *st);
     if (!st) {
         engine_request_cancel(er);
@@ -229,6 +265,14 @@ static enum MHD_Result start_stream(server *s, struct MHD_Connection *c, http_re
     st->conn = r->conn;
     st->n_choices = engine_request_n_choices(er);
     st->include_usage = include_usage;
+    if (plan->parse) {
+        st->first = calloc((size_t)st->n_choices, sizeof *st->first);
+        st->parsers = st->first ? chat_parsers_new(plan, st->n_choices, st->first) : NULL;
+        if (!st->parsers) {
+            stream_free(st);
+            return MHD_NO;
+        }
+    }
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
                                                                   stream_read, st, stream_free);
     if (!resp) {
@@ -269,8 +313,20 @@ static bool collect_choice(engine_request *er, int32_t i, collected *out) {
     return !out->text.failed;
 }
 
+/* The whole reply through the same parser as a stream's pieces. */
+static bool parse_whole(tc_parser *p, const collected *col, tc_delta *msg) {
+    tc_delta d = {0};
+    bb_error err = {0};
+    bool ok = tc_parser_feed(p, col->text.data ? col->text.data : "", col->text.len, &d, &err) &&
+              tc_delta_merge(msg, &d);
+    tc_delta_reset(&d);
+    ok = ok && tc_parser_finish(p, &d, &err) && tc_delta_merge(msg, &d);
+    tc_delta_reset(&d);
+    return ok;
+}
+
 static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine_request *er,
-                                     const oai_ctx *ctx) {
+                                     const oai_ctx *ctx, const chat_plan *plan) {
     int fd = conn_fd(c);
     while (!engine_request_done(er))
         if (engine_request_wait(er, fd, 1000) < 0) {
@@ -282,6 +338,9 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
     collected *col = calloc((size_t)n, sizeof *col);
     oai_choice *choices = calloc((size_t)n, sizeof *choices);
     bool ok = col && choices;
+    tc_delta *msgs = plan->parse ? calloc((size_t)n, sizeof *msgs) : NULL;
+    tc_parser **parsers = msgs ? chat_parsers_new(plan, n, msgs) : NULL;
+    if (plan->parse && !parsers) ok = false;
     engine_finish bad = ENGINE_FINISH_NONE;
     for (int32_t i = 0; ok && i < n; i++) {
         ok = collect_choice(er, i, &col[i]);
@@ -292,6 +351,10 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
                                   .tokens = col[i].tokens,
                                   .n_tokens = col[i].n_tokens,
                                   .finish = col[i].finish};
+        if (ok && parsers) {
+            ok = parse_whole(parsers[i], &col[i], &msgs[i]);
+            choices[i].message = &msgs[i];
+        }
     }
     enum MHD_Result ret = MHD_NO;
     if (ok && bad) {
@@ -315,6 +378,10 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
     }
     free(col);
     free(choices);
+    chat_parsers_free(parsers, n);
+    for (int32_t i = 0; msgs && i < n; i++)
+        tc_delta_reset(&msgs[i]);
+    free(msgs);
     engine_request_unref(er);
     return ret;
 }
@@ -337,6 +404,7 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     bb_token *ids = NULL;
     size_t n = 0;
     engine_request *er = NULL;
+    chat_plan plan = {0};
     bool ok = request_json(r, &root, &e) &&
               (!chat || !s->model.bots || bots_apply(s->model.bots, root, &e) >= 0) &&
               oai_parse_request(root, chat, &lim, &req, &e);
@@ -345,8 +413,12 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
                       req.model, s->model.model_id);
         e.code = "model_not_found";
     }
-    if (ok) ok = chat ? chat_prompt(s, &req, &ids, &n, &e) : text_prompt(s, &req, &ids, &n, &e);
-    if (ok) ok = submit(s, &req, ids, n, &er, &e);
+    if (ok && chat) {
+        ok = chat_plan_build(s->model.model, &req, &plan, &e);
+        if (ok) ok = submit(s, &req, plan.ids, plan.n, plan.special_text, plan.grammar, &er, &e);
+    } else if (ok) {
+        ok = text_prompt(s, &req, &ids, &n, &e) && submit(s, &req, ids, n, false, NULL, &er, &e);
+    }
     if (ok) auth_track(s->auth, r->key_id, er);
     bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
@@ -356,20 +428,28 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     ctx.usage_in_chunks = include_usage;
     oai_request_free(&req);
     cJSON_Delete(root);
-    if (!ok) return send_error(s, c, &e);
-    return stream_it ? start_stream(s, c, r, er, &ctx, include_usage)
-                     : respond_whole(s, c, er, &ctx);
+    enum MHD_Result ret = !ok         ? send_error(s, c, &e)
+                          : stream_it ? start_stream(s, c, r, er, &ctx, include_usage, &plan)
+                                      : respond_whole(s, c, er, &ctx, &plan);
+    chat_plan_free(&plan);
+    return ret;
 }
 
 /* ---------------------------------------------------------------- for other endpoints */
 
 bool completion_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n, oai_error *e) {
-    return chat_prompt(s, req, ids, n, e);
+    chat_plan plan = {0};
+    bool ok = chat_plan_build(s->model.model, req, &plan, e);
+    *ids = ok ? plan.ids : NULL;
+    *n = ok ? plan.n : 0;
+    if (ok) plan.ids = NULL;
+    chat_plan_free(&plan);
+    return ok;
 }
 
 bool completion_submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
                        engine_request **out, oai_error *e) {
-    return submit(s, req, ids, n, out, e);
+    return submit(s, req, ids, n, false, NULL, out, e);
 }
 
 int completion_conn_fd(struct MHD_Connection *c) {

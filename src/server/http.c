@@ -174,7 +174,8 @@ enum {
     R_BOTS,
     R_BOT,
     R_RESPONSES,
-    R_RESPONSE
+    R_RESPONSE,
+    R_WEB
 };
 
 static const struct route {
@@ -200,6 +201,10 @@ static const struct route {
     {"/v1/bots/", true, "GET", true, R_BOT},
     {"/v1/bots/", true, "PATCH", true, R_BOT},
     {"/v1/bots/", true, "DELETE", true, R_BOT},
+    /* The page loads without a key: it asks for one when the API answers 401. */
+    {"/", false, "GET", false, R_WEB},
+    {"/chat", false, "GET", false, R_WEB},
+    {"/assets/", true, "GET", false, R_WEB},
 };
 
 /* The route of url for method; else the first for url (answered 405 with its method). */
@@ -254,7 +259,9 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
         }
         snprintf(r->key_id, sizeof r->key_id, "%s", a.key_id);
     }
-    if (strcmp(method, rt->method)) {
+    /* HEAD of a page or asset: libmicrohttpd sends the GET response's headers only. */
+    bool head_ok = rt->id == R_WEB && !strcmp(method, "HEAD");
+    if (strcmp(method, rt->method) && !head_ok) {
         oai_error e;
         oai_fail(&e, 405, NULL, "%s needs %s, not %.20s", rt->path, rt->method, method);
         e.code = "method_not_allowed";
@@ -304,6 +311,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r
         return route_tokenize(s, c, r);
     case R_DETOKENIZE:
         return route_detokenize(s, c, r);
+    case R_WEB:
+        return route_web(s, c, url);
     default:
         return route_completion(s, c, r, r->route == R_CHAT);
     }
@@ -466,6 +475,16 @@ uint16_t server_port(const server *s) {
 void server_set_model(server *s, const server_model *model) {
     s->model = *model;
     atomic_store(&s->ready, true);
+}
+
+void server_begin_drain(server *s) {
+    atomic_store(&s->stopping, true);
+}
+
+void server_wait_idle(server *s, double timeout_s) {
+    double until = mono_now() + timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && mono_now() < until)
+        usleep(10 * 1000);
 }
 
 void server_stop_accepting(server *s) {

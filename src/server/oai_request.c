@@ -129,7 +129,7 @@ static bool parse_stream_options(const cJSON *v, oai_request *r, oai_error *e) {
 /* Parameters OpenAI defines that only make sense with features we do not have: accepted in
  * their neutral form only. */
 static bool parse_neutral(const cJSON *v, const char *name, oai_error *e) {
-    if (!strcmp(name, "tools") || !strcmp(name, "functions")) {
+    if (!strcmp(name, "functions")) {
         if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0) return true;
         return oai_fail(e, 400, name, "'%s' is not supported by this server", name);
     }
@@ -142,7 +142,7 @@ static bool parse_neutral(const cJSON *v, const char *name, oai_error *e) {
         if (cJSON_IsFalse(v)) return true;
         return oai_fail(e, 400, name, "'echo' is not supported");
     }
-    /* tool_choice, parallel_tool_calls, store, metadata: harmless without tools. */
+    /* store, metadata: nothing to store. */
     return true;
 }
 
@@ -179,6 +179,7 @@ static const struct {
     {"functions", P_CHAT},
     {"tool_choice", P_CHAT},
     {"parallel_tool_calls", P_CHAT},
+    {"chat_template_kwargs", P_CHAT},
     {"response_format", P_CHAT},
     {"store", P_CHAT},
     {"metadata", P_CHAT},
@@ -224,9 +225,13 @@ static bool parse_sampling(const cJSON *v, const char *k, oai_request *r, oai_er
 }
 
 static bool is_neutral_name(const char *k) {
-    return !strcmp(k, "tools") || !strcmp(k, "functions") || !strcmp(k, "response_format") ||
-           !strcmp(k, "echo") || !strcmp(k, "tool_choice") || !strcmp(k, "parallel_tool_calls") ||
+    return !strcmp(k, "functions") || !strcmp(k, "response_format") || !strcmp(k, "echo") ||
            !strcmp(k, "store") || !strcmp(k, "metadata");
+}
+
+static bool is_tool_name(const char *k) {
+    return !strcmp(k, "tools") || !strcmp(k, "tool_choice") || !strcmp(k, "parallel_tool_calls") ||
+           !strcmp(k, "chat_template_kwargs");
 }
 
 static bool parse_field(const cJSON *v, const char *k, const oai_limits *lim, oai_request *r,
@@ -266,6 +271,8 @@ static bool parse_field(const cJSON *v, const char *k, const oai_limits *lim, oa
         return get_bool(v, k, &r->stream, e);
     } else if (!strcmp(k, "stream_options")) {
         return parse_stream_options(v, r, e);
+    } else if (is_tool_name(k)) {
+        return oai_parse_tool_field(v, k, r, e);
     } else if (is_neutral_name(k)) {
         return parse_neutral(v, k, e);
     } else {
@@ -296,6 +303,7 @@ bool oai_parse_request(const cJSON *root, bool chat, const oai_limits *lim, oai_
     r->sampling.repeat_penalty = 1.0f;
     r->sampling.presence_penalty = 0.0f;
     r->sampling.frequency_penalty = 0.0f;
+    r->parallel_tool_calls = true;
     const cJSON *v;
     cJSON_ArrayForEach(v, root) {
         if (!is_known(v->string, chat))
@@ -304,6 +312,8 @@ bool oai_parse_request(const cJSON *root, bool chat, const oai_limits *lim, oai_
         if (!parse_field(v, v->string, lim, r, e)) return false;
     }
     if (chat && !r->messages) return oai_fail(e, 400, "messages", "'messages' is required");
+    if (chat && !oai_validate_messages(r->messages, e)) return false;
+    if (chat && !oai_check_tools(r, e)) return false;
     if (!chat && !r->prompt) return oai_fail(e, 400, "prompt", "'prompt' is required");
     if (chat && r->top_logprobs > 0 && !r->logprobs)
         return oai_fail(e, 400, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
@@ -364,7 +374,29 @@ static bool join_parts(const cJSON *content, int idx, char **out, oai_error *e) 
     return true;
 }
 
-static bool normalize_message(const cJSON *m, int idx, cJSON *into, oai_error *e) {
+/* Past calls' arguments: the JSON text OpenAI sends, parsed (when it is an object). */
+static bool arguments_as_objects(cJSON *copy) {
+    cJSON *calls = cJSON_GetObjectItemCaseSensitive(copy, "tool_calls");
+    cJSON *c;
+    cJSON_ArrayForEach(c, calls) {
+        cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        if (!cJSON_IsString(args)) continue;
+        cJSON *obj = cJSON_Parse(args->valuestring);
+        if (!cJSON_IsObject(obj)) {
+            cJSON_Delete(obj);
+            continue;
+        }
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", obj)) {
+            cJSON_Delete(obj);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool normalize_message(const cJSON *m, int idx, bool args_objects, cJSON *into,
+                              oai_error *e) {
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
     if (!cJSON_IsObject(m) || !cJSON_IsString(role))
         return oai_fail(e, 400, "messages", "messages[%d] must be an object with a string 'role'",
@@ -374,6 +406,12 @@ static bool normalize_message(const cJSON *m, int idx, cJSON *into, oai_error *e
         cJSON_Delete(copy);
         return oai_fail(e, 500, NULL, "out of memory");
     }
+    /* Templates know system, user, assistant and tool; "developer" is OpenAI's new name for
+     * system. */
+    if (!strcmp(role->valuestring, "developer") &&
+        !cJSON_ReplaceItemInObjectCaseSensitive(copy, "role", cJSON_CreateString("system")))
+        return oai_fail(e, 500, NULL, "out of memory");
+    if (args_objects && !arguments_as_objects(copy)) return oai_fail(e, 500, NULL, "out of memory");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
     if (!content || cJSON_IsNull(content) || cJSON_IsString(content)) return true;
     if (!cJSON_IsArray(content))
@@ -390,7 +428,7 @@ static bool normalize_message(const cJSON *m, int idx, cJSON *into, oai_error *e
     return true;
 }
 
-char *oai_messages_for_template(const cJSON *messages, oai_error *e) {
+cJSON *oai_messages_for_template(const cJSON *messages, bool args_objects, oai_error *e) {
     cJSON *out = cJSON_CreateArray();
     if (!out) {
         oai_fail(e, 500, NULL, "out of memory");
@@ -399,13 +437,10 @@ char *oai_messages_for_template(const cJSON *messages, oai_error *e) {
     int idx = 0;
     const cJSON *m;
     cJSON_ArrayForEach(m, messages) {
-        if (!normalize_message(m, idx++, out, e)) {
+        if (!normalize_message(m, idx++, args_objects, out, e)) {
             cJSON_Delete(out);
             return NULL;
         }
     }
-    char *json = cJSON_PrintUnformatted(out);
-    cJSON_Delete(out);
-    if (!json) oai_fail(e, 500, NULL, "out of memory");
-    return json;
+    return out;
 }

@@ -32,6 +32,14 @@ typedef struct oai_limits {
     int32_t n_vocab;
 } oai_limits;
 
+/* tool_choice (https://platform.openai.com/docs/api-reference/chat/create#tool_choice). */
+typedef enum {
+    OAI_TOOLS_AUTO,
+    OAI_TOOLS_NONE,
+    OAI_TOOLS_REQUIRED,
+    OAI_TOOLS_NAMED
+} oai_tool_choice;
+
 typedef struct oai_request {
     bool chat;
     const char *model;     /* NULL when absent */
@@ -48,6 +56,12 @@ typedef struct oai_request {
     bool logprobs;
     int32_t top_logprobs;
     bool stream, include_usage;
+    /* chat: tools and the template's extra variables (oai_tools.c) */
+    const cJSON *tools; /* the array as sent; NULL when absent or empty */
+    oai_tool_choice tool_choice;
+    const char *tool_name; /* OAI_TOOLS_NAMED */
+    bool parallel_tool_calls;
+    const cJSON *template_kwargs; /* chat_template_kwargs, an object, or NULL */
 } oai_request;
 
 /* Parses a body; on failure the error says where the JSON broke. */
@@ -62,7 +76,16 @@ void oai_request_free(oai_request *r);
 bool oai_token_ids(const cJSON *list, int32_t n_vocab, bb_token **ids, size_t *n);
 
 /* The chat messages in the shape chat templates expect: content as a plain string (text
- * parts joined). A new JSON string (free with free()), or NULL with *e set. */
-char *oai_messages_for_template(const cJSON *messages, oai_error *e);
+ * parts joined), role "developer" as "system", and with args_objects the arguments of past
+ * tool calls as JSON objects (as Hugging Face templates index and tojson them) rather than
+ * the strings OpenAI sends. A new cJSON array, or NULL with *e set. */
+cJSON *oai_messages_for_template(const cJSON *messages, bool args_objects, oai_error *e);
+
+/* oai_tools.c: the tool parameters (tools, tool_choice, parallel_tool_calls,
+ * chat_template_kwargs) into r; the checks that need all of them; the messages' roles and
+ * tool fields. Each returns false with *e naming the field. */
+bool oai_parse_tool_field(const cJSON *v, const char *name, oai_request *r, oai_error *e);
+bool oai_check_tools(oai_request *r, oai_error *e);
+bool oai_validate_messages(const cJSON *messages, oai_error *e);
 
 #endif

@@ -140,6 +140,17 @@ static void add_logprobs(const oai_ctx *c, cJSON *choice, const engine_token_inf
                               c->chat ? chat_logprobs(c, t, n) : text_logprobs(c, t, n));
 }
 
+const char *oai_finish_with_calls(engine_finish f, bool calls) {
+    return calls && f == ENGINE_FINISH_STOP ? "tool_calls" : oai_finish_reason(f);
+}
+
+static void add_reason(cJSON *choice, const char *reason) {
+    if (reason)
+        cJSON_AddStringToObject(choice, "finish_reason", reason);
+    else
+        cJSON_AddNullToObject(choice, "finish_reason");
+}
+
 static void add_finish(cJSON *choice, engine_finish f) {
     const char *reason = oai_finish_reason(f);
     if (reason)
@@ -182,6 +193,40 @@ static cJSON *string_n(const char *s, size_t len) {
     return item;
 }
 
+/* message.tool_calls / delta.tool_calls entries
+ * (https://platform.openai.com/docs/api-reference/chat/streaming: the first delta of a call
+ * has its index, id, type and name with "arguments": "", later ones argument fragments). */
+static cJSON *tool_call_json(const tc_call_delta *t, bool streamed) {
+    cJSON *o = cJSON_CreateObject();
+    if (streamed) cJSON_AddNumberToObject(o, "index", t->index);
+    if (t->header) {
+        cJSON_AddStringToObject(o, "id", t->id);
+        cJSON_AddStringToObject(o, "type", "function");
+    }
+    cJSON *fn = cJSON_AddObjectToObject(o, "function");
+    if (t->header) cJSON_AddStringToObject(fn, "name", t->name ? t->name : "");
+    cJSON_AddItemToObject(fn, "arguments", string_n(t->args.data, t->args.len));
+    return o;
+}
+
+static void parsed_message(cJSON *choice, const tc_delta *m) {
+    cJSON *msg = cJSON_AddObjectToObject(choice, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    if (m->content.len || !m->n_calls)
+        cJSON_AddItemToObject(msg, "content", string_n(m->content.data, m->content.len));
+    else
+        cJSON_AddNullToObject(msg, "content");
+    if (m->reasoning.len)
+        cJSON_AddItemToObject(msg, "reasoning_content",
+                              string_n(m->reasoning.data, m->reasoning.len));
+    cJSON_AddNullToObject(msg, "refusal");
+    if (m->n_calls) {
+        cJSON *calls = cJSON_AddArrayToObject(msg, "tool_calls");
+        for (size_t i = 0; i < m->n_calls; i++)
+            cJSON_AddItemToArray(calls, tool_call_json(&m->calls[i], false));
+    }
+}
+
 char *oai_response_json(const oai_ctx *c, const oai_choice *choices, int32_t n,
                         int32_t prompt_tokens, int32_t completion_tokens) {
     cJSON *root = envelope(c, c->chat ? "chat.completion" : "text_completion");
@@ -190,7 +235,9 @@ char *oai_response_json(const oai_ctx *c, const oai_choice *choices, int32_t n,
         const oai_choice *ch = &choices[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "index", i);
-        if (c->chat) {
+        if (c->chat && ch->message) {
+            parsed_message(o, ch->message);
+        } else if (c->chat) {
             cJSON *msg = cJSON_AddObjectToObject(o, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
             cJSON_AddItemToObject(msg, "content", string_n(ch->text, ch->len));
@@ -199,7 +246,10 @@ char *oai_response_json(const oai_ctx *c, const oai_choice *choices, int32_t n,
             cJSON_AddItemToObject(o, "text", string_n(ch->text, ch->len));
         }
         add_logprobs(c, o, ch->tokens, ch->n_tokens);
-        add_finish(o, ch->finish);
+        if (c->chat && ch->message)
+            add_reason(o, oai_finish_with_calls(ch->finish, ch->message->n_calls > 0));
+        else
+            add_finish(o, ch->finish);
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(root, "usage", usage_json(c, prompt_tokens, completion_tokens));
@@ -244,6 +294,26 @@ char *oai_chunk_delta(const oai_ctx *c, int32_t index, const engine_delta *d) {
     }
     add_logprobs(c, choice, d->tokens, d->n_tokens);
     add_finish(choice, d->finish);
+    return finish_chunk(c, root);
+}
+
+char *oai_chunk_parsed(const oai_ctx *c, int32_t index, const tc_delta *d,
+                       const engine_token_info *tokens, size_t n_tokens, const char *finish) {
+    cJSON *choice;
+    cJSON *root = chunk(c, &choice, index);
+    cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
+    if (d && d->content.len)
+        cJSON_AddItemToObject(delta, "content", string_n(d->content.data, d->content.len));
+    if (d && d->reasoning.len)
+        cJSON_AddItemToObject(delta, "reasoning_content",
+                              string_n(d->reasoning.data, d->reasoning.len));
+    if (d && d->n_calls) {
+        cJSON *calls = cJSON_AddArrayToObject(delta, "tool_calls");
+        for (size_t i = 0; i < d->n_calls; i++)
+            cJSON_AddItemToArray(calls, tool_call_json(&d->calls[i], true));
+    }
+    add_logprobs(c, choice, tokens, n_tokens);
+    add_reason(choice, finish);
     return finish_chunk(c, root);
 }
 

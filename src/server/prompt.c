@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/chat.h"
 #include "common/error.h"
 
 bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **ids, size_t *n,
@@ -26,30 +27,40 @@ bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **id
     return BB_OK;
 }
 
-/* The text of a special token (the template's bos_token/eos_token); "" when there is none. */
-static char *special_text(const bb_vocab *vocab, bb_token t) {
+char *prompt_special_text(const bb_vocab *vocab, bb_token t) {
     char *text = NULL;
     if (t >= 0 && bb_detokenize(vocab, &t, 1, true, &text, NULL) == BB_OK) return text;
     return strdup("");
 }
 
-bb_status prompt_from_messages(const bb_model *model, const char *messages_json, bb_token **ids,
-                               size_t *n, bb_error *err) {
-    const bb_vocab *vocab = bb_model_vocab(model);
+const char *prompt_template(const bb_model *model) {
     const char *tmpl = bb_model_chat_template(model);
-    char *bos = special_text(vocab, bb_vocab_bos(vocab));
-    char *eos = special_text(vocab, bb_vocab_eos(vocab));
-    char *text = NULL;
+    return tmpl ? tmpl : bb_chat_default_template();
+}
+
+bb_status prompt_render(const bb_model *model, const char *messages_json, const char *tools_json,
+                        const char *kwargs_json, char **text, bb_error *err) {
+    const bb_vocab *vocab = bb_model_vocab(model);
+    char *bos = prompt_special_text(vocab, bb_vocab_bos(vocab));
+    char *eos = prompt_special_text(vocab, bb_vocab_eos(vocab));
     bb_status st = BB_ERR_OUT_OF_MEMORY;
+    *text = NULL;
     if (bos && eos)
-        st = bb_chat_render(tmpl ? tmpl : bb_chat_default_template(), messages_json, NULL, true,
-                            bos, eos, &text, err);
+        st = bb_chat_render_kwargs(prompt_template(model), messages_json, tools_json, kwargs_json,
+                                   true, bos, eos, text, err);
     else
         bb_fail(err, st, "out of memory for the prompt");
     free(bos);
     free(eos);
+    return st;
+}
+
+bb_status prompt_from_messages(const bb_model *model, const char *messages_json, bb_token **ids,
+                               size_t *n, bb_error *err) {
+    char *text = NULL;
+    bb_status st = prompt_render(model, messages_json, NULL, NULL, &text, err);
     if (st != BB_OK) return st;
-    st = prompt_tokenize(vocab, text, ids, n, err);
+    st = prompt_tokenize(bb_model_vocab(model), text, ids, n, err);
     bb_free(text);
     return st;
 }

@@ -16,4 +16,14 @@ bb_status prompt_tokenize(const bb_vocab *vocab, const char *text, bb_token **id
 bb_status prompt_from_messages(const bb_model *model, const char *messages_json, bb_token **ids,
                                size_t *n, bb_error *err);
 
+/* The text of a special token (the template's bos_token/eos_token); "" when there is none;
+ * NULL when out of memory (free with free()). */
+char *prompt_special_text(const bb_vocab *vocab, bb_token t);
+/* The model's chat template, or the default ChatML one. */
+const char *prompt_template(const bb_model *model);
+/* The chat template applied with tools and extra variables (either may be NULL), with
+ * add_generation_prompt; *text from the chat module (free with bb_free). */
+bb_status prompt_render(const bb_model *model, const char *messages_json, const char *tools_json,
+                        const char *kwargs_json, char **text, bb_error *err);
+
 #endif

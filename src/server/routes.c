@@ -14,7 +14,7 @@ static enum MHD_Result not_ready(server *s, struct MHD_Connection *c) {
 }
 
 enum MHD_Result route_health(server *s, struct MHD_Connection *c) {
-    const char *status = atomic_load(&s->stopping) ? "shutting down"
+    const char *status = atomic_load(&s->stopping) ? "draining"
                          : atomic_load(&s->ready)  ? "ok"
                                                    : "loading";
     cJSON *o = cJSON_CreateObject();

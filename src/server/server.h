@@ -49,6 +49,12 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
 uint16_t server_port(const server *s);
 /* From now on completions are served and /health says "ok". */
 void server_set_model(server *s, const server_model *model);
+/* Starts a drain: /health answers 503 "draining" and new completions get 503 (a balancer
+ * sends them to another replica), while the socket stays open so that health checks and
+ * the streams in flight still get through. */
+void server_begin_drain(server *s);
+/* Waits up to timeout_s until no request is in flight (every response sent in full). */
+void server_wait_idle(server *s, double timeout_s);
 /* Closes the listening socket; requests on open connections get 503 from now on. */
 void server_stop_accepting(server *s);
 /* Waits up to timeout_s for requests in flight to finish sending, then stops every connection

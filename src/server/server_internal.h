@@ -86,5 +86,8 @@ enum MHD_Result route_responses(server *s, struct MHD_Connection *c, http_req *r
 /* The admin API (bots_routes.c): /v1/bots, /v1/bots/ID (id NULL for the collection). */
 enum MHD_Result route_bots(server *s, struct MHD_Connection *c, http_req *r, const char *method,
                            const char *id);
+/* The chat page and its assets (web.c); web_page_built says whether this build has them. */
+enum MHD_Result route_web(server *s, struct MHD_Connection *c, const char *url);
+bool web_page_built(void);
 
 #endif

@@ -2,7 +2,7 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <nettle/sha2.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -234,11 +234,16 @@ bb_status store_bot_each(bb_store *s, void (*fn)(void *arg, const char *id, cons
 
 /* ---------------------------------------------------------------- keys */
 
-static void digest_of(const char *secret, uint8_t out[SHA256_DIGEST_SIZE]) {
-    struct sha256_ctx c;
-    sha256_init(&c);
-    sha256_update(&c, strlen(secret), (const uint8_t *)secret);
-    sha256_digest(&c, SHA256_DIGEST_SIZE, out);
+#define DIGEST_SIZE 32
+
+/* SHA-256 (FIPS 180-4) through OpenSSL's one-shot EVP_Digest; all zeros if it fails, which
+ * matches no key (a made key's digest is checked below). */
+static bool digest_of(const char *secret, uint8_t out[DIGEST_SIZE]) {
+    unsigned int n = 0;
+    if (EVP_Digest(secret, strlen(secret), out, &n, EVP_sha256(), NULL) == 1 && n == DIGEST_SIZE)
+        return true;
+    memset(out, 0, DIGEST_SIZE);
+    return false;
 }
 
 static void hex(const uint8_t *b, size_t n, char *out) {
@@ -276,7 +281,7 @@ bb_status store_key_add(bb_store *s, const char *name, int64_t rpm, int64_t tpm,
     if (cap < 68) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "key buffer too small");
     if (rpm < 0 || tpm < 0)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "limits must be 0 (none) or positive");
-    uint8_t raw[32 + 6], digest[SHA256_DIGEST_SIZE];
+    uint8_t raw[32 + 6], digest[DIGEST_SIZE];
     bb_status ret = random_bytes(raw, sizeof raw, err);
     if (ret != BB_OK) return ret;
     memcpy(secret, "bb-", 3);
@@ -288,7 +293,7 @@ bb_status store_key_add(bb_store *s, const char *name, int64_t rpm, int64_t tpm,
     out->rpm = rpm;
     out->tpm = tpm;
     out->created = (int64_t)time(NULL);
-    digest_of(secret, digest);
+    if (!digest_of(secret, digest)) return bb_fail(err, BB_ERR_INTERNAL, "SHA-256 failed");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
@@ -313,7 +318,7 @@ bb_status store_key_add(bb_store *s, const char *name, int64_t rpm, int64_t tpm,
 bb_status store_key_find(bb_store *s, const char *secret, store_key *out, bool *found,
                          bb_error *err) {
     *found = false;
-    uint8_t digest[SHA256_DIGEST_SIZE];
+    uint8_t digest[DIGEST_SIZE];
     digest_of(secret, digest);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
