@@ -10,6 +10,8 @@
  * much a long prompt can delay everyone else's next token. The KV cache is one pool:
  * a request starts only when its prompts fit; when the pool runs dry mid-generation the
  * youngest request is preempted (its cache dropped, to be recomputed from its tokens later).
+ * A sequence that starts takes whatever the prefix cache holds of its tokens (the backend's
+ * seq_reuse) and feeds only the rest; a prefix other sequences hold counts as free room.
  * Every sequence's tokens are computed and sampled the same way whatever else is in the batch,
  * so with the model's batch-invariant kernels greedy output does not depend on load.
  */
