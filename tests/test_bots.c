@@ -84,7 +84,8 @@ static void test_bot_chat(int port, const char *user) {
                   "{\"model\": \"tutor\", \"metadata\": {\"user_name\": \"Ada\"},"
                   " \"messages\": [{\"role\": \"user\", \"content\": \"Tell me about beans\"}]}",
                   &a, NULL, 0);
-    CHECKF(st == 200, "bot chat: %d", st);
+    CHECKF(st == 200 && jstr(a, "model", NULL) && !strcmp(jstr(a, "model", NULL), "tutor"),
+           "bot chat: %d, model %s", st, jstr(a, "model", NULL) ? jstr(a, "model", NULL) : "-");
     char body[2048];
     snprintf(
         body, sizeof body,

@@ -405,9 +405,16 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     size_t n = 0;
     engine_request *er = NULL;
     chat_plan plan = {0};
-    bool ok = request_json(r, &root, &e) &&
-              (!chat || !s->model.bots || bots_apply(s->model.bots, root, &e) >= 0) &&
-              oai_parse_request(root, chat, &lim, &req, &e);
+    bool ok = request_json(r, &root, &e), bot = false;
+    if (ok && chat && s->model.bots) { /* a bot's id as model: its messages and settings */
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
+        snprintf(r->model_name, sizeof r->model_name, "%s",
+                 cJSON_IsString(m) ? m->valuestring : "");
+        int applied = bots_apply(s->model.bots, root, &e);
+        ok = applied >= 0;
+        bot = applied > 0;
+    }
+    ok = ok && oai_parse_request(root, chat, &lim, &req, &e);
     if (ok && req.model && strcmp(req.model, s->model.model_id)) {
         ok = oai_fail(&e, 404, "model", "the model '%.200s' does not exist (this server has '%s')",
                       req.model, s->model.model_id);
@@ -423,7 +430,8 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
     oai_ctx ctx;
-    oai_ctx_init(&ctx, chat, s->model.model_id, vocab);
+    /* a bot answers under its own name (r outlives the response, streamed or not) */
+    oai_ctx_init(&ctx, chat, bot ? r->model_name : s->model.model_id, vocab);
     ctx.logprobs = req.logprobs;
     ctx.usage_in_chunks = include_usage;
     oai_request_free(&req);

@@ -50,6 +50,7 @@ typedef struct http_req {
     bool too_large; /* the body outgrew max_body; the rest is dropped */
     double t_start;
     char key_id[STORE_KEY_ID_LEN + 1]; /* the user key it came with, "" for others */
+    char model_name[72];               /* the bot a chat request named (bot ids: <= 64) */
 } http_req;
 
 double mono_now(void);
