@@ -17,5 +17,11 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
+# The server tests' npm packages (openai, ajv, ajv-formats; tests/server/package.json). Without
+# network the server test installs them itself later, or skips saying so.
+if command -v npm >/dev/null 2>&1 && [ ! -f tests/server/node_modules/ajv-formats/package.json ]; then
+  (cd tests/server && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
+    echo "setup: npm could not install tests/server's packages (the server test will retry)"
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"

@@ -110,6 +110,42 @@ static void test_commands(const char *model) {
            "eval: %s", out);
     rc = run(out, sizeof out, "%s run -m %s -p \"a b\" -n 4 --seed 3 --temp 0.7", bin, model);
     CHECKF(rc == 0 && strstr(out, "generation"), "run: %s", out);
+    /* --grammar-file and --json-schema: the random-weight model's text obeys them. */
+    char gpath[600], spath[600];
+    snprintf(gpath, sizeof gpath, "%s/g.gbnf", tmpdir);
+    snprintf(spath, sizeof spath, "%s/s.json", tmpdir);
+    const char gram[] = "root ::= [0-9]{3} \"-\" [a-z]{2}  # a code\n";
+    const char schema[] = "{\"type\": \"object\", \"properties\": {\"k\": {\"enum\": [\"x\", "
+                          "\"y\"]}, \"n\": {\"type\": \"integer\", \"minimum\": 3, "
+                          "\"maximum\": 7}}, \"required\": [\"k\", \"n\"]}";
+    write_file(gpath, gram, sizeof gram - 1);
+    write_file(spath, schema, sizeof schema - 1);
+    for (int seed = 1; seed <= 3; seed++) {
+        rc = run(out, sizeof out, "%s run -m %s -p hi -n 32 --temp 1 --seed %d --grammar-file %s",
+                 bin, model, seed, gpath);
+        bool shape = strlen(out) > 6 && out[3] == '-' && out[6] == '\n';
+        for (int i = 0; i < 6 && shape; i++)
+            shape =
+                i < 3 ? out[i] >= '0' && out[i] <= '9' : i == 3 || (out[i] >= 'a' && out[i] <= 'z');
+        CHECKF(rc == 0 && shape, "run --grammar-file: %s", out);
+        rc = run(out, sizeof out, "%s run -m %s -p hi -n 200 --temp 1 --seed %d --json-schema %s",
+                 bin, model, seed, spath);
+        char *end = strstr(out, "\n[prompt");
+        if (end) *end = '\0';
+        cJSON *j = cJSON_Parse(out);
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "k");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n");
+        CHECKF(rc == 0 && cJSON_IsString(k) && strchr("xy", k->valuestring[0]) &&
+                   cJSON_IsNumber(n) && n->valuedouble >= 3 && n->valuedouble <= 7,
+               "run --json-schema: %s", out);
+        cJSON_Delete(j);
+    }
+    write_file(gpath, "root ::= (\"a\"\n", 13);
+    rc = run(out, sizeof out, "%s run -m %s -p hi --grammar-file %s", bin, model, gpath);
+    CHECKF(rc == 1 && strstr(out, "line 1, column 10: unclosed '('"), "bad grammar: %s", out);
+    rc = run(out, sizeof out, "%s run -m %s -p hi --grammar-file %s --json-schema %s", bin, model,
+             gpath, spath);
+    CHECKF(rc == 2 && strstr(out, "exclude"), "both: %s", out);
     rc = run(out, sizeof out, "%s run -m %s -p hi --top-p 2", bin, model);
     CHECKF(rc == 2 && strstr(out, "--top-p"), "bad flag: %s", out);
     rc = run(out, sizeof out, "%s run -m %s -p hi -n abc", bin, model);

@@ -6,7 +6,9 @@
 #include "testutil.h"
 
 #include "beanbag.h"
+#include "grammar/grammar.h"
 #include "sample/cands.h"
+#include "sample/grammar.h"
 #include "sample/penalty.h"
 #include "sample/rng.h"
 
@@ -674,6 +676,77 @@ static void test_large_vocab(void) {
     free(logits);
 }
 
+/* The grammar mask in the chain: greedy and sampled picks stay inside the grammar even when the
+ * best logits are outside it, a single allowed token is forced, end-of-generation comes exactly
+ * when the sentence is complete, a fixed seed replays the same constrained draws, and a grammar
+ * no token can continue is reported. Vocabulary: single letters, "ab", digits, ".", EOS. */
+static void test_grammar_mask(void) {
+    const char *pieces[] = {"a", "b", "c", "ab", "1", "2", ".", "", "zz"};
+    size_t lens[] = {1, 1, 1, 2, 1, 1, 1, 0, 2};
+    bool eog[] = {false, false, false, false, false, false, false, true, false};
+    const int32_t n = 9, EOS = 7;
+    bb_grammar_vocab *tv = NULL;
+    bb_error err = {0};
+    CHECK(bb_grammar_vocab_from_pieces(n, pieces, lens, eog, &tv, &err) == BB_OK);
+    const char *gbnf = "root ::= [ab]+ [12] \".\"\n";
+    bb_grammar *g = NULL;
+    CHECK(bb_grammar_parse_gbnf(gbnf, strlen(gbnf), NULL, &g, &err) == BB_OK);
+    for (int mode = 0; mode < 2 && g && tv; mode++) {
+        bb_sampler_params p = bb_sampler_default_params();
+        p.temperature = mode == 0 ? 0.0f : 1.0f;
+        p.top_k = 0;
+        p.seed = 42;
+        char out[2][64];
+        for (int rep = 0; rep < 2; rep++) {
+            bb_sampler *s = NULL;
+            bb_grammar_matcher *m = NULL;
+            CHECK(bb_sampler_new(&p, n, &s, &err) == BB_OK);
+            CHECK(bb_grammar_matcher_new(g, tv, &m, &err) == BB_OK);
+            bb_sampler_set_grammar(s, m);
+            size_t len = 0;
+            uint64_t x = 7;
+            for (int step = 0; step < 40; step++) {
+                float logits[9];
+                for (int t = 0; t < n; t++) {
+                    x = x * 6364136223846793005ull + 1442695040888963407ull;
+                    logits[t] = (float)(x >> 40) / 16777216.0f;
+                }
+                logits[2] = 50.0f; /* "c", "zz" and EOS are the model's favourites */
+                logits[8] = 49.0f;
+                logits[EOS] = step < 5 ? 48.0f : -INFINITY;
+                bb_token t = bb_sampler_sample(s, logits);
+                CHECK(!bb_sampler_grammar_error(s));
+                if (t == EOS) break;
+                CHECKF(t != 2 && t != 8, "token %d is outside the grammar", t);
+                memcpy(out[rep] + len, pieces[t], lens[t]);
+                len += lens[t];
+            }
+            out[rep][len] = '\0';
+            CHECKF(bb_sampler_grammar_done(s) && bb_grammar_accepts(g, out[rep], len),
+                   "constrained output '%s'", out[rep]);
+            bb_sampler_free(s);
+        }
+        CHECKF(!strcmp(out[0], out[1]), "replay: '%s' vs '%s'", out[0], out[1]);
+    }
+    /* A grammar the vocabulary cannot spell: the sampler says so. */
+    bb_grammar *q = NULL;
+    CHECK(bb_grammar_parse_gbnf("root ::= \"q\"", 12, NULL, &q, &err) == BB_OK);
+    bb_sampler_params p = bb_sampler_default_params();
+    bb_sampler *s = NULL;
+    bb_grammar_matcher *m = NULL;
+    if (q && tv && bb_sampler_new(&p, n, &s, &err) == BB_OK &&
+        bb_grammar_matcher_new(q, tv, &m, &err) == BB_OK) {
+        bb_sampler_set_grammar(s, m);
+        float logits[9] = {0};
+        bb_sampler_sample(s, logits);
+        CHECK(bb_sampler_grammar_error(s) && strstr(bb_sampler_grammar_error(s), "no token"));
+    }
+    bb_sampler_free(s);
+    bb_grammar_unref(q);
+    bb_grammar_unref(g);
+    bb_grammar_vocab_free(tv);
+}
+
 int main(void) {
     test_defaults();
     test_validation();
@@ -693,5 +766,6 @@ int main(void) {
     test_never_pick_impossible();
     test_top_select();
     test_large_vocab();
+    test_grammar_mask();
     return tu_finish("test_sample");
 }

@@ -403,17 +403,23 @@ typedef struct client_job {
     int port;
     char prompt[64];
     bool stream;
+    const char *extra; /* more request members, or NULL */
+    int max_tokens;    /* 0: 24 */
     char *out;
 } client_job;
 
 static void *client_main(void *arg) {
     client_job *j = arg;
+    const char *extra = j->extra ? j->extra : "";
+    int max_tokens = j->max_tokens ? j->max_tokens : 24;
     if (j->stream) {
-        char *body = chat_body(j->prompt, 24, ",\"stream\":true");
+        char more[4096];
+        snprintf(more, sizeof more, ",\"stream\":true%s", extra);
+        char *body = chat_body(j->prompt, max_tokens, more);
         j->out = chat_stream(j->port, body, NULL, 0);
         free(body);
     } else {
-        j->out = chat_content(j->port, j->prompt, 24, "", NULL, 0);
+        j->out = chat_content(j->port, j->prompt, max_tokens, extra, NULL, 0);
     }
     return NULL;
 }
@@ -445,6 +451,83 @@ static void test_concurrency(int port, int n) {
     }
     printf("concurrency: %d clients at once, %d equal to their solo runs (%.2f s)\n", n, same,
            sc_now() - t0);
+}
+
+/* Structured output: grammar-constrained greedy answers are the same alone and side by side
+ * (masks are per sequence), they parse, and bad grammars or schemas are 400s naming the
+ * parameter. The openai-package test (tests/server/structured.test.mjs) validates schemas. */
+static void expect_status(int port, const char *body, int want, const char *param);
+
+static void test_structured(int port) {
+    const char *schema =
+        ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"r\","
+        "\"schema\":{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
+        "\"minimum\":1,\"maximum\":50},\"w\":{\"type\":\"string\",\"maxLength\":5},"
+        "\"k\":{\"enum\":[\"x\",\"y\"]}},\"required\":[\"n\",\"w\",\"k\"],"
+        "\"additionalProperties\":false}}}";
+    client_job jobs[8];
+    char *solo[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (client_job){.port = port, .stream = i % 2, .extra = schema, .max_tokens = 600};
+        snprintf(jobs[i].prompt, sizeof jobs[i].prompt, "Record %d as JSON", i);
+        solo[i] = chat_content(port, jobs[i].prompt, 600, schema, NULL, 0);
+        cJSON *j = solo[i] ? cJSON_Parse(solo[i]) : NULL;
+        double n = jnum(j, "n");
+        size_t chars = 0; /* maxLength counts characters */
+        for (const char *w = jstr(j, "w"); w && *w; w++)
+            chars += ((unsigned char)*w & 0xc0) != 0x80;
+        CHECKF(j && n >= 1 && n <= 50 && jstr(j, "w") && chars <= 5 && jstr(j, "k") &&
+                   strchr("xy", jstr(j, "k")[0]) && cJSON_GetArraySize(j) == 3,
+               "structured answer: %s", solo[i] ? solo[i] : "(null)");
+        cJSON_Delete(j);
+    }
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, client_main, &jobs[i]);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++) {
+        CHECKF(solo[i] && jobs[i].out && !strcmp(solo[i], jobs[i].out),
+               "structured client %d: solo '%s' vs concurrent '%s'", i, solo[i] ?: "(null)",
+               jobs[i].out ?: "(null)");
+        free(solo[i]);
+        free(jobs[i].out);
+    }
+    /* A grammar that ends: the end-of-generation token is forced even when biased away. */
+    char extra[256];
+    snprintf(extra, sizeof extra, ",\"grammar\":\"root ::= [a-c]{2} \\\".\\\"\"%s", g_bias);
+    char finish[16];
+    char *t = chat_content(port, "Letters", 20, extra, finish, sizeof finish);
+    CHECKF(t && strlen(t) == 3 && t[2] == '.' && !strcmp(finish, "stop"), "grammar: '%s' (%s)",
+           t ? t : "(null)", finish);
+    free(t);
+    const char *m = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+    char b[512];
+    snprintf(b, sizeof b, "{%s,\"grammar\":\"root ::= x\"}", m);
+    expect_status(port, b, 400, "grammar");
+    snprintf(b, sizeof b, "{%s,\"grammar\":7}", m);
+    expect_status(port, b, 400, "grammar");
+    snprintf(b, sizeof b,
+             "{%s,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+             "\"a\",\"schema\":{\"type\":\"object\",\"minProperties\":1}}}}",
+             m);
+    expect_status(port, b, 400, "response_format");
+    snprintf(b, sizeof b, "{%s,\"response_format\":{\"type\":\"json_schema\"}}", m);
+    expect_status(port, b, 400, "response_format");
+    snprintf(b, sizeof b, "{%s,\"response_format\":{\"type\":\"json_object\",\"x\":1}}", m);
+    expect_status(port, b, 400, "response_format");
+    snprintf(b, sizeof b,
+             "{%s,\"response_format\":{\"type\":\"json_object\"},\"grammar\":\"root ::= "
+             "\\\"a\\\"\"}",
+             m);
+    expect_status(port, b, 400, "grammar");
+    snprintf(b, sizeof b,
+             "{%s,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+             "\"parameters\":{\"type\":\"object\"}}}],\"tool_choice\":\"required\","
+             "\"response_format\":{\"type\":\"json_object\"}}",
+             m);
+    expect_status(port, b, 400, "response_format");
+    printf("structured output: 8 clients at once equal to their solo runs; errors are 400s\n");
 }
 
 /* A client hanging up mid-stream stops its generation; the server keeps serving. */
@@ -841,6 +924,7 @@ static void run_node_script(int port, const char *script, const char *model);
 
 static void test_openai_sdk(int port) {
     run_node_script(port, "openai_client.test.mjs", g_model);
+    run_node_script(port, "structured.test.mjs", g_model); /* response_format, ajv */
 }
 
 static void run_node_script(int port, const char *script, const char *model) {
@@ -852,8 +936,10 @@ static void run_node_script(int port, const char *script, const char *model) {
     char dir[1024], cmd[4096];
     snprintf(dir, sizeof dir, "%s/tests/server", src);
     snprintf(cmd, sizeof cmd, "%s/node_modules/openai/package.json", dir);
+    char cmd2[1100];
+    snprintf(cmd2, sizeof cmd2, "%s/node_modules/ajv-formats/package.json", dir);
     struct stat st;
-    if (stat(cmd, &st) != 0) {
+    if (stat(cmd, &st) != 0 || stat(cmd2, &st) != 0) {
         snprintf(cmd, sizeof cmd,
                  "cd '%s' && npm install --no-audit --no-fund --loglevel=error > /dev/null 2>&1",
                  dir);
@@ -866,7 +952,7 @@ static void run_node_script(int port, const char *script, const char *model) {
              "cd '%s' && BB_URL=http://127.0.0.1:%d/v1 BB_KEY=" API_KEY " BB_MODEL='%s' node %s",
              dir, port, model, script);
     int rc = system(cmd);
-    CHECKF(rc == 0, "openai npm tests failed (status %d)", rc);
+    CHECKF(rc == 0, "%s failed (status %d)", script, rc);
 }
 
 /* ---------------------------------------------------------------- tools and reasoning */
@@ -1147,6 +1233,7 @@ int main(void) {
     test_logprobs(srv.port);
     test_concurrency(srv.port, 8);
     test_concurrency(srv.port, 16);
+    test_structured(srv.port);
     test_step_metrics(srv.port);
     test_disconnect(srv.port);
     test_hostile(srv.port);

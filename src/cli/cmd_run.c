@@ -8,6 +8,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_ref.h"
+#include "common/error.h"
+#include "grammar/grammar.h"
+#include "sample/grammar.h"
 
 typedef struct run_opts {
     const char *model;
@@ -16,6 +19,8 @@ typedef struct run_opts {
     long long threads;
     long long n_ctx;
     bb_sampler_params sp;
+    const char *grammar_file; /* GBNF */
+    const char *schema_file;  /* JSON schema */
 } run_opts;
 
 static void usage(FILE *out) {
@@ -23,7 +28,8 @@ static void usage(FILE *out) {
                  "[--top-k 40] [--top-p 0.95]\n"
                  "       [--min-p 0.05] [--repeat-penalty 1.0] [--repeat-last-n 64] "
                  "[--presence-penalty 0]\n"
-                 "       [--frequency-penalty 0] [--seed N] [--threads N] [--ctx-size 4096]\n");
+                 "       [--frequency-penalty 0] [--seed N] [--threads N] [--ctx-size 4096]\n"
+                 "       [--grammar-file F.gbnf | --json-schema F.json]   constrain the output\n");
 }
 
 static int parse(int argc, char **argv, run_opts *o) {
@@ -74,6 +80,10 @@ static int parse(int argc, char **argv, run_opts *o) {
         } else if (!strcmp(a, "--frequency-penalty")) {
             if (!cli_float("run", a, v, -2, 2, &d)) return 2;
             o->sp.frequency_penalty = (float)d;
+        } else if (!strcmp(a, "--grammar-file")) {
+            o->grammar_file = v;
+        } else if (!strcmp(a, "--json-schema")) {
+            o->schema_file = v;
         } else if (!strcmp(a, "--seed")) {
             if (!cli_int("run", a, v, 0, INT64_MAX, &n)) return 2;
             o->sp.seed = (uint64_t)n;
@@ -82,6 +92,10 @@ static int parse(int argc, char **argv, run_opts *o) {
             usage(stderr);
             return 2;
         }
+    }
+    if (o->grammar_file && o->schema_file) {
+        fprintf(stderr, "beanbag run: --grammar-file and --json-schema exclude each other\n");
+        return 2;
     }
     if (!o->model || !o->prompt) {
         fprintf(stderr, "beanbag run: -m model.gguf and -p \"prompt\" are required\n");
@@ -117,6 +131,11 @@ static int generate(bb_context *ctx, const bb_vocab *v, bb_sampler *smp, const b
     const float *logits = bb_get_logits(ctx, b.n_tokens - 1);
     while (produced < n_predict) {
         bb_token tok = bb_sampler_sample(smp, logits);
+        if (bb_sampler_grammar_error(smp)) {
+            bb_detok_free(dt);
+            bb_fail(err, BB_ERR_INVALID_ARGUMENT, "%s", bb_sampler_grammar_error(smp));
+            goto fail;
+        }
         if (bb_vocab_is_eog(v, tok)) break;
         bb_sampler_accept(smp, tok);
         size_t len;
@@ -148,6 +167,34 @@ fail:
     return 1;
 }
 
+/* --grammar-file / --json-schema: the grammar, its vocabulary trie and a matcher for smp. */
+static bb_status attach_grammar(const run_opts *o, const bb_vocab *v, bb_sampler *smp,
+                                bb_grammar_vocab **tv, bb_error *err) {
+    const char *path = o->grammar_file ? o->grammar_file : o->schema_file;
+    if (!path) return BB_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) return bb_fail(err, BB_ERR_IO, "cannot open '%s'", path);
+    char *text = malloc(BB_GRAMMAR_MAX_SOURCE + 1);
+    size_t n = text ? fread(text, 1, BB_GRAMMAR_MAX_SOURCE + 1, f) : 0;
+    fclose(f);
+    if (!text) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
+    if (n > BB_GRAMMAR_MAX_SOURCE) {
+        free(text);
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "'%s' is larger than %u bytes", path,
+                       BB_GRAMMAR_MAX_SOURCE);
+    }
+    bb_grammar *g = NULL;
+    bb_grammar_matcher *gm = NULL;
+    bb_status st = o->grammar_file ? bb_grammar_parse_gbnf(text, n, "root", &g, err)
+                                   : bb_grammar_from_json_schema(text, n, &g, err);
+    free(text);
+    if (st == BB_OK) st = bb_grammar_vocab_new(v, tv, err);
+    if (st == BB_OK) st = bb_grammar_matcher_new(g, *tv, &gm, err);
+    bb_grammar_unref(g);
+    if (st == BB_OK) bb_sampler_set_grammar(smp, gm);
+    return st;
+}
+
 int cmd_run(int argc, char **argv) {
     run_opts o = {0};
     int rc = parse(argc, argv, &o);
@@ -156,6 +203,7 @@ int cmd_run(int argc, char **argv) {
     bb_model *m = NULL;
     bb_context *ctx = NULL;
     bb_sampler *smp = NULL;
+    bb_grammar_vocab *tv = NULL;
     bb_token *ids = NULL;
     size_t n_ids = 0;
     bb_model_params mp = bb_model_default_params();
@@ -169,7 +217,8 @@ int cmd_run(int argc, char **argv) {
         bb_context_new(m, &cp, &ctx, &err) != BB_OK ||
         bb_tokenize(bb_model_vocab(m), o.prompt, strlen(o.prompt), true, false, &ids, &n_ids,
                     &err) != BB_OK ||
-        bb_sampler_new(&o.sp, bb_model_n_vocab(m), &smp, &err) != BB_OK) {
+        bb_sampler_new(&o.sp, bb_model_n_vocab(m), &smp, &err) != BB_OK ||
+        attach_grammar(&o, bb_model_vocab(m), smp, &tv, &err) != BB_OK) {
         fprintf(stderr, "beanbag run: %s\n", err.message);
         goto out;
     }
@@ -188,6 +237,7 @@ int cmd_run(int argc, char **argv) {
 out:
     bb_free(ids);
     bb_sampler_free(smp);
+    bb_grammar_vocab_free(tv);
     bb_context_free(ctx);
     bb_model_free(m);
     return rc;

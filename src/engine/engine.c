@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "engine/request.h"
+#include "sample/grammar.h"
 
 struct engine {
     engine_backend be;
@@ -354,6 +355,14 @@ static bb_status handle_token(engine *e, engine_request *r, int32_t c, const flo
     bb_token tok = bb_sampler_sample(s->sampler, logits);
     double now = now_s();
     observe_latency(e, r, s, now);
+    const char *grammar_error = bb_sampler_grammar_error(s->sampler);
+    if (grammar_error) { /* the grammar cannot go on: end the choice, keep its text so far */
+        size_t safe;
+        stop_check(&s->stop, true, &safe);
+        bb_status st = release(r, c, safe, true, err);
+        choice_end(e, r, c, ENGINE_FINISH_ERROR, grammar_error);
+        return st;
+    }
     bb_sampler_accept(s->sampler, tok);
     s->tokens[s->n_tokens++] = tok;
     s->n_generated++;

@@ -24,6 +24,7 @@
 
 #include "beanbag.h"
 #include "engine/histogram.h"
+#include "grammar/grammar.h"
 
 /* The model behind the scheduler: a bb_context in production (engine_backend_context), a fake
  * in scheduler tests. Only the engine thread calls it. */
@@ -86,6 +87,11 @@ typedef struct engine_gen_params {
     bool logprobs;        /* report engine_token_info per token */
     int32_t top_logprobs; /* 0..ENGINE_MAX_TOP_LOGPROBS alternatives per token */
     bool special_text;    /* control tokens appear in the text (tool-call markers) */
+    /* Structured output (src/grammar/grammar.h): every choice gets its own matcher of this
+     * grammar (referenced, not copied) over grammar_vocab, which must outlive the request.
+     * NULL: unconstrained. */
+    bb_grammar *grammar;
+    const bb_grammar_vocab *grammar_vocab;
 } engine_gen_params;
 
 typedef struct engine engine;

@@ -11,6 +11,7 @@
 
 #include "common/checked.h"
 #include "common/error.h"
+#include "sample/grammar.h"
 
 static void seq_free(engine_seq *s) {
     free(s->tokens);
@@ -40,6 +41,14 @@ static bb_status seq_init(engine_seq *s, const engine_gen_params *p, int32_t cho
     /* Penalties see the prompt too, as llama.cpp's server does. */
     for (int32_t i = 0; i < n_prompt; i++)
         bb_sampler_accept(s->sampler, prompt[i]);
+    if (p->grammar) {
+        bb_grammar_matcher *m;
+        if (!p->grammar_vocab)
+            return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "a grammar needs a grammar vocabulary");
+        st = bb_grammar_matcher_new(p->grammar, p->grammar_vocab, &m, err);
+        if (st != BB_OK) return st;
+        bb_sampler_set_grammar(s->sampler, m);
+    }
     s->detok = bb_detok_new(vocab, p->special_text);
     if (!s->detok) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for a detokenizer");
     return stop_init(&s->stop, p->stop, p->n_stop, err);

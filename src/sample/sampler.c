@@ -11,6 +11,7 @@
  * The RNG is one xoshiro256** stream per sampler, advanced exactly once per non-greedy
  * sample, so a seed and a sequence of logits determine the tokens on any thread. */
 #include "sample/cands.h"
+#include "sample/grammar.h"
 #include "sample/penalty.h"
 #include "sample/rng.h"
 
@@ -18,6 +19,7 @@
 #include "common/error.h"
 
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,11 @@ struct bb_sampler {
     int32_t n_vocab;
     uint64_t seed; /* as resolved: never the "random" marker */
     bb_rng rng;
-    float *work;     /* n_vocab cleaned, biased, penalized logits */
-    bb_cand *cands;  /* room for min(top_k, n_vocab) candidates, or n_vocab without top-k */
-    bb_penalty *pen; /* NULL when every penalty is off */
+    float *work;            /* n_vocab cleaned, biased, penalized logits */
+    bb_cand *cands;         /* room for min(top_k, n_vocab) candidates, or n_vocab without top-k */
+    bb_penalty *pen;        /* NULL when every penalty is off */
+    bb_grammar_matcher *gm; /* NULL when unconstrained */
+    char grammar_error[200];
 };
 
 bb_sampler_params bb_sampler_default_params(void) {
@@ -146,6 +150,7 @@ bb_status bb_sampler_new(const bb_sampler_params *params, int32_t n_vocab, bb_sa
 
 void bb_sampler_free(bb_sampler *s) {
     if (!s) return;
+    bb_grammar_matcher_free(s->gm);
     bb_penalty_free(s->pen);
     free(s->bias);
     free(s->cands);
@@ -280,12 +285,91 @@ static size_t filter_chain(bb_sampler *s) {
     return n;
 }
 
-bb_token bb_sampler_sample(bb_sampler *s, const float *logits) {
-    if (!s || !logits) return 0;
-    build_work(s, logits);
+void bb_sampler_set_grammar(bb_sampler *s, bb_grammar_matcher *m) {
+    if (!s) {
+        bb_grammar_matcher_free(m);
+        return;
+    }
+    bb_grammar_matcher_free(s->gm);
+    s->gm = m;
+    s->grammar_error[0] = '\0';
+}
+
+const char *bb_sampler_grammar_error(const bb_sampler *s) {
+    return s && s->grammar_error[0] ? s->grammar_error : NULL;
+}
+
+bool bb_sampler_grammar_done(const bb_sampler *s) {
+    return s && s->gm && bb_grammar_matcher_finished(s->gm);
+}
+
+static inline bool allowed_bit(const uint32_t *bits, int32_t n_bits, bb_token t) {
+    return t >= 0 && t < n_bits && (bits[t / 32] >> (t % 32) & 1);
+}
+
+/* Disallowed tokens (and logits beyond the grammar's vocabulary) become -inf. */
+static void mask_work(bb_sampler *s, const uint32_t *bits, int32_t n_bits) {
+    float *w = s->work;
+    int32_t n = s->n_vocab < n_bits ? s->n_vocab : n_bits;
+    for (int32_t base = 0; base < n; base += 32) {
+        uint32_t word = bits[base / 32];
+        if (word == UINT32_MAX) continue;
+        int32_t end = base + 32 < n ? base + 32 : n;
+        if (word == 0) { /* most words of a structural position: a plain store loop */
+            for (int32_t t = base; t < end; t++)
+                w[t] = -INFINITY;
+            continue;
+        }
+        for (int32_t t = base; t < end; t++)
+            if (!(word >> (t - base) & 1)) w[t] = -INFINITY;
+    }
+    for (int32_t t = n; t < s->n_vocab; t++)
+        w[t] = -INFINITY;
+}
+
+static bb_token grammar_take(bb_sampler *s, bb_token tok) {
+    if (!bb_grammar_matcher_accept(s->gm, tok)) {
+        const char *why = bb_grammar_matcher_error(s->gm);
+        snprintf(s->grammar_error, sizeof s->grammar_error, "grammar: %s",
+                 why ? why : "the sampled token does not continue the grammar");
+    }
+    return tok;
+}
+
+static bb_token unconstrained(bb_sampler *s) {
     if (s->params.temperature <= 0.0f) return argmax(s->work, s->n_vocab);
     double u = bb_rng_uniform(&s->rng);
     size_t n = filter_chain(s);
     if (n == 0) return argmax(s->work, s->n_vocab);
     return s->cands[draw(s->cands, n, s->params.temperature, u)].id;
+}
+
+bb_token bb_sampler_sample(bb_sampler *s, const float *logits) {
+    if (!s || !logits) return 0;
+    build_work(s, logits);
+    if (!s->gm) return unconstrained(s);
+    if (s->params.temperature <= 0.0f) {
+        /* Greedy: when the best token (lowest id among the best) is allowed it is also the
+         * best allowed one, so one walk over its bytes replaces the mask. */
+        bb_token best = argmax(s->work, s->n_vocab);
+        if (s->work[best] > -INFINITY && bb_grammar_matcher_allows(s->gm, best))
+            return grammar_take(s, best);
+    }
+    int32_t n_allowed;
+    bb_token single;
+    const uint32_t *bits = bb_grammar_matcher_mask(s->gm, &n_allowed, &single);
+    if (!bits || n_allowed == 0) {
+        const char *why = bb_grammar_matcher_error(s->gm);
+        snprintf(s->grammar_error, sizeof s->grammar_error, "grammar: %s",
+                 why ? why : "no token of the vocabulary can continue the grammar here");
+        return 0;
+    }
+    if (single >= 0) return grammar_take(s, single); /* forced: no chain, no draw */
+    int32_t n_bits = bb_grammar_matcher_n_tokens(s->gm);
+    mask_work(s, bits, n_bits);
+    bb_token tok = unconstrained(s);
+    if (!allowed_bit(bits, n_bits, tok)) /* every allowed logit was -inf: lowest allowed id */
+        for (tok = 0; tok < n_bits && !allowed_bit(bits, n_bits, tok); tok++) {
+        }
+    return grammar_take(s, tok);
 }

@@ -10,6 +10,7 @@
 #include "server/oai_response.h"
 #include "server/prompt.h"
 #include "server/server_internal.h"
+#include "server/structured.h"
 
 #define STREAM_BLOCK (16 * 1024)
 
@@ -76,6 +77,11 @@ static bool submit(server *s, const oai_request *req, const bb_token *ids, size_
     gp.logprobs = req->logprobs;
     gp.top_logprobs = req->top_logprobs;
     gp.special_text = special_text;
+    if (req->grammar) { /* response_format / grammar (structured.c) */
+        gp.grammar = req->grammar;
+        gp.grammar_vocab = server_grammar_vocab(s, e);
+        if (!gp.grammar_vocab) return false;
+    }
     bb_error err = {0};
     bb_status st = engine_request_new(s->model.engine, &gp, ids, n, out, &err);
     if (st == BB_OK) st = engine_submit(s->model.engine, *out, &err);
@@ -422,6 +428,13 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     }
     if (ok && chat) {
         ok = chat_plan_build(s->model.model, &req, &plan, &e);
+        /* A forced tool call is written from the prompt on; a JSON answer could not follow. */
+        if (ok && plan.grammar && req.grammar)
+            ok = oai_fail(&e, 400,
+                          cJSON_GetObjectItemCaseSensitive(root, "grammar") ? "grammar"
+                                                                            : "response_format",
+                          "a forced tool call ('tool_choice' required or named) and a structured "
+                          "'response_format' or 'grammar' exclude each other");
         if (ok) ok = submit(s, &req, plan.ids, plan.n, plan.special_text, plan.grammar, &er, &e);
     } else if (ok) {
         ok = text_prompt(s, &req, &ids, &n, &e) && submit(s, &req, ids, n, false, NULL, &er, &e);

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "server/oai_response.h"
 #include "server/server_internal.h"
+#include "server/structured.h"
 
 /* Headers beyond this (libmicrohttpd's per-connection pool) are refused by the library. */
 #define HEADER_POOL_BYTES (64 * 1024)
@@ -409,6 +410,7 @@ static void server_destroy(server *s) {
     }
     pthread_cond_destroy(&s->conns_cv);
     pthread_mutex_destroy(&s->conns_mu);
+    server_grammar_vocab_free(s); /* the engine was drained: no matcher reads it any more */
     free(s->api_key);
     auth_free(s->auth);
     free(s);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/structured.h"
 #include "server/utf8.h"
 
 bool oai_fail(oai_error *e, int status, const char *param, const char *fmt, ...) {
@@ -133,11 +134,8 @@ static bool parse_neutral(const cJSON *v, const char *name, oai_error *e) {
         if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0) return true;
         return oai_fail(e, 400, name, "'%s' is not supported by this server", name);
     }
-    if (!strcmp(name, "response_format")) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
-        if (cJSON_IsObject(v) && cJSON_IsString(t) && !strcmp(t->valuestring, "text")) return true;
-        return oai_fail(e, 400, name, "only {\"type\": \"text\"} is supported for '%s'", name);
-    }
+    if (!strcmp(name, "response_format") || !strcmp(name, "grammar"))
+        return true; /* compiled by oai_structured_parse, after every field is known */
     if (!strcmp(name, "echo")) {
         if (cJSON_IsFalse(v)) return true;
         return oai_fail(e, 400, name, "'echo' is not supported");
@@ -180,7 +178,8 @@ static const struct {
     {"tool_choice", P_CHAT},
     {"parallel_tool_calls", P_CHAT},
     {"chat_template_kwargs", P_CHAT},
-    {"response_format", P_CHAT},
+    {"response_format", P_BOTH},
+    {"grammar", P_BOTH},
     {"store", P_CHAT},
     {"metadata", P_CHAT},
     {"echo", P_TEXT},
@@ -225,8 +224,8 @@ static bool parse_sampling(const cJSON *v, const char *k, oai_request *r, oai_er
 }
 
 static bool is_neutral_name(const char *k) {
-    return !strcmp(k, "functions") || !strcmp(k, "response_format") || !strcmp(k, "echo") ||
-           !strcmp(k, "store") || !strcmp(k, "metadata");
+    return !strcmp(k, "functions") || !strcmp(k, "response_format") || !strcmp(k, "grammar") ||
+           !strcmp(k, "echo") || !strcmp(k, "store") || !strcmp(k, "metadata");
 }
 
 static bool is_tool_name(const char *k) {
@@ -319,12 +318,14 @@ bool oai_parse_request(const cJSON *root, bool chat, const oai_limits *lim, oai_
         return oai_fail(e, 400, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
     if (r->include_usage && !r->stream)
         return oai_fail(e, 400, "stream_options", "'stream_options' needs 'stream': true");
-    return true;
+    return oai_structured_parse(root, &r->grammar, e);
 }
 
 void oai_request_free(oai_request *r) {
     free(r->bias);
     r->bias = NULL;
+    bb_grammar_unref(r->grammar);
+    r->grammar = NULL;
 }
 
 bool oai_token_ids(const cJSON *list, int32_t n_vocab, bb_token **ids, size_t *n) {

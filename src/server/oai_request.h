@@ -62,6 +62,7 @@ typedef struct oai_request {
     const char *tool_name; /* OAI_TOOLS_NAMED */
     bool parallel_tool_calls;
     const cJSON *template_kwargs; /* chat_template_kwargs, an object, or NULL */
+    struct bb_grammar *grammar;   /* owned: response_format / grammar (structured.c), or NULL */
 } oai_request;
 
 /* Parses a body; on failure the error says where the JSON broke. */

@@ -38,6 +38,7 @@ struct server {
     conn_rec *conns;
     bool watchdog_quit;
     pthread_t watchdog;
+    struct bb_grammar_vocab *grammar_vocab; /* structured.c: built on first use */
 };
 
 /* One HTTP request. */
