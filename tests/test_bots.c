@@ -192,6 +192,21 @@ static void test_admin_api(int port, const char *user) {
                                 ->valueint <= 4,
            "chat with the patched bot: %d", st);
     cJSON_Delete(j);
+    /* a bot's response_format is applied like a request's: the answer is JSON */
+    CHECK(call(port, "POST", "/v1/bots", ADMIN,
+               "{\"id\": \"jsonbot\", \"max_tokens\": 6, \"response_format\": {\"type\": "
+               "\"json_object\"}}",
+               NULL, NULL, 0) == 201);
+    st = call(port, "POST", "/v1/chat/completions", user,
+              "{\"model\": \"jsonbot\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+              &j, NULL, 0);
+    char *json_text = content_of(j);
+    CHECKF(st == 200 && json_text && json_text[0] == '{', "bot with response_format: %d '%s'", st,
+           json_text ? json_text : "-");
+    free(json_text);
+    cJSON_Delete(j);
+    CHECK(call(port, "POST", "/v1/bots", ADMIN,
+               "{\"id\": \"badgrammar\", \"grammar\": \"root ::= (\"}", NULL, NULL, 0) == 400);
     CHECK(call(port, "POST", "/v1/bots", ADMIN, "{\"id\": \"gone\"}", NULL, NULL, 0) == 201);
     CHECK(call(port, "DELETE", "/v1/bots/gone", ADMIN, NULL, NULL, NULL, 0) == 200);
     CHECK(call(port, "GET", "/v1/bots/gone", ADMIN, NULL, NULL, NULL, 0) == 404);

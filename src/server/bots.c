@@ -42,7 +42,8 @@ static const char *const SETTINGS[] = {"temperature",
                                        "response_format",
                                        "tools",
                                        "tool_choice",
-                                       "parallel_tool_calls"};
+                                       "parallel_tool_calls",
+                                       "grammar"};
 /* What a request may always send to a bot: the conversation and how to deliver it. */
 static const char *const ALWAYS[] = {"model",    "messages", "stream", "stream_options",
                                      "metadata", "user",     "store"};
@@ -65,7 +66,8 @@ static const char *const OVERRIDABLE[] = {"temperature",
                                           "tools",
                                           "tool_choice",
                                           "parallel_tool_calls",
-                                          "response_format"};
+                                          "response_format",
+                                          "grammar"};
 
 #define IN(list, key) in_list(list, sizeof list / sizeof list[0], key)
 static bool in_list(const char *const *list, size_t n, const char *key) {
