@@ -54,6 +54,9 @@ typedef struct bb_sampler bb_sampler;
 
 typedef struct bb_model_params {
     bool vocab_only; /* load only metadata and tokenizer (no tensors needed) */
+    /* only the GGUF key-value pairs and tensor table, nothing else read or checked: to show
+     * what a file holds (bb_model_describe) when it cannot be loaded otherwise */
+    bool metadata_only;
 } bb_model_params;
 
 bb_model_params bb_model_default_params(void);

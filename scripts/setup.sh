@@ -19,7 +19,13 @@ if [ -n "$missing" ]; then
 fi
 # The server tests' npm packages (openai, ajv, ajv-formats; tests/server/package.json). Without
 # network the server test installs them itself later, or skips saying so.
-if command -v npm >/dev/null 2>&1 && [ ! -f tests/server/node_modules/ajv-formats/package.json ]; then
+# Reinstalled when a package is missing or the openai package is not the major version the
+# tests are written for (7).
+npm_ok() {
+  [ -f tests/server/node_modules/ajv-formats/package.json ] &&
+    grep -q '"version": "7\.' tests/server/node_modules/openai/package.json 2>/dev/null
+}
+if command -v npm >/dev/null 2>&1 && ! npm_ok; then
   (cd tests/server && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
     echo "setup: npm could not install tests/server's packages (the server test will retry)"
 fi

@@ -246,8 +246,8 @@ static inline bool sc_server_start(sc_server *s, const char *const *args) {
     s->out = fdopen(pipefd[0], "r");
     char line[512];
     while (s->out && fgets(line, sizeof line, s->out)) {
-        const char *p = strstr(line, "listening on http://127.0.0.1:");
-        if (p) s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
+        const char *p = strstr(line, "://127.0.0.1:"); /* http or https */
+        if (p && strstr(line, "listening on")) s->port = atoi(p + strlen("://127.0.0.1:"));
         if (strstr(line, "ready")) return s->port > 0;
     }
     return false;

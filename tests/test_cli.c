@@ -98,6 +98,76 @@ static void test_bad_models(const void *good, size_t good_size) {
     CHECKF(rc != 0 && strstr(out, "not supported") && count_lines(out) == 1, "arch: %s", out);
 }
 
+/* Sets the uint32 value of metadata key `key` in a GGUF image (GGUF v3: the key as a u64
+ * length and its bytes, then the u32 value type, then the value). */
+static bool patch_u32(void *img, size_t size, const char *key, uint32_t v) {
+    size_t kn = strlen(key);
+    unsigned char pat[128];
+    uint64_t len = kn;
+    memcpy(pat, &len, 8);
+    memcpy(pat + 8, key, kn);
+    unsigned char *hit = memmem(img, size, pat, 8 + kn);
+    if (!hit || (size_t)(hit - (unsigned char *)img) + 8 + kn + 8 > size) return false;
+    uint32_t type;
+    memcpy(&type, hit + 8 + kn, 4);
+    if (type != 4) return false; /* GGUF_TYPE_UINT32 */
+    memcpy(hit + 8 + kn + 4, &v, 4);
+    return true;
+}
+
+/* Hyper-parameters no model could run with are refused by every command, info and tokenize
+ * included, with the reason, not defaulted or left to fail somewhere later. */
+static void test_bad_hparams(void) {
+    static char out[65536];
+    static const struct {
+        const char *key;
+        uint32_t value;
+        const char *word;
+    } cases[] = {
+        {"llama.context_length", 0, "context_length"},
+        {"llama.context_length", 0xffffffffu, "context_length"},
+        {"llama.embedding_length", 0, "embedding_length"},
+        {"llama.block_count", 0, "block_count"},
+        {"llama.attention.head_count", 0, "head_count"},
+        {"llama.attention.head_count", 3, "not a multiple"}, /* 64 % 3 */
+        {"llama.attention.head_count", 5000, "head_count"},  /* over the bound */
+        {"llama.attention.head_count_kv", 0, "head_count_kv"},
+        {"llama.attention.head_count_kv", 3, "not a multiple"}, /* 4 % 3 */
+        {"llama.attention.head_count_kv", 8, "head_count_kv"},  /* more than heads */
+        {"llama.feed_forward_length", 0, "feed_forward_length"},
+    };
+    const char *cmds[] = {"info -m %s",
+                          "run -m %s -p hi -n 1",
+                          "eval -m %s --ids 1",
+                          "bench -m %s -p 1 -n 1 -r 1",
+                          "tokenize -m %s hello",
+                          "chat -m %s < /dev/null",
+                          "serve -m %s --port 0 -q"};
+    fixture_spec spec = {"llama", 64, 1, 4, 2, 64, 300, 0, BB_TYPE_F32, true, 0, 5, false};
+    void *img;
+    size_t size;
+    CHECK(fixture_build(&spec, &img, &size));
+    char path[512];
+    snprintf(path, sizeof path, "%s/hparams.gguf", tmpdir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *bad = malloc(size);
+        memcpy(bad, img, size);
+        CHECKF(patch_u32(bad, size, cases[i].key, cases[i].value), "patch %s", cases[i].key);
+        write_file(path, bad, size);
+        free(bad);
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            char args[600];
+            snprintf(args, sizeof args, cmds[c], path);
+            int rc = run(out, sizeof out, "timeout 60 %s %s", bin, args);
+            /* info goes on to show what the file holds; serve and chat log more */
+            bool one_line = c == 0 || c > 4 || count_lines(out) == 1;
+            CHECKF(rc != 0 && rc != 124 && strstr(out, cases[i].word) && one_line,
+                   "%s = %u, %s: rc %d: %.300s", cases[i].key, cases[i].value, args, rc, out);
+        }
+    }
+    free(img);
+}
+
 static void test_commands(const char *model) {
     static char out[65536];
     int rc = run(out, sizeof out, "%s info -m %s", bin, model);
@@ -274,6 +344,7 @@ int main(void) {
     snprintf(model, sizeof model, "%s/model.gguf", tmpdir);
     write_file(model, img, size);
     test_bad_models(img, size);
+    test_bad_hparams();
     free(img);
     test_commands(model);
     test_bench(model);

@@ -721,6 +721,177 @@ static void test_hostile(int port) {
     sc_resp_free(&r);
 }
 
+/* ---------------------------------------------------------------- oversized bodies */
+
+#define BIG_BODY ((size_t)24 << 20) /* more than loopback socket buffers hold */
+
+/* Sends a request's head, then up to `body` bytes of filler as fast as the server takes them,
+ * the way most client libraries write a whole request before reading; then reads the answer.
+ * *sent: body bytes the server took before the connection broke. */
+static bool write_then_read(int port, const char *head, size_t body, bool chunked, size_t *sent,
+                            sc_resp *r) {
+    memset(r, 0, sizeof *r);
+    *sent = 0;
+    int fd = sc_connect(port);
+    if (fd < 0 || !sc_send_all(fd, head, strlen(head))) {
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    size_t piece = 65536;
+    char *buf = malloc(piece + 32);
+    bool ok = buf != NULL;
+    while (ok && *sent < body) {
+        size_t n = body - *sent < piece ? body - *sent : piece, o = 0;
+        if (chunked) o = (size_t)sprintf(buf, "%zx\r\n", n);
+        memset(buf + o, ' ', n);
+        if (chunked) memcpy(buf + o + n, "\r\n", 2);
+        ok = sc_send_all(fd, buf, o + n + (chunked ? 2 : 0));
+        if (ok) *sent += n;
+    }
+    if (ok && chunked) ok = sc_send_all(fd, "0\r\n\r\n", 5);
+    size_t len = 0;
+    char *raw = sc_read_all(fd, 5, &len);
+    close(fd);
+    free(buf);
+    return sc_parse(raw, len, r) && ok;
+}
+
+static void expect_error_body(const sc_resp *r, int status, const char *code, const char *what) {
+    cJSON *j = sc_json(r);
+    CHECKF(r->status == status && !strcmp(jstr(j, "error.code") ?: "", code),
+           "%s: status %d, body %.200s", what, r->status, r->body ? r->body : "(none)");
+    cJSON_Delete(j);
+}
+
+/* A body over --max-body (64 KiB here) gets a readable 413 however the client sends it: the
+ * answer goes out as soon as the declared or received length passes the limit, and the rest
+ * of the upload is drained (up to a bound) so that a client still writing does not get a
+ * reset instead of the answer. */
+static void test_oversized(int port) {
+    char head[512];
+    sc_resp r;
+    size_t sent;
+    /* Declared: the whole upload is taken, then the 413 read. */
+    snprintf(head, sizeof head,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+             "\r\nContent-Length: %zu\r\n\r\n",
+             BIG_BODY);
+    CHECKF(write_then_read(port, head, BIG_BODY, false, &sent, &r),
+           "declared: the server took %zu of %zu bytes, then status %d", sent, BIG_BODY, r.status);
+    expect_error_body(&r, 413, "request_too_large", "declared length");
+    sc_resp_free(&r);
+    /* Refused for another reason before the body (no key): the same drain. */
+    snprintf(head, sizeof head,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+             BIG_BODY);
+    CHECKF(write_then_read(port, head, BIG_BODY, false, &sent, &r),
+           "401: the server took %zu of %zu bytes", sent, BIG_BODY);
+    expect_error_body(&r, 401, "invalid_api_key", "no key, big body");
+    sc_resp_free(&r);
+    /* Chunked: refused once the received length passes the limit, the rest drained. */
+    const char *chunked_head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                               "Bearer " API_KEY "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECKF(write_then_read(port, chunked_head, BIG_BODY, true, &sent, &r),
+           "chunked: the server took %zu of %zu bytes, then status %d", sent, BIG_BODY, r.status);
+    expect_error_body(&r, 413, "request_too_large", "chunked");
+    sc_resp_free(&r);
+    /* Chunked, the upload left unfinished: the 413 comes at once, not at the end. */
+    int fd = sc_connect(port);
+    char *chunk = malloc(100000 + 64);
+    int o = sprintf(chunk, "%x\r\n", 100000);
+    memset(chunk + o, ' ', 100000);
+    double t0 = sc_now();
+    CHECK(fd >= 0 && chunk && sc_send_all(fd, chunked_head, strlen(chunked_head)) &&
+          sc_send_all(fd, chunk, (size_t)o + 100000));
+    char buf[1024] = "";
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t got = poll(&p, 1, 1500) > 0 ? recv(fd, buf, sizeof buf - 1, 0) : -1;
+    if (got > 0) buf[got] = 0;
+    CHECKF(!strncmp(buf, "HTTP/1.1 413", 12) && strstr(buf, "request_too_large"),
+           "unfinished chunked upload: after %.2f s: %.100s", sc_now() - t0, buf);
+    close(fd);
+    free(chunk);
+    /* The drain is bounded: a client that never stops is cut off. */
+    snprintf(head, sizeof head,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+             "\r\nContent-Length: 100000000000\r\n\r\n");
+    size_t endless = (size_t)160 << 20;
+    write_then_read(port, head, endless, false, &sent, &r);
+    CHECKF(sent < endless, "the server drained all %zu bytes of an endless upload", sent);
+    sc_resp_free(&r);
+    /* Expect: 100-continue: a too-large body is refused without the 100, a good one gets it. */
+    const char *expect_big = "POST /tokenize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+                             "\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n";
+    CHECK(sc_raw(port, expect_big, strlen(expect_big), 3, &r));
+    expect_error_body(&r, 413, "request_too_large", "Expect with a big body");
+    sc_resp_free(&r);
+    const char *body = "{\"content\":\"hi\"}";
+    snprintf(head, sizeof head,
+             "POST /tokenize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+             "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+             strlen(body));
+    fd = sc_connect(port);
+    CHECK(fd >= 0 && sc_send_all(fd, head, strlen(head)));
+    p = (struct pollfd){.fd = fd, .events = POLLIN};
+    got = poll(&p, 1, 3000) > 0 ? recv(fd, buf, sizeof buf - 1, 0) : -1;
+    if (got > 0) buf[got] = 0;
+    CHECKF(got > 0 && !strncmp(buf, "HTTP/1.1 100", 12), "Expect: got %.60s", got > 0 ? buf : "");
+    CHECK(sc_send_all(fd, body, strlen(body)));
+    size_t len = 0;
+    char *raw = sc_read_all(fd, 3, &len);
+    close(fd);
+    CHECKF(raw && strstr(raw, "HTTP/1.1 200") && strstr(raw, "\"tokens\""),
+           "Expect: after the body: %.100s", raw ? raw : "");
+    free(raw);
+}
+
+/* Framing libmicrohttpd passes on that must not be guessed at (RFC 9112 6.1, 6.3). */
+static void test_framing(int port) {
+    static const struct {
+        const char *head;
+        int status;
+        const char *says; /* in the body */
+    } cases[] = {
+        /* an unknown transfer coding: the body would run until the client closes */
+        {"Transfer-Encoding: gzip\r\n", 501, "chunked"},
+        {"Transfer-Encoding: gzip, chunked\r\n", 501, "chunked"},
+        /* lengths that disagree (request smuggling) */
+        {"Content-Length: 5\r\nContent-Length: 7\r\n", 400, "Content-Length"},
+        {"Expect: something-else\r\nContent-Length: 5\r\n", 417, "100-continue"},
+        /* chunk framing the library refuses itself */
+        {"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n", 400, ""},
+        {"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\nabc\r\n0\r\n", 413, ""},
+        {"Content-Length: -5\r\n", 400, ""},
+        {"Content-Length: 99999999999999999999999\r\n", 413, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        bool has_body = strstr(cases[i].head, "\r\n\r\n") != NULL;
+        int n = snprintf(req, sizeof req,
+                         "POST /tokenize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+                         "\r\nConnection: close\r\n%s%s",
+                         cases[i].head, has_body ? "\r\n" : "\r\n{\"co}");
+        sc_resp r;
+        double t0 = sc_now();
+        bool ok = sc_raw(port, req, (size_t)n, 5, &r);
+        CHECKF(ok && r.status == cases[i].status && sc_now() - t0 < 3 &&
+                   strstr(r.body, cases[i].says),
+               "framing '%.40s': status %d (want %d) after %.2f s", cases[i].head, r.status,
+               cases[i].status, sc_now() - t0);
+        sc_resp_free(&r);
+    }
+    /* A URL past the header limit. */
+    char *req = malloc(100100);
+    int o = sprintf(req, "GET /health?");
+    memset(req + o, 'a', 100000);
+    o += 100000;
+    o += sprintf(req + o, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    sc_resp r;
+    CHECK(sc_raw(port, req, (size_t)o, 5, &r) && (r.status == 414 || r.status == 431));
+    sc_resp_free(&r);
+    free(req);
+}
+
 /* A client trickling its request is cut off after --timeout (2 s) while others are served. */
 static void test_slow_clients(int port) {
     const char *partial[] = {"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n",
@@ -777,14 +948,35 @@ static bool stream_open(int port, const char *body, open_stream *s, int *status)
 
 static void test_overload(const char *model_path) {
     sc_server srv;
-    const char *args[] = {
-        "-m",   model_path,  "--parallel", "1",         "--max-queue", "1",  "--ctx-size",
-        "8192", "--threads", "1",          "--api-key", API_KEY,       "-q", "--shutdown-timeout",
-        "1",    NULL};
+    const char *args[] = {"-m",          model_path,
+                          "--parallel",  "1",
+                          "--max-queue", "1",
+                          "--ctx-size",  "8192",
+                          "--threads",   "1",
+                          "--api-key",   API_KEY,
+                          "-q",          "--shutdown-timeout",
+                          "1",           "--max-client-connections",
+                          "6",           NULL};
     if (!sc_server_start(&srv, args)) {
         CHECKF(0, "overload server did not start");
         return;
     }
+    /* One client cannot hold every connection: past --max-client-connections (6) its new
+     * connections are closed unanswered, and served again once it lets go of some. */
+    int idle[6];
+    for (int i = 0; i < 6; i++)
+        CHECK((idle[i] = sc_connect(srv.port)) >= 0);
+    sc_resp r;
+    bool served = sc_request(srv.port, "GET", "/health", NULL, &r) && r.status == 200;
+    sc_resp_free(&r);
+    CHECKF(!served, "a 7th connection from one client was served");
+    for (int i = 0; i < 6; i++)
+        close(idle[i]);
+    for (double t0 = sc_now(); !served && sc_now() - t0 < 5; usleep(20 * 1000)) {
+        served = sc_request(srv.port, "GET", "/health", NULL, &r) && r.status == 200;
+        sc_resp_free(&r);
+    }
+    CHECKF(served, "not served after the idle connections closed");
     char extra[256];
     snprintf(extra, sizeof extra, ",\"stream\":true%s", g_bias);
     char *body = chat_body("Keep talking", 100000, extra);
@@ -794,7 +986,6 @@ static void test_overload(const char *model_path) {
     CHECK(wait_metric(srv.port, "beanbag_requests_running ", 1)); /* A runs */
     CHECK(stream_open(srv.port, body, &b, &sb) && sb == 200);
     CHECK(wait_metric(srv.port, "beanbag_requests_waiting ", 1)); /* B waits */
-    sc_resp r;
     size_t len;
     char *req = sc_format_request("POST", "/v1/chat/completions", body, NULL, &len);
     CHECK(sc_raw(srv.port, req, len, 10, &r));
@@ -912,10 +1103,95 @@ static void test_curl(int port) {
                       "-o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope'");
     CHECKF(code && !strcmp(code, "401"), "curl with a wrong key: %s", code ? code : "(none)");
     free(code);
+    /* A body over --max-body, sent with Expect: 100-continue (curl's way for big uploads),
+     * without it, and chunked: curl reads the 413 and its error body every time. */
+    size_t big = (size_t)8 << 20;
+    char *huge = malloc(big + 1);
+    memset(huge, ' ', big);
+    huge[big] = 0;
+    const char *ways[] = {"-H 'Expect: 100-continue'", "-H 'Expect:'",
+                          "-H 'Transfer-Encoding: chunked'"};
+    for (int i = 0; i < 3; i++) {
+        char opts[256];
+        snprintf(opts, sizeof opts, "%s -w '\\n%%{http_code}'", ways[i]);
+        char *out = curl(port, "/v1/chat/completions", huge, opts);
+        CHECKF(out && strstr(out, "\"request_too_large\"") && strstr(out, "\n413"),
+               "curl %s, 8 MiB body: %.200s", ways[i], out ? out : "(no output)");
+        free(out);
+    }
+    free(huge);
     free(sse);
     free(body);
     cJSON_Delete(j);
     free(whole);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+/* --tls-cert/--tls-key: HTTPS with a self-signed certificate made here, checked by curl
+ * against it; plain HTTP on that port gets nothing; a body past --max-body still gets 413. */
+static void test_tls(const char *model_path) {
+    if (system("openssl version > /dev/null 2>&1") != 0 ||
+        system("curl --version > /dev/null 2>&1") != 0) {
+        printf("SKIP: TLS test (needs openssl and curl)\n");
+        return;
+    }
+    char dir[] = "/tmp/bb_test_tls_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[1024], cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 -subj "
+             "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 > /dev/null 2>&1",
+             key, cert);
+    CHECKF(system(cmd) == 0, "openssl could not make a certificate");
+    sc_server srv;
+    const char *args[] = {"-m", model_path,   "--tls-cert", cert, "--tls-key",
+                          key,  "--max-body", "65536",      "-q", NULL};
+    if (!sc_server_start(&srv, args)) {
+        CHECKF(0, "TLS server did not start");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --cacert %s https://127.0.0.1:%d/v1/chat/completions -d "
+             "'{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}'",
+             cert, srv.port);
+    FILE *p = popen(cmd, "r");
+    size_t len = 0;
+    char *out = p ? sc_read_all(fileno(p), 30, &len) : NULL;
+    if (p) pclose(p);
+    CHECKF(out && strstr(out, "\"chat.completion\""), "HTTPS chat: %.200s", out ? out : "");
+    free(out);
+    /* a big body over TLS, chunked and declared: 413, readable */
+    char big[160];
+    snprintf(big, sizeof big, "%s/big", dir);
+    FILE *f = fopen(big, "wb");
+    for (int i = 0; f && i < 4096; i++)
+        fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+              f);
+    if (f) fclose(f);
+    const char *ways[] = {"-H 'Transfer-Encoding: chunked'", "-H 'Expect:'"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "curl -sS --cacert %s %s -w '\\n%%{http_code}' --data-binary @%s "
+                 "https://127.0.0.1:%d/v1/chat/completions",
+                 cert, ways[i], big, srv.port);
+        p = popen(cmd, "r");
+        out = p ? sc_read_all(fileno(p), 30, &len) : NULL;
+        if (p) pclose(p);
+        CHECKF(out && strstr(out, "request_too_large") && strstr(out, "\n413"),
+               "HTTPS, big body (%s): %.200s", ways[i], out ? out : "");
+        free(out);
+    }
+    /* plain HTTP to the HTTPS port: no HTTP answer */
+    sc_resp r;
+    CHECK(!sc_request(srv.port, "GET", "/health", NULL, &r) || r.status == 0 || r.status >= 400);
+    sc_resp_free(&r);
+    CHECKF(sc_server_stop(&srv, 20) == 0, "TLS server exit status");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* ---------------------------------------------------------------- the openai package */
@@ -1237,6 +1513,8 @@ int main(void) {
     test_step_metrics(srv.port);
     test_disconnect(srv.port);
     test_hostile(srv.port);
+    test_oversized(srv.port);
+    test_framing(srv.port);
     test_slow_clients(srv.port);
     test_curl(srv.port);
     test_openai_sdk(srv.port);
@@ -1245,6 +1523,7 @@ int main(void) {
     fp.n_ctx_train = 32768;
     CHECKF(fixture_model_write(&fp, path, &err) == BB_OK, "fixture: %s", err.message);
     test_overload(path);
+    test_tls(path);
     unlink(path);
     return tu_finish("test_server");
 }

@@ -41,7 +41,7 @@ void arena_free(jx_arena *a) {
     arena_block *b = a->head;
     while (b) {
         arena_block *next = b->next;
-        free(b);
+        jx_free(b);
         b = next;
     }
     a->head = NULL;

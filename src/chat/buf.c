@@ -14,7 +14,7 @@ void jb_init(jx_buf *b, size_t limit) {
 }
 
 void jb_free(jx_buf *b) {
-    free(b->data);
+    jx_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
@@ -96,7 +96,7 @@ void jb_put_utf8(jx_buf *b, uint32_t cp) {
 
 jv jb_take_str(jx_buf *b) {
     jv s = jv_str(b->data ? b->data : "", b->len);
-    free(b->data);
+    jx_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
     return s;

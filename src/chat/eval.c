@@ -87,7 +87,7 @@ void jx_scope_release(jx_scope *s) {
     while (s && --s->refcnt == 0) {
         jx_scope *parent = s->parent;
         jv_release(s->vars);
-        free(s);
+        jx_free(s);
         s = parent;
     }
 }
@@ -356,7 +356,7 @@ static bool do_slice(jx_ctx *ctx, jv obj, jv a, jv b, jv c, jv *out) {
     jb_init(&buf, 0);
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
         jb_put(&buf, s + offs[i], offs[i + 1] - offs[i]);
-    free(offs);
+    jx_free(offs);
     *out = jb_take_str(&buf);
     return true;
 }
@@ -766,7 +766,7 @@ static void vec_push(jvec *a, jv x) {
     if (a->n == a->cap) {
         jv *v = jx_alloc(a->cap * 2 * sizeof *v);
         memcpy(v, a->v, a->n * sizeof *v);
-        if (a->v != a->inl) free(a->v);
+        if (a->v != a->inl) jx_free(a->v);
         a->v = v;
         a->cap *= 2;
     }
@@ -776,7 +776,7 @@ static void vec_push(jvec *a, jv x) {
 static void vec_free(jvec *a) {
     for (size_t i = 0; i < a->n; i++)
         jv_release(a->v[i]);
-    if (a->v != a->inl) free(a->v);
+    if (a->v != a->inl) jx_free(a->v);
 }
 
 /* Evaluated call arguments; the vectors hold the references. */

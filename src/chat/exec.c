@@ -238,7 +238,7 @@ static bool bind_params(jx_ctx *ctx, const jnode *node, const char *name, const 
             v = jv_undef_hint("'%s' is undefined", params->kw_names[i].u.s->data);
         if (ok) jx_assign(ctx, params->kw_names[i], v);
     }
-    if (set != set_small) free(set);
+    if (set != set_small) jx_free(set);
     if (node->uses & USES_VARARGS)
         jx_assign(ctx, ctx->name_varargs, varargs);
     else
@@ -309,7 +309,7 @@ static jx_flow exec_with(jx_ctx *ctx, const jnode *n) {
     }
     for (size_t i = 0; i < done; i++)
         jv_release(vals[i]);
-    free(vals);
+    jx_free(vals);
     return flow;
 }
 

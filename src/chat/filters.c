@@ -160,7 +160,7 @@ static bool sorted_order(jx_ctx *ctx, const jv *keys, size_t n, bool reverse, si
         idx[i] = i;
     sorter s = {.ctx = ctx, .keys = keys, .reverse = reverse};
     merge_sort(&s, idx, tmp, n);
-    free(tmp);
+    jx_free(tmp);
     return !s.failed;
 }
 
@@ -783,8 +783,8 @@ static bool f_dictsort(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
         *out = r;
     }
     release_all(keys, n);
-    free(keys);
-    free(idx);
+    jx_free(keys);
+    jx_free(idx);
     return ok;
 }
 
@@ -804,8 +804,8 @@ static bool f_sort(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
         *out = r;
     }
     release_all(keys, n);
-    free(keys);
-    free(idx);
+    jx_free(keys);
+    jx_free(idx);
     jv_release(items);
     return ok;
 }
@@ -835,7 +835,7 @@ static bool f_unique(jx_ctx *ctx, jv v, const jx_args *args, jv *out) {
             jv_release(r);
     }
     release_all(keys, n);
-    free(keys);
+    jx_free(keys);
     jv_release(items);
     return ok;
 }
@@ -861,7 +861,7 @@ static bool min_max(jx_ctx *ctx, jv v, const jx_args *args, jv *out, bool want_m
         *out = n ? jv_retain(jv_list_at(items, best))
                  : jv_undef_hint("No aggregated item, sequence was empty.");
     release_all(keys, n);
-    free(keys);
+    jx_free(keys);
     jv_release(items);
     return ok;
 }

@@ -200,7 +200,7 @@ static bool read_number(reader *r, jv *out) {
             is_float = true;
     }
     if (is_float) *out = jv_float(strtod(buf, NULL));
-    if (buf != tmp) free(buf);
+    if (buf != tmp) jx_free(buf);
     return true;
 }
 
@@ -481,7 +481,7 @@ static bool write_dict(writer *w, jv v, int level) {
     if (w->o->sort_keys) {
         slots = jx_alloc(d->n * sizeof *slots);
         if (!sorted_slots(w, d, slots)) {
-            free(slots);
+            jx_free(slots);
             return false;
         }
     }
@@ -496,7 +496,7 @@ static bool write_dict(writer *w, jv v, int level) {
         jb_puts(w->b, w->o->key_sep);
         ok = write_value(w, d->vals[s], level + 1);
     }
-    free(slots);
+    jx_free(slots);
     if (!ok) return false;
     newline_indent(w, level);
     jb_putc(w->b, '}');

@@ -571,6 +571,6 @@ bool jx_lex(const char *src, size_t len, jx_arena *arena, jx_tokens *out, char *
 }
 
 void jx_tokens_free(jx_tokens *t) {
-    free(t->v);
+    jx_free(t->v);
     memset(t, 0, sizeof *t);
 }

@@ -1106,7 +1106,7 @@ void jx_template_free(jx_template *t) {
     if (!t) return;
     for (size_t i = 0; i < t->nconsts; i++)
         jv_release(t->consts[i]);
-    free(t->consts);
+    jx_free(t->consts);
     jx_arena arena = t->arena;
     arena_free(&arena);
 }

@@ -97,11 +97,14 @@ static bb_status execute(jx_template *tpl, const render_vars *vars, char **out, 
         if (ctx.raised) return bb_fail(err, BB_ERR_TEMPLATE, "%s", ctx.err);
         return bb_fail(err, BB_ERR_TEMPLATE, "chat template error: %s", ctx.err);
     }
-    if (!buf.data) {
-        buf.data = jx_alloc(1);
-        buf.data[0] = '\0';
+    /* the caller frees the text with free(): a plain copy, not an interpreter block */
+    *out = malloc(buf.len + 1);
+    if (*out) {
+        if (buf.len) memcpy(*out, buf.data, buf.len);
+        (*out)[buf.len] = '\0';
     }
-    *out = buf.data;
+    jb_free(&buf);
+    if (!*out) return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory for the rendered text");
     return BB_OK;
 }
 
@@ -136,6 +139,17 @@ static bb_status token_arg(const char *what, const char *s, jv *out, bb_error *e
     return BB_OK;
 }
 
+/* Where a render lands when the system runs out of memory in the middle of it: everything it
+ * allocated is freed at once (jx_heap_abandon), whatever pointed at it. */
+static bb_status out_of_memory(jx_heap *heap, char **out, bb_error *err) {
+    jx_heap_abandon(heap);
+    if (*out) {
+        free(*out);
+        *out = NULL;
+    }
+    return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory rendering the chat template");
+}
+
 static void release_vars(render_vars *v) {
     jv_release(v->extra);
     jv_release(v->messages);
@@ -150,24 +164,10 @@ static bb_status check_messages(jv messages, bb_error *err) {
     return BB_OK;
 }
 
-bb_status bb_chat_render(const char *template_src, const char *messages_json,
-                         const char *tools_json, bool add_generation_prompt, const char *bos_token,
-                         const char *eos_token, char **out, bb_error *err) {
-    return bb_chat_render_kwargs(template_src, messages_json, tools_json, NULL,
-                                 add_generation_prompt, bos_token, eos_token, out, err);
-}
-
-bb_status bb_chat_render_kwargs(const char *template_src, const char *messages_json,
-                                const char *tools_json, const char *kwargs_json,
-                                bool add_generation_prompt, const char *bos_token,
-                                const char *eos_token, char **out, bb_error *err) {
-    if (!out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render: out is NULL");
-    *out = NULL;
-    if (!template_src || !messages_json)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
-                       "bb_chat_render: template and messages are required");
-    jx_heap heap;
-    jx_heap_begin(&heap, JX_MAX_ALLOC);
+static bb_status render_messages(const char *template_src, const char *messages_json,
+                                 const char *tools_json, const char *kwargs_json,
+                                 bool add_generation_prompt, const char *bos_token,
+                                 const char *eos_token, char **out, bb_error *err) {
     render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), add_generation_prompt,
                      jv_undef()};
     bb_status st = parse_json_arg("messages", messages_json, &v.messages, err);
@@ -188,6 +188,31 @@ bb_status bb_chat_render_kwargs(const char *template_src, const char *messages_j
     if (st == BB_OK) st = token_arg("eos_token", eos_token, &v.eos, err);
     if (st == BB_OK) st = render(template_src, &v, out, err);
     release_vars(&v);
+    return st;
+}
+
+bb_status bb_chat_render(const char *template_src, const char *messages_json,
+                         const char *tools_json, bool add_generation_prompt, const char *bos_token,
+                         const char *eos_token, char **out, bb_error *err) {
+    return bb_chat_render_kwargs(template_src, messages_json, tools_json, NULL,
+                                 add_generation_prompt, bos_token, eos_token, out, err);
+}
+
+bb_status bb_chat_render_kwargs(const char *template_src, const char *messages_json,
+                                const char *tools_json, const char *kwargs_json,
+                                bool add_generation_prompt, const char *bos_token,
+                                const char *eos_token, char **out, bb_error *err) {
+    if (!out) return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render: out is NULL");
+    *out = NULL;
+    if (!template_src || !messages_json)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "bb_chat_render: template and messages are required");
+    jx_heap heap;
+    jx_heap_begin(&heap, JX_MAX_ALLOC);
+    if (setjmp(heap.oom)) return out_of_memory(&heap, out, err);
+    heap.unwind = true;
+    bb_status st = render_messages(template_src, messages_json, tools_json, kwargs_json,
+                                   add_generation_prompt, bos_token, eos_token, out, err);
     jx_heap_end(&heap);
     return st;
 }
@@ -227,18 +252,8 @@ static bb_status case_vars(jv c, render_vars *v, bb_error *err) {
     return st;
 }
 
-bb_status bb_chat_render_case(const char *template_src, const char *case_json, char **out,
-                              bb_error *err) {
-    return bb_chat_render_case_tools(template_src, case_json, NULL, out, err);
-}
-
-bb_status bb_chat_render_case_tools(const char *template_src, const char *case_json,
-                                    const char *tools_json, char **out, bb_error *err) {
-    if (!out || !template_src || !case_json)
-        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render_case: missing argument");
-    *out = NULL;
-    jx_heap heap;
-    jx_heap_begin(&heap, JX_MAX_ALLOC);
+static bb_status render_case(const char *template_src, const char *case_json,
+                             const char *tools_json, char **out, bb_error *err) {
     render_vars v = {jv_none(), jv_undef(), jv_none(), jv_none(), false, jv_undef()};
     jv c = jv_none();
     bb_status st = parse_json_arg("case", case_json, &c, err);
@@ -255,6 +270,24 @@ bb_status bb_chat_render_case_tools(const char *template_src, const char *case_j
     if (st == BB_OK) st = render(template_src, &v, out, err);
     jv_release(c);
     release_vars(&v);
+    return st;
+}
+
+bb_status bb_chat_render_case(const char *template_src, const char *case_json, char **out,
+                              bb_error *err) {
+    return bb_chat_render_case_tools(template_src, case_json, NULL, out, err);
+}
+
+bb_status bb_chat_render_case_tools(const char *template_src, const char *case_json,
+                                    const char *tools_json, char **out, bb_error *err) {
+    if (!out || !template_src || !case_json)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT, "bb_chat_render_case: missing argument");
+    *out = NULL;
+    jx_heap heap;
+    jx_heap_begin(&heap, JX_MAX_ALLOC);
+    if (setjmp(heap.oom)) return out_of_memory(&heap, out, err);
+    heap.unwind = true;
+    bb_status st = render_case(template_src, case_json, tools_json, out, err);
     jx_heap_end(&heap);
     return st;
 }

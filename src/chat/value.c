@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,36 @@ static void count_bytes(size_t n) {
     if (h->limit && h->allocated > h->limit) h->exceeded = true;
 }
 
+/* A block's header: its place in its heap's list of blocks (for jx_heap_abandon). Four
+ * pointers' worth keeps the payload aligned for any type. */
+typedef struct jx_block {
+    struct jx_block *prev, *next;
+    jx_heap *heap;
+    void *pad;
+} jx_block;
+
+static void link_block(jx_block *b) {
+    b->heap = cur_heap;
+    b->prev = NULL;
+    b->next = cur_heap ? cur_heap->blocks : NULL;
+    if (b->next) b->next->prev = b;
+    if (cur_heap) cur_heap->blocks = b;
+}
+
+static void unlink_block(jx_block *b) {
+    if (b->prev)
+        b->prev->next = b->next;
+    else if (b->heap)
+        b->heap->blocks = b->next;
+    if (b->next) b->next->prev = b->prev;
+    b->prev = b->next = NULL;
+}
+
+/* The system is out of memory (templates hit their budget far earlier): inside a render,
+ * back to its entry (jx_heap_abandon frees what it allocated); outside one, stop. */
 static void *check_alloc(void *p) {
     if (!p) {
-        /* Only a system out of memory gets here: templates hit their budget far earlier. */
+        if (cur_heap && cur_heap->unwind) longjmp(cur_heap->oom, 1);
         fputs("beanbag: out of memory in the chat template interpreter\n", stderr);
         abort();
     }
@@ -30,19 +58,42 @@ static void *check_alloc(void *p) {
 
 void *jx_alloc(size_t size) {
     count_bytes(size);
-    return check_alloc(malloc(size ? size : 1));
+    if (size > SIZE_MAX - sizeof(jx_block)) check_alloc(NULL);
+    jx_block *b = check_alloc(malloc(sizeof *b + (size ? size : 1)));
+    link_block(b);
+    return b + 1;
+}
+
+void jx_free(void *ptr) {
+    if (!ptr) return;
+    jx_block *b = (jx_block *)ptr - 1;
+    unlink_block(b);
+    free(b);
 }
 
 void *jx_calloc(size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) check_alloc(NULL);
-    count_bytes(total);
-    return check_alloc(calloc(count ? count : 1, size ? size : 1));
+    void *p = jx_alloc(total);
+    memset(p, 0, total);
+    return p;
 }
 
 void *jx_realloc(void *ptr, size_t old_size, size_t new_size) {
+    if (!ptr) return jx_alloc(new_size);
     if (new_size > old_size) count_bytes(new_size - old_size);
-    return check_alloc(realloc(ptr, new_size ? new_size : 1));
+    if (new_size > SIZE_MAX - sizeof(jx_block)) check_alloc(NULL);
+    jx_block *b = (jx_block *)ptr - 1, *prev = b->prev, *next = b->next;
+    jx_heap *heap = b->heap;
+    jx_block *nb = realloc(b, sizeof *nb + (new_size ? new_size : 1));
+    if (!nb) check_alloc(NULL); /* b is still allocated and still linked */
+    /* the block may have moved: point its neighbours at the new place */
+    if (prev)
+        prev->next = nb;
+    else if (heap)
+        heap->blocks = nb;
+    if (next) next->prev = nb;
+    return nb + 1;
 }
 
 void jx_heap_begin(jx_heap *heap, size_t limit) {
@@ -50,6 +101,16 @@ void jx_heap_begin(jx_heap *heap, size_t limit) {
     heap->limit = limit;
     heap->outer = cur_heap;
     cur_heap = heap;
+}
+
+void jx_heap_abandon(jx_heap *heap) {
+    for (jx_block *b = heap->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    heap->blocks = NULL;
+    heap->live = NULL;
+    cur_heap = heap->outer;
 }
 
 bool jx_heap_exceeded(void) {
@@ -105,7 +166,7 @@ void jx_heap_end(jx_heap *heap) {
     for (jobj *o = heap->live; o; o = o->next)
         n++;
     if (n) {
-        jobj **all = check_alloc(malloc(n * sizeof *all));
+        jobj **all = jx_alloc(n * sizeof *all);
         size_t i = 0;
         for (jobj *o = heap->live; o; o = o->next) {
             all[i++] = o;
@@ -115,8 +176,15 @@ void jx_heap_end(jx_heap *heap) {
             jv_container_clear(obj_value(all[i]));
         for (i = 0; i < n; i++)
             jv_release(obj_value(all[i]));
-        free(all);
+        jx_free(all);
     }
+    /* blocks still allocated outlive the render: they must not point at its heap */
+    for (jx_block *b = heap->blocks, *next; b; b = next) {
+        next = b->next;
+        b->heap = NULL;
+        b->prev = b->next = NULL;
+    }
+    heap->blocks = NULL;
     cur_heap = heap->outer;
 }
 
@@ -134,7 +202,7 @@ jstr *jstr_new(const char *s, size_t len) {
 }
 
 void jstr_release(jstr *s) {
-    if (s && --s->refcnt == 0) free(s);
+    if (s && --s->refcnt == 0) jx_free(s);
 }
 
 bool jstr_is_ascii(jstr *s) {
@@ -255,12 +323,12 @@ static void free_container(jv v, jobj *o) {
     jv_container_clear(v);
     switch (v.type) {
     case JV_LIST:
-        free(v.u.l->items);
+        jx_free(v.u.l->items);
         break;
     case JV_DICT:
-        free(v.u.d->keys);
-        free(v.u.d->vals);
-        free(v.u.d->index);
+        jx_free(v.u.d->keys);
+        jx_free(v.u.d->vals);
+        jx_free(v.u.d->index);
         break;
     case JV_LOOP:
         jv_release(v.u.loop->items);
@@ -268,7 +336,7 @@ static void free_container(jv v, jobj *o) {
     default:
         break;
     }
-    free(o);
+    jx_free(o);
 }
 
 /* Containers whose count reached zero wait in a queue and are freed by the outermost
@@ -365,7 +433,7 @@ void jv_list_drop_front(jv list, size_t n) {
     l->n -= n;
     for (size_t i = 0; i < n; i++)
         jv_release(dropped[i]);
-    free(dropped);
+    jx_free(dropped);
 }
 
 /* ------------------------------------------------------------------ dicts */
@@ -448,7 +516,7 @@ static void index_insert(jdict *d, size_t slot) {
 }
 
 static void index_rebuild(jdict *d) {
-    free(d->index);
+    jx_free(d->index);
     d->index = NULL;
     d->index_cap = 0;
     if (d->n <= DICT_LINEAR_MAX) return;
@@ -529,7 +597,7 @@ void jv_dict_clear(jv dict) {
     jdict *d = dict.u.d;
     size_t n = d->n;
     d->n = 0;
-    free(d->index);
+    jx_free(d->index);
     d->index = NULL;
     d->index_cap = 0;
     for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 #ifndef BB_CHAT_VALUE_H
 #define BB_CHAT_VALUE_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -121,7 +122,10 @@ typedef struct jx_heap {
     size_t allocated; /* bytes requested so far, cumulative: bounds both memory and work */
     size_t limit;     /* 0 = unlimited */
     bool exceeded;
-    struct jx_heap *outer; /* the thread's previous heap, restored by jx_heap_end */
+    struct jx_heap *outer;   /* the thread's previous heap, restored by jx_heap_end */
+    struct jx_block *blocks; /* every block allocated under this heap and not freed yet */
+    bool unwind;             /* oom is set: a failed allocation jumps there */
+    jmp_buf oom;
 } jx_heap;
 
 /* Makes `heap` the current thread's heap until jx_heap_end, which frees every container
@@ -129,10 +133,17 @@ typedef struct jx_heap {
 void jx_heap_begin(jx_heap *heap, size_t limit);
 void jx_heap_end(jx_heap *heap);
 bool jx_heap_exceeded(void);
+/* After a longjmp to heap->oom (the system ran out of memory mid-render): frees every block
+ * the render allocated, whatever held it, and restores the previous heap. */
+void jx_heap_abandon(jx_heap *heap);
 
-/* malloc/realloc that count against the current heap; they abort only when the system
- * itself is out of memory (the budget keeps templates far from that). */
+/* malloc/realloc/free for everything the interpreter allocates: counted against the current
+ * heap and tracked by it, so that when the system runs out of memory in the middle of a
+ * render (the budget keeps templates far from that, but a loaded server is another matter)
+ * the allocation jumps back to the render's entry, which frees it all and reports the
+ * error; outside a render a failure aborts. Blocks from jx_alloc are freed with jx_free. */
 void *jx_alloc(size_t size);
+void jx_free(void *ptr);
 void *jx_realloc(void *ptr, size_t old_size, size_t new_size);
 void *jx_calloc(size_t count, size_t size);
 

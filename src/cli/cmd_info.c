@@ -33,7 +33,7 @@ int cmd_info(int argc, char **argv) {
     if (st == BB_ERR_UNSUPPORTED || st == BB_ERR_FORMAT) {
         /* still show what the file holds when we cannot run it */
         fprintf(stderr, "beanbag info: %s\n", err.message);
-        mp.vocab_only = true;
+        mp.metadata_only = true;
         bb_error err2 = {0};
         if (bb_model_load(path, &mp, &m, &err2) != BB_OK) return 1;
     } else if (st != BB_OK) {

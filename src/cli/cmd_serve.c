@@ -1,7 +1,9 @@
 /* `beanbag serve`: the OpenAI-compatible HTTP server over one model. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,11 @@ static void usage(FILE *out) {
             "      --timeout SECS      time a client has to send a request, and to take each\n"
             "                          piece of a response (default 30)\n"
             "      --max-connections N open connections at most (default 256)\n"
+            "      --tls-cert FILE     serve HTTPS with this PEM certificate (chain) ...\n"
+            "      --tls-key FILE      ... and its PEM private key\n"
+            "      --max-client-connections N  open connections from one client address at\n"
+            "                          most (default 0: no limit of its own; behind a reverse\n"
+            "                          proxy every client has the proxy's address)\n"
             "      --shutdown-timeout SECS  on SIGTERM/SIGINT, time running requests get to\n"
             "                          finish before they are cancelled (default 10); meanwhile\n"
             "                          /health says \"draining\" (503) and new requests get 503\n"
@@ -60,6 +67,7 @@ static void usage(FILE *out) {
 typedef struct serve_opts {
     runtime_params rt;
     server_params http;
+    const char *tls_cert_path, *tls_key_path;
     const char *alias;
     const char *data_dir, *bots_dir;
     double shutdown_timeout;
@@ -79,6 +87,9 @@ enum {
     O_BODY,
     O_TIMEOUT,
     O_CONNS,
+    O_CLIENT_CONNS,
+    O_TLS_CERT,
+    O_TLS_KEY,
     O_SHUTDOWN,
     O_NO_PREFIX,
     O_DATA,
@@ -102,6 +113,9 @@ static const struct option long_opts[] = {
     {"max-body", required_argument, NULL, O_BODY},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"max-connections", required_argument, NULL, O_CONNS},
+    {"max-client-connections", required_argument, NULL, O_CLIENT_CONNS},
+    {"tls-cert", required_argument, NULL, O_TLS_CERT},
+    {"tls-key", required_argument, NULL, O_TLS_KEY},
     {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
     {"no-prefix-cache", no_argument, NULL, O_NO_PREFIX},
     {"data-dir", required_argument, NULL, O_DATA},
@@ -196,6 +210,16 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             if ((ok = int_flag("--max-connections", 1, 100000, &v)))
                 o->http.max_connections = (int)v;
             break;
+        case O_TLS_CERT:
+            o->tls_cert_path = optarg;
+            break;
+        case O_TLS_KEY:
+            o->tls_key_path = optarg;
+            break;
+        case O_CLIENT_CONNS:
+            if ((ok = int_flag("--max-client-connections", 0, 100000, &v)))
+                o->http.max_client_connections = (int)v;
+            break;
         case O_SHUTDOWN:
             if ((ok = int_flag("--shutdown-timeout", 0, 86400, &v)))
                 o->shutdown_timeout = (double)v;
@@ -210,6 +234,10 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         fprintf(stderr, "beanbag serve: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (!o->tls_cert_path != !o->tls_key_path) {
+        fprintf(stderr, "beanbag serve: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
     if (o->rt.n_batch < o->rt.n_seq_max) o->rt.n_batch = o->rt.n_seq_max;
     o->http.max_n = max_n ? (int)max_n : o->rt.n_seq_max;
     if (o->http.max_n > o->rt.n_seq_max) {
@@ -218,6 +246,32 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         return 2;
     }
     return -1;
+}
+
+/* A PEM file (a certificate chain or a key: small) as a string, or NULL with the reason
+ * printed. */
+static char *read_pem(const char *path, const char *what) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "beanbag serve: cannot open the TLS %s '%s': %s\n", what, path,
+                strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap + 1, f);
+    bool too_big = n > cap, bad = buf && (ferror(f) || n == 0);
+    fclose(f);
+    if (!buf || too_big || bad) {
+        fprintf(stderr, "beanbag serve: the TLS %s '%s' is %s\n", what, path,
+                !buf      ? "too big for memory"
+                : too_big ? "over 1 MiB"
+                          : "empty or unreadable");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
 }
 
 static int64_t model_created(const char *path) {
@@ -248,12 +302,26 @@ int cmd_serve(int argc, char **argv) {
     }
     o.http.store = store;
     server *srv = NULL;
+    char *cert = NULL, *key = NULL;
+    if (o.tls_cert_path) {
+        if (!(cert = read_pem(o.tls_cert_path, "certificate")) ||
+            !(key = read_pem(o.tls_key_path, "key"))) {
+            free(cert);
+            store_close(store);
+            return 1;
+        }
+        o.http.tls_cert = cert;
+        o.http.tls_key = key;
+    }
     if (server_start(&o.http, &srv, &err) != BB_OK) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
         store_close(store);
+        free(cert);
+        free(key);
         return 1;
     }
-    printf("beanbag serve: listening on http://%s:%u\n", o.http.host, server_port(srv));
+    printf("beanbag serve: listening on %s://%s:%u\n", cert ? "https" : "http", o.http.host,
+           server_port(srv));
     fflush(stdout);
 
     /* A store name (or a hub name, pulled now) serves under that name. */
@@ -262,6 +330,9 @@ int cmd_serve(int argc, char **argv) {
     if (named && !(o.rt.model_path = cli_model_path("serve", named, mbuf, sizeof mbuf))) {
         server_stop_accepting(srv);
         server_free(srv, 0);
+        free(cert);
+        free(key);
+        store_close(store);
         return 1;
     }
     if (!o.alias && named && o.rt.model_path == mbuf) o.alias = named;
@@ -271,6 +342,8 @@ int cmd_serve(int argc, char **argv) {
         server_stop_accepting(srv);
         server_free(srv, 0);
         store_close(store);
+        free(cert);
+        free(key);
         return 1;
     }
     const char *model_id = o.alias ? o.alias : rt.default_id;
@@ -281,6 +354,8 @@ int cmd_serve(int argc, char **argv) {
         server_free(srv, 0);
         runtime_close(&rt);
         store_close(store);
+        free(cert);
+        free(key);
         return 1;
     }
     server_model m = {.model = rt.model,
@@ -316,6 +391,8 @@ int cmd_serve(int argc, char **argv) {
     server_wait_idle(srv, spent < o.shutdown_timeout ? o.shutdown_timeout - spent : 0);
     server_stop_accepting(srv);
     server_free(srv, 2.0);
+    free(cert);
+    free(key);
     runtime_close(&rt);
     bots_free(bts);
     store_close(store);

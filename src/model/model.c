@@ -15,7 +15,7 @@ bb_model_params bb_model_default_params(void) {
 static char *dup_gguf_string(gguf_string s) {
     char *out = malloc(s.len + 1);
     if (out) {
-        memcpy(out, s.data, s.len);
+        if (s.len) memcpy(out, s.data, s.len); /* an absent string has no data at all */
         out[s.len] = 0;
     }
     return out;
@@ -65,14 +65,28 @@ static bb_status load_weights(bb_model *m, bb_error *err) {
     return bb_weights_bind(m, err);
 }
 
+/* A vocab-only file (a tokenizer shipped alone) may leave the hyper-parameters out; when it
+ * gives them for an architecture we run, they must be ones that could run, so that every
+ * command refuses the same broken file. */
+static bb_status check_vocab_only_hparams(bb_model *m, bb_error *err) {
+    if (!m->arch) return BB_OK;
+    char key[128];
+    snprintf(key, sizeof key, "%s.embedding_length", m->arch->name);
+    if (gguf_find_key(m->file, key) < 0) return BB_OK;
+    return bb_hparams_load(m->file, m->arch, &m->hp, err);
+}
+
 static bb_status finish_load(bb_model *m, const bb_model_params *params, bb_error *err) {
-    bool vocab_only = params && params->vocab_only;
+    bool metadata_only = params && params->metadata_only;
+    bool vocab_only = metadata_only || (params && params->vocab_only);
     m->vocab_only = vocab_only;
+    if (metadata_only) return BB_OK;
     bb_status st;
     if ((st = load_arch(m, vocab_only, err)) || (st = load_strings(m, err)) ||
         (st = bb_vocab_load(m->file, &m->vocab, err)))
         return st;
-    if (!vocab_only && ((st = load_weights(m, err)) || (st = bb_weights_repack(m, err)))) return st;
+    if (vocab_only) return check_vocab_only_hparams(m, err);
+    if ((st = load_weights(m, err)) || (st = bb_weights_repack(m, err))) return st;
     return BB_OK;
 }
 

@@ -147,6 +147,21 @@ static bool append(char **text, const char *more) {
     return true;
 }
 
+/* The compiled grammar of a forced call (tc_tool_grammar with the grammar engine's schema
+ * compiler), or NULL when it cannot be built (the caller then forces the call in the prompt). */
+static bb_grammar *call_grammar(tc_family family, const char *tools, const char *name,
+                                const oai_request *req) {
+    char *gbnf = NULL;
+    bb_grammar *g = NULL;
+    bb_error err = {0};
+    if (tc_tool_grammar(family, tools, name, req->parallel_tool_calls, bb_json_schema_gbnf_rule,
+                        &gbnf, &err) == BB_OK &&
+        bb_grammar_parse_gbnf(gbnf, strlen(gbnf), "root", &g, &err) != BB_OK)
+        g = NULL;
+    free(gbnf);
+    return g;
+}
+
 bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *out, oai_error *e) {
     memset(out, 0, sizeof *out);
     const char *tmpl = prompt_template(model);
@@ -172,16 +187,20 @@ bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *o
     bool force =
         tools_on && (req->tool_choice == OAI_TOOLS_REQUIRED || req->tool_choice == OAI_TOOLS_NAMED);
     const char *name = req->tool_choice == OAI_TOOLS_NAMED ? req->tool_name : NULL;
-    /* Until the grammar engine enforces it (out->grammar), the call is forced by writing its
-     * opening into the reply: the model continues inside a call. A thinking block the
-     * prompt opened is closed first. */
-    char *prefix = ok && force ? tc_forced_prefix(family, name) : NULL;
+    /* A forced call is enforced by the grammar engine: the family's call syntax, arguments
+     * constrained by each function's schema (src/grammar/), from the reply's first token, so
+     * even a weak model returns a well-formed call. Where that grammar cannot be built (a
+     * family whose reply opens in the prompt, Functionary v3.2's ">>>", or a schema the
+     * compiler refuses), the call's opening is written into the reply instead and the model
+     * continues inside it. Either way a thinking block the prompt opened is closed first. */
+    if (ok && force && !tail) out->grammar = call_grammar(family, tools, name, req);
+    char *prefix = ok && force && !out->grammar ? tc_forced_prefix(family, name) : NULL;
     const char *forced_text = prefix ? prefix : "";
     if (tail && !strncmp(forced_text, tail, strlen(tail))) forced_text += strlen(tail);
     size_t n = strlen(forced_text) + (close ? strlen(close) : 0) + (tail ? strlen(tail) : 0) + 4;
     char *to_prompt = ok ? malloc(n) : NULL;
     forced = ok ? malloc(n) : NULL;
-    if (ok && (!to_prompt || !forced || (force && !prefix))) {
+    if (ok && (!to_prompt || !forced || (force && !prefix && !out->grammar))) {
         ok = oai_fail(e, 500, NULL, "out of memory");
     } else if (ok) {
         snprintf(to_prompt, n, "%s%s%s", force && in_think ? close : "",
@@ -191,13 +210,6 @@ bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *o
     }
     free(prefix);
     free(to_prompt);
-    if (ok && force) {
-        /* The grammar for the engine to come; its absence changes nothing yet. */
-        bb_error gerr = {0};
-        if (tc_tool_grammar(family, tools, name, req->parallel_tool_calls, NULL, &out->grammar,
-                            &gerr) != BB_OK)
-            out->grammar = NULL;
-    }
     if (forced && !forced[0]) {
         free(forced);
         forced = NULL;
@@ -231,7 +243,7 @@ bool chat_plan_build(const bb_model *model, const oai_request *req, chat_plan *o
 void chat_plan_free(chat_plan *p) {
     bb_free(p->ids);
     free(p->prefill);
-    free(p->grammar);
+    if (p->grammar) bb_grammar_unref(p->grammar);
     memset(p, 0, sizeof *p);
 }
 

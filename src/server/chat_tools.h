@@ -6,6 +6,7 @@
 #define BB_SERVER_CHAT_TOOLS_H
 
 #include "chat/toolcall.h"
+#include "grammar/grammar.h"
 #include "server/oai_request.h"
 
 typedef struct chat_plan {
@@ -15,7 +16,11 @@ typedef struct chat_plan {
     tc_config tc;      /* its settings */
     char *prefill;     /* text of the reply already in the prompt (a forced call), or NULL */
     bool special_text; /* control tokens in the output text (call markers) */
-    char *grammar;     /* GBNF forcing the call (tool_choice required / named), or NULL */
+    /* The grammar forcing the call (tool_choice required / named): the call syntax with each
+     * function's arguments constrained by its parameters schema, applied by the sampler from
+     * the reply's first token; or NULL (no forced call, or a family whose forced call is
+     * written into the prompt instead, see chat_tools.c). */
+    bb_grammar *grammar;
 } chat_plan;
 
 /* Builds the prompt for a chat request; false with *e set. */

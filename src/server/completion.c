@@ -51,12 +51,10 @@ static uint64_t random_seed(void) {
     return z ^ (z >> 31);
 }
 
-/* grammar: GBNF the output must follow (a call forced by tool_choice, chat_tools.h), or NULL.
- * This is the seam to the grammar engine (src/grammar/): until the sampler takes it, the call
- * is forced at the prompt level (chat_plan.prefill) and the grammar is not applied. */
+/* grammar: what the output must follow -- the request's response_format / grammar
+ * (structured.c), else a call forced by tool_choice (chat_tools.h), else NULL. */
 static bool submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
-                   bool special_text, const char *grammar, engine_request **out, oai_error *e) {
-    (void)grammar;
+                   bool special_text, bb_grammar *grammar, engine_request **out, oai_error *e) {
     const char *param = req->chat ? "messages" : "prompt";
     if (n == 0) return oai_fail(e, 400, param, "the prompt is empty");
     if (n >= (size_t)s->model.n_seq_ctx) {
@@ -77,8 +75,8 @@ static bool submit(server *s, const oai_request *req, const bb_token *ids, size_
     gp.logprobs = req->logprobs;
     gp.top_logprobs = req->top_logprobs;
     gp.special_text = special_text;
-    if (req->grammar) { /* response_format / grammar (structured.c) */
-        gp.grammar = req->grammar;
+    if (req->grammar || grammar) {
+        gp.grammar = req->grammar ? req->grammar : grammar;
         gp.grammar_vocab = server_grammar_vocab(s, e);
         if (!gp.grammar_vocab) return false;
     }

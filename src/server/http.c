@@ -2,7 +2,9 @@
  * limits and response helpers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,11 @@
 
 /* Headers beyond this (libmicrohttpd's per-connection pool) are refused by the library. */
 #define HEADER_POOL_BYTES (64 * 1024)
+/* A connection answered before its upload was read (413, 401, 404, ...) is drained of at most
+ * this much more upload, within the request timeout, before its socket is closed. */
+#define LINGER_BYTES ((size_t)64 << 20)
+/* Lingering sockets drained per pass of the watchdog. */
+#define LINGER_POLL_MAX 64
 
 server_params server_default_params(void) {
     return (server_params){.host = "127.0.0.1",
@@ -44,10 +51,97 @@ void conn_arm(server *s, conn_rec *c, bool arm) {
     pthread_mutex_unlock(&s->conns_mu);
 }
 
+/* ---------------------------------------------------------------- lingering close
+ *
+ * A client that sends its whole body before reading (most HTTP libraries do) is still
+ * writing when a response that refuses the body goes out. Closing a socket with unread data
+ * makes the kernel send a reset (RFC 1122, 4.2.2.13), and a reset discards what the client
+ * has not read yet: the client sees a broken pipe instead of the 413. So, as Apache's
+ * "lingering close" does, the write side is shut (the client sees the end of the response)
+ * and the rest of the upload is read and dropped until the client closes, LINGER_BYTES have
+ * come, or the request timeout passes. libmicrohttpd closes its descriptor after telling us
+ * the connection closed, so the socket is kept open by a dup the watchdog drains. */
+
+static void linger_start(server *s, int fd) {
+    int d = fd >= 0 ? dup(fd) : -1;
+    if (d < 0) return;
+    linger_rec *l = calloc(1, sizeof *l);
+    if (!l || fcntl(d, F_SETFL, fcntl(d, F_GETFL) | O_NONBLOCK) != 0) {
+        free(l);
+        close(d);
+        return;
+    }
+    shutdown(d, SHUT_WR);
+    l->fd = d;
+    l->until = mono_now() + s->p.timeout_s;
+    l->left = LINGER_BYTES;
+    pthread_mutex_lock(&s->conns_mu);
+    if (s->n_lingering >= s->p.max_connections) {
+        /* bounded like connections; beyond, the client may see a reset */
+        pthread_mutex_unlock(&s->conns_mu);
+        close(d);
+        free(l);
+        return;
+    }
+    l->next = s->lingering;
+    s->lingering = l;
+    s->n_lingering++;
+    pthread_cond_signal(&s->conns_cv);
+    pthread_mutex_unlock(&s->conns_mu);
+}
+
+/* Reads what a lingering socket has; false once it is done with (end, error, or a bound). */
+static bool linger_drain(linger_rec *l, double now) {
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(l->fd, buf, sizeof buf);
+        if (n > 0) {
+            if ((size_t)n >= l->left) return false;
+            l->left -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return now < l->until;
+        if (n < 0 && errno == EINTR) continue;
+        return false; /* the client closed, or the connection broke */
+    }
+}
+
+/* One pass over the lingering sockets (conns_mu held on entry and exit; only this thread
+ * removes records, so the ones seen stay valid while the lock is dropped to poll). */
+static void linger_pass(server *s) {
+    struct pollfd fds[LINGER_POLL_MAX];
+    linger_rec *seen[LINGER_POLL_MAX];
+    int n = 0;
+    for (linger_rec *l = s->lingering; l && n < LINGER_POLL_MAX; l = l->next) {
+        seen[n] = l;
+        fds[n++] = (struct pollfd){.fd = l->fd, .events = POLLIN};
+    }
+    pthread_mutex_unlock(&s->conns_mu);
+    poll(fds, (nfds_t)n, 100);
+    double now = mono_now();
+    for (int i = 0; i < n; i++)
+        if (!linger_drain(seen[i], now)) seen[i]->left = 0; /* done: removed below */
+    pthread_mutex_lock(&s->conns_mu);
+    for (linger_rec **pp = &s->lingering; *pp;) {
+        linger_rec *l = *pp;
+        if (l->left == 0 || now > l->until) {
+            *pp = l->next;
+            close(l->fd);
+            free(l);
+            s->n_lingering--;
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- connection deadlines */
+
 /* libmicrohttpd's own timeout counts idle time only, so a client trickling a byte at a time
  * keeps a connection forever; this thread bounds the whole request (and each response
  * write) instead, by shutting the socket down, which makes the connection's thread close it.
- * Records leave the list (under the lock) before libmicrohttpd closes the descriptor. */
+ * Records leave the list (under the lock) before libmicrohttpd closes the descriptor. The
+ * same thread drains lingering sockets. */
 static void *watchdog_main(void *arg) {
     server *s = arg;
     pthread_mutex_lock(&s->conns_mu);
@@ -58,6 +152,10 @@ static void *watchdog_main(void *arg) {
                 shutdown(c->fd, SHUT_RDWR);
                 c->deadline = 0;
             }
+        if (s->lingering) {
+            linger_pass(s);
+            continue;
+        }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 200 * 1000 * 1000;
@@ -67,6 +165,13 @@ static void *watchdog_main(void *arg) {
         }
         pthread_cond_timedwait(&s->conns_cv, &s->conns_mu, &until);
     }
+    while (s->lingering) {
+        linger_rec *l = s->lingering;
+        s->lingering = l->next;
+        close(l->fd);
+        free(l);
+    }
+    s->n_lingering = 0;
     pthread_mutex_unlock(&s->conns_mu);
     return NULL;
 }
@@ -98,6 +203,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     pthread_mutex_unlock(&s->conns_mu);
+    if (c->linger) linger_start(s, c->fd);
     free(c);
     *socket_context = NULL;
 }
@@ -231,9 +337,61 @@ static void allow_header(const char *path, char *out, size_t cap) {
                      routes[i].method);
 }
 
-/* The first call for a request (headers read): route, authenticate, check the declared size. */
+/* Every Content-Length of a request, to refuse ones that disagree. */
+typedef struct length_scan {
+    const char *first;
+    int n;
+    bool differ;
+} length_scan;
+
+static enum MHD_Result scan_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    length_scan *ls = cls;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    if (ls->n++ == 0)
+        ls->first = value;
+    else if (!value || !ls->first || strcmp(value, ls->first))
+        ls->differ = true;
+    return MHD_YES;
+}
+
+/* Message framing the library lets through but that is ambiguous or unsupported (RFC 9112,
+ * 6.1 and 6.3): a transfer coding other than chunked (the body would run until the client
+ * closes), Content-Length values that disagree (a request-smuggling vector), an Expect other
+ * than 100-continue (RFC 9110, 10.1.1). Returns the status to refuse with, or 0. */
+static int framing_error(struct MHD_Connection *c, const char **what) {
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te && strcasecmp(te, "chunked")) {
+        *what = "only the chunked transfer coding is supported";
+        return 501;
+    }
+    length_scan ls = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_length, &ls);
+    if (ls.differ) {
+        *what = "the request has Content-Length headers that disagree";
+        return 400;
+    }
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue")) {
+        *what = "only 'Expect: 100-continue' is supported";
+        return 417;
+    }
+    return 0;
+}
+
+/* The first call for a request (headers read): check the framing, route, authenticate, check
+ * the declared size. */
 static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req *r, const char *url,
                                   const char *method) {
+    const char *what = NULL;
+    int bad = framing_error(c, &what);
+    if (bad)
+        return fail(s, c, bad,
+                    bad == 501   ? "unsupported_transfer_encoding"
+                    : bad == 417 ? "expectation_failed"
+                                 : "invalid_request",
+                    "%s", what);
     const struct route *rt = route_find(url, method);
     if (!rt) return fail(s, c, 404, "not_found", "no such endpoint: %.200s", url);
     if (rt->auth) {
@@ -319,6 +477,51 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r
     }
 }
 
+/* Whether the request announces a body (RFC 9112, 6.3: Transfer-Encoding or Content-Length). */
+static bool has_body(struct MHD_Connection *c) {
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+           (cl && strcmp(cl, "0") != 0);
+}
+
+/* Writes all of buf to a non-blocking socket within one second; false if it could not. */
+static bool send_within(int fd, const char *buf, size_t len) {
+    double until = mono_now() + 1.0;
+    while (len) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (mono_now() > until || poll(&p, 1, 100) < 0) return false;
+    }
+    return true;
+}
+
+/* The 413 written straight to the socket (plain TCP; nothing else is written to it while
+ * the body is read), with the same body and counting as a queued one. */
+static void send_raw_413(server *s, conn_rec *c) {
+    http_count(&s->counters, 413);
+    if (!c || c->fd < 0) return;
+    oai_error e;
+    oai_fail(&e, 413, NULL, "the request body is over the limit of %zu bytes", s->p.max_body);
+    e.code = "request_too_large";
+    char *json = oai_error_json(&e);
+    bb_strbuf b = {0};
+    if (json)
+        bb_strbuf_printf(&b,
+                         "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         strlen(json), json);
+    if (json && !b.failed) send_within(c->fd, b.data, b.len);
+    bb_strbuf_release(&b);
+    free(json);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls) {
@@ -337,6 +540,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&s->in_flight, 1);
         enum MHD_Result ret = on_headers(s, c, r, url, method);
         if (r->route < 0) r->rejected = true;
+        /* answered before the body: drain it at close so the client can read the answer */
+        if (r->rejected && r->conn && has_body(c)) r->conn->linger = true;
         return ret;
     }
     if (r->rejected) {
@@ -344,13 +549,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        /* A body without Content-Length (chunked) can outgrow the limit only here. The
-         * library takes a response only once the upload ends, so the rest is read and
-         * dropped; the request deadline bounds how long that may take. */
-        if (r->too_large || r->body.len + *upload_size > s->p.max_body)
+        /* A body without Content-Length (chunked) can outgrow the limit only here, where
+         * libmicrohttpd no longer takes a response (it does before the body and after it):
+         * the 413 goes out on the socket at once and the connection closes, lingering. */
+        if (r->too_large || r->body.len + *upload_size > s->p.max_body) {
+            if (!s->p.tls_cert) {
+                if (r->conn) r->conn->linger = true;
+                send_raw_413(s, r->conn);
+                return MHD_NO;
+            }
+            /* Under TLS the socket carries records only the library writes: the rest is read
+             * and dropped (up to the lingering bound) and the 413 queued at its end. */
             r->too_large = true;
-        else
-            bb_strbuf_append(&r->body, upload_data, *upload_size);
+            r->dropped += *upload_size;
+            *upload_size = 0;
+            return r->dropped > LINGER_BYTES ? MHD_NO : MHD_YES;
+        }
+        bb_strbuf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
         return r->body.failed ? MHD_NO : MHD_YES;
     }
@@ -419,11 +634,17 @@ static void server_destroy(server *s) {
 bb_status server_start(const server_params *params, server **out, bb_error *err) {
     *out = NULL;
     if (params->port < 0 || params->port > 65535 || params->timeout_s < 1 ||
-        params->max_connections < 1 || params->max_n < 1 || params->max_body < 1)
+        params->max_connections < 1 || params->max_client_connections < 0 || params->max_n < 1 ||
+        params->max_body < 1)
         return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
                        "server parameters out of range (port %d, timeout %d, connections %d, "
                        "max n %d)",
                        params->port, params->timeout_s, params->max_connections, params->max_n);
+    if (!params->tls_cert != !params->tls_key)
+        return bb_fail(err, BB_ERR_INVALID_ARGUMENT,
+                       "TLS needs both a certificate and its private key");
+    if (params->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return bb_fail(err, BB_ERR_UNSUPPORTED, "this libmicrohttpd was built without TLS");
     struct sockaddr_storage addr;
     bb_status st = resolve(params->host ? params->host : "127.0.0.1", params->port, &addr, err);
     if (st != BB_OK) return st;
@@ -453,14 +674,29 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (params->tls_cert) flags |= MHD_USE_TLS;
+    /* the certificate and key when serving HTTPS, else an empty list */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)params->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)params->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (!params->tls_cert) tls[0].option = MHD_OPTION_END;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)params->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)params->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        (unsigned)params->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)params->max_client_connections, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (!s->daemon) {
         server_destroy(s);
+        if (params->tls_cert)
+            return bb_fail(err, BB_ERR_IO,
+                           "cannot listen on %s port %d (in use, no permission, or a "
+                           "certificate or key libmicrohttpd cannot read: see its log above)",
+                           params->host ? params->host : "127.0.0.1", params->port);
         return bb_fail(err, BB_ERR_IO, "cannot listen on %s port %d (in use, or no permission)",
                        params->host ? params->host : "127.0.0.1", params->port);
     }

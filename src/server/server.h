@@ -6,7 +6,8 @@
  *
  * Limits: request bodies over max_body get 413; headers over 64 KiB are refused by
  * libmicrohttpd; a request must arrive completely, and every piece of a response be taken,
- * within timeout_s (slow clients are cut off); at most max_connections at once.
+ * within timeout_s (slow clients are cut off); at most max_connections at once, and at most
+ * max_client_connections from one address when set (libmicrohttpd closes the ones beyond).
  */
 #ifndef BB_SERVER_H
 #define BB_SERVER_H
@@ -27,6 +28,10 @@ typedef struct server_params {
     size_t max_body;       /* bytes */
     int timeout_s;
     int max_connections;
+    int max_client_connections; /* per client address; 0: no limit of its own */
+    /* PEM certificate (chain) and private key: HTTPS through libmicrohttpd's GnuTLS. Both or
+     * neither; the strings must outlive the server. */
+    const char *tls_cert, *tls_key;
     int max_n;  /* most choices per request */
     bool quiet; /* no request log on stderr */
 } server_params;

@@ -18,8 +18,18 @@
 typedef struct conn_rec {
     int fd;
     double deadline; /* monotonic seconds; 0: none (the server is working for it) */
+    bool linger;     /* answered before its body was read: drain the rest before closing */
     struct conn_rec *prev, *next;
 } conn_rec;
+
+/* A closed connection whose unread upload is read and dropped before the socket is closed
+ * (see "lingering close" in http.c). */
+typedef struct linger_rec {
+    int fd;       /* our dup of the connection's socket */
+    double until; /* monotonic deadline */
+    size_t left;  /* bytes still allowed to drain */
+    struct linger_rec *next;
+} linger_rec;
 
 struct server {
     server_params p;
@@ -36,6 +46,8 @@ struct server {
     pthread_mutex_t conns_mu;
     pthread_cond_t conns_cv;
     conn_rec *conns;
+    linger_rec *lingering; /* drained by the watchdog thread, which alone removes them */
+    int n_lingering;
     bool watchdog_quit;
     pthread_t watchdog;
     struct bb_grammar_vocab *grammar_vocab; /* structured.c: built on first use */
@@ -48,7 +60,8 @@ typedef struct http_req {
     int route;
     bb_strbuf body;
     bool rejected;  /* a response went out before the body was read */
-    bool too_large; /* the body outgrew max_body; the rest is dropped */
+    bool too_large; /* over max_body under TLS: the rest is read and dropped, 413 at the end */
+    size_t dropped; /* bytes dropped so far */
     double t_start;
     char key_id[STORE_KEY_ID_LEN + 1]; /* the user key it came with, "" for others */
     char model_name[72];               /* the bot a chat request named (bot ids: <= 64) */

@@ -102,6 +102,48 @@ async function main() {
   });
   ok(['yes!', 'no!'].includes(yesNo.choices[0].message.content), `grammar: ${yesNo.choices[0].message.content}`);
 
+  // A forced tool call is enforced by the grammar engine: on random weights, tool_choice
+  // "required" and a named function still return a well-formed call whose arguments validate
+  // against the function's parameters, streamed and not.
+  const weather = {
+    type: 'object',
+    properties: {
+      city: { type: 'string', minLength: 1, maxLength: 6 },
+      days: { type: 'integer', minimum: 1, maximum: 7 },
+      unit: { enum: ['c', 'f'] },
+    },
+    required: ['city', 'days', 'unit'],
+    additionalProperties: false,
+  };
+  const tools = [
+    { type: 'function', function: { name: 'get_weather', parameters: weather } },
+    { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { enum: ['utc', 'cet'] } }, required: ['tz'], additionalProperties: false } } },
+  ];
+  const validateWeather = ajv.compile(weather);
+  for (const [choice, seed] of [['required', 3], [{ type: 'function', function: { name: 'get_weather' } }, 4]]) {
+    const args = { model, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, tool_choice: choice, parallel_tool_calls: false, max_tokens: 96, temperature: 1, seed };
+    const whole = await client.chat.completions.create(args);
+    const c = whole.choices[0];
+    ok(c.finish_reason === 'tool_calls', `${JSON.stringify(choice)}: finish_reason ${c.finish_reason}: ${JSON.stringify(c.message)}`);
+    ok(c.message.tool_calls?.length === 1, `${JSON.stringify(choice)}: one call`);
+    const call = c.message.tool_calls[0].function;
+    if (typeof choice === 'object') ok(call.name === 'get_weather', `named call: ${call.name}`);
+    else ok(['get_weather', 'get_time'].includes(call.name), `required call: ${call.name}`);
+    const parsed = JSON.parse(call.arguments);
+    if (call.name === 'get_weather') ok(validateWeather(parsed), `arguments ${call.arguments}: ${JSON.stringify(validateWeather.errors)}`);
+    else ok(['utc', 'cet'].includes(parsed.tz) && Object.keys(parsed).length === 1, `arguments ${call.arguments}`);
+    const stream = await client.chat.completions.create({ ...args, stream: true });
+    let name = '';
+    let argText = '';
+    for await (const chunk of stream) {
+      for (const t of chunk.choices[0]?.delta?.tool_calls ?? []) {
+        name += t.function?.name ?? '';
+        argText += t.function?.arguments ?? '';
+      }
+    }
+    ok(name === call.name && argText === call.arguments, `streamed call equals the whole one: ${name} ${argText}`);
+  }
+
   // Bad schemas and grammars are 400s that say what is wrong.
   const bad = [
     [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer', multipleOf: 3 } } } }, /multipleOf/],
