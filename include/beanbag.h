@@ -92,6 +92,7 @@ typedef struct bb_context_params {
     uint32_t n_batch;   /* most tokens one bb_decode call may carry */
     uint32_t n_seq_max; /* sequence ids are 0 .. n_seq_max-1 */
     int32_t n_threads;  /* <= 0: one per online CPU */
+    bool prefix_cache;  /* share cached prompt prefixes between sequences (default true) */
 } bb_context_params;
 
 bb_context_params bb_context_default_params(void);
@@ -127,6 +128,19 @@ const float *bb_get_logits(const bb_context *ctx, int32_t i);
 bb_status bb_kv_seq_rm(bb_context *ctx, int32_t seq_id, int32_t p0, int32_t p1, bb_error *err);
 int32_t bb_kv_seq_len(const bb_context *ctx, int32_t seq_id); /* next position */
 uint32_t bb_kv_free_tokens(const bb_context *ctx);            /* tokens that still fit */
+/* Prefix cache: fills the empty sequence seq_id with the longest cached prefix of
+ * tokens[0..n) (at most n - 1 positions, so the last token is computed and gives logits) and
+ * returns the positions filled; 0 when nothing matches or the cache is off. */
+int32_t bb_kv_seq_reuse_prefix(bb_context *ctx, int32_t seq_id, const bb_token *tokens, int32_t n);
+/* Positions of such a prefix that sit in blocks a sequence already holds (free to share). */
+int32_t bb_kv_prefix_held(const bb_context *ctx, const bb_token *tokens, int32_t n);
+typedef struct bb_kv_prefix_info {
+    uint64_t cached_blocks;    /* full blocks in the prefix table */
+    uint64_t evictable_blocks; /* of those, held by no sequence */
+    uint64_t evictions;        /* cached blocks reclaimed for new content so far */
+    uint32_t block_tokens;     /* positions per block */
+} bb_kv_prefix_info;
+void bb_kv_prefix_stats(const bb_context *ctx, bb_kv_prefix_info *out);
 
 /* ---------------------------------------------------------------- tokenizer */
 

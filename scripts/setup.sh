@@ -4,9 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # nodejs/npm: the chat page's libraries come from npm at build time, and the server tests drive
 # beanbag with the official `openai` npm package; libcurl and OpenSSL's libcrypto: `beanbag
-# pull` (downloads, SHA-256); chromium (and a CJK font for its screenshots): the web page tests;
+# pull` (downloads, SHA-256) and the digests of user keys; libsqlite3: --data-dir (bots, keys,
+# conversations); chromium (and a CJK font for its screenshots): the web page tests;
 # nginx: the fleet test (tests/test_fleet.c) runs Debian's nginx in front of replicas.
-pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev curl nodejs
+pkgs="build-essential cmake pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev curl nodejs
       libcurl4-openssl-dev libssl-dev chromium fonts-wqy-microhei nginx"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

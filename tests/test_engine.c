@@ -779,6 +779,99 @@ static void test_real_model(const void *image, size_t size) {
     bb_model_free(model);
 }
 
+/* The prefix cache over the real model: requests sharing a 40-token start (a bot's persona)
+ * give, with the cache on, exactly the tokens they give with it off, alone or concurrently,
+ * in a pool roomy or small enough to evict and preempt; the shared part is reported cached. */
+static void test_prefix_cache(const void *image, size_t size) {
+    bb_model_params mp = bb_model_default_params();
+    bb_model *model = NULL;
+    bb_error err = {0};
+    CHECKF(bb_model_load_from_memory(image, size, &mp, &model, &err) == BB_OK, "%s", err.message);
+    if (!model) return;
+    enum { N = 8, PREFIX = 40 };
+    struct {
+        bool on;
+        int32_t n_ctx, step;
+    } cfg[] = {{false, 4096, 0}, {true, 4096, 0}, {true, 4096, 7}, {true, 160, 0}};
+    char *want[N] = {0};
+    for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+        bb_context_params cp = bb_context_default_params();
+        cp.n_ctx = (uint32_t)cfg[k].n_ctx;
+        cp.n_batch = 64;
+        cp.n_seq_max = N;
+        cp.n_threads = 2;
+        cp.prefix_cache = cfg[k].on;
+        bb_context *ctx = NULL;
+        CHECKF(bb_context_new(model, &cp, &ctx, &err) == BB_OK, "%s", err.message);
+        if (!ctx) break;
+        engine_backend be = engine_backend_context(ctx);
+        engine_params ep = {.n_seq_max = N,
+                            .n_batch = 64,
+                            .step_tokens = cfg[k].step,
+                            .n_ctx = (int32_t)bb_context_n_ctx(ctx),
+                            .n_seq_ctx = cfg[k].n_ctx,
+                            .n_vocab = bb_model_n_vocab(model),
+                            .max_queue = 64};
+        engine *e = NULL;
+        CHECKF(engine_new(&be, bb_model_vocab(model), &ep, &e, &err) == BB_OK, "%s", err.message);
+        engine_gen_params p = greedy_params(24);
+        bb_token prompts[N][64];
+        int32_t lens[N];
+        for (int i = 0; i < N; i++) {
+            make_prompt(0, PREFIX, prompts[i]);
+            lens[i] = PREFIX + 1 + (i * 5) % 17;
+            make_prompt(i + 1, lens[i] - PREFIX, prompts[i] + PREFIX);
+        }
+        /* the first alone (it fills the cache), then all of them at once */
+        engine_request *r0 = submit(e, &p, prompts[0], lens[0]);
+        run_result res;
+        collect(r0, &res);
+        CHECK(engine_request_cached_tokens(r0) == 0);
+        result_free(&res);
+        engine_request_unref(r0);
+        engine_request *rs[N];
+        for (int i = 0; i < N; i++)
+            rs[i] = submit(e, &p, prompts[i], lens[i]);
+        int same = 0, cached_min = 1 << 30;
+        for (int i = 0; i < N; i++) {
+            collect(rs[i], &res);
+            int32_t cached = engine_request_cached_tokens(rs[i]);
+            if (cached < cached_min) cached_min = cached;
+            if (k == 0) {
+                want[i] = res.text[0];
+                res.text[0] = NULL;
+                CHECK(cached == 0);
+            } else {
+                bool eq = want[i] && !strcmp(want[i], res.text[0]);
+                same += eq;
+                CHECKF(eq, "prefix cache config %zu, request %d: '%s' with the cache off, '%s' on",
+                       k, i, want[i], res.text[0]);
+                if (cfg[k].n_ctx >= 4096)
+                    CHECKF(cached >= 32, "config %zu request %d: %d tokens cached, want >= 32", k,
+                           i, cached);
+            }
+            result_free(&res);
+            engine_request_unref(rs[i]);
+        }
+        engine_stats st;
+        engine_get_stats(e, &st);
+        printf("prefix cache %s (pool %d, step budget %d): %d of %d equal to cache-off, "
+               "fewest cached %d, hits %llu / misses %llu tokens, %llu evictions, "
+               "%llu preemptions\n",
+               cfg[k].on ? "on" : "off", cfg[k].n_ctx, cfg[k].step, same, k ? N : 0, cached_min,
+               (unsigned long long)st.prefix_hit_tokens, (unsigned long long)st.prefix_miss_tokens,
+               (unsigned long long)st.prefix_evictions, (unsigned long long)st.preemptions);
+        if (cfg[k].on) CHECK(st.prefix_hit_tokens > 0);
+        if (cfg[k].on && cfg[k].n_ctx < 4096) CHECK(st.prefix_evictions > 0);
+        engine_free(e);
+        CHECK(bb_kv_free_tokens(ctx) == bb_context_n_ctx(ctx));
+        bb_context_free(ctx);
+    }
+    for (int i = 0; i < N; i++)
+        free(want[i]);
+    bb_model_free(model);
+}
+
 int main(void) {
     bb_error err = {0};
     void *image = NULL;
@@ -807,6 +900,7 @@ int main(void) {
     test_stop_and_choices();
     test_drain();
     test_real_model(image, size);
+    test_prefix_cache(image, size);
     bb_vocab_free(vocab);
     gguf_close(f);
     free(image);

@@ -14,14 +14,17 @@
 #include "cli/commands.h"
 #include "cli/model_ref.h"
 #include "engine/runtime.h"
+#include "server/bots.h"
 #include "server/server.h"
+#include "store/store.h"
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: beanbag serve [-m MODEL.gguf] [options]\n"
             "\n"
             "OpenAI-compatible HTTP server: POST /v1/chat/completions, /v1/completions,\n"
-            "/tokenize, /detokenize; GET /v1/models, /health, /metrics.\n"
+            "/v1/responses, /tokenize, /detokenize; GET /v1/models, /health, /metrics;\n"
+            "the bots admin API /v1/bots (--admin-key).\n"
             "\n"
             "  -m, --model FILE        GGUF model (default: the built-in demo model, if any)\n"
             "      --alias NAME        model id clients use (default: general.name or file name)\n"
@@ -35,8 +38,13 @@ static void usage(FILE *out) {
             "                          then prompt chunks, oldest first, up to N. Smaller keeps\n"
             "                          streams smooth while long prompts are read, larger\n"
             "                          reads prompts faster (default 32, at most --batch)\n"
+            "      --no-prefix-cache   compute every prompt in full instead of sharing the\n"
+            "                          cached KV blocks of prompts that start the same way\n"
             "  -t, --threads N         compute threads (default: all CPUs)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (or BEANBAG_API_KEY)\n"
+            "      --data-dir DIR      keep bots and user keys in DIR/beanbag.db (SQLite)\n"
+            "      --bots DIR          serve the bots defined by DIR/*.json (read-only)\n"
+            "      --admin-key KEY     the key of the bots admin API (or BEANBAG_ADMIN_KEY)\n"
             "      --max-queue N       requests waiting beyond the running ones before 503\n"
             "                          (default 64)\n"
             "      --max-n N           most choices per request (default: --parallel)\n"
@@ -61,6 +69,7 @@ typedef struct serve_opts {
     server_params http;
     const char *tls_cert_path, *tls_key_path;
     const char *alias;
+    const char *data_dir, *bots_dir;
     double shutdown_timeout;
 } serve_opts;
 
@@ -81,7 +90,11 @@ enum {
     O_CLIENT_CONNS,
     O_TLS_CERT,
     O_TLS_KEY,
-    O_SHUTDOWN
+    O_SHUTDOWN,
+    O_NO_PREFIX,
+    O_DATA,
+    O_BOTS,
+    O_ADMIN
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +117,10 @@ static const struct option long_opts[] = {
     {"tls-cert", required_argument, NULL, O_TLS_CERT},
     {"tls-key", required_argument, NULL, O_TLS_KEY},
     {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
+    {"no-prefix-cache", no_argument, NULL, O_NO_PREFIX},
+    {"data-dir", required_argument, NULL, O_DATA},
+    {"bots", required_argument, NULL, O_BOTS},
+    {"admin-key", required_argument, NULL, O_ADMIN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -122,6 +139,7 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         .n_ctx = 4096, .n_batch = 128, .step_tokens = 32, .n_seq_max = 4, .max_queue = 64};
     o->http = server_default_params();
     o->http.api_key = getenv("BEANBAG_API_KEY");
+    o->http.admin_key = getenv("BEANBAG_ADMIN_KEY");
     o->shutdown_timeout = 10;
     optind = 1;
     int c;
@@ -142,6 +160,18 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
             break;
         case 'q':
             o->http.quiet = true;
+            break;
+        case O_NO_PREFIX:
+            o->rt.no_prefix_cache = true;
+            break;
+        case O_DATA:
+            o->data_dir = optarg;
+            break;
+        case O_BOTS:
+            o->bots_dir = optarg;
+            break;
+        case O_ADMIN:
+            o->http.admin_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -265,12 +295,19 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     bb_error err = {0};
+    bb_store *store = NULL;
+    if (o.data_dir && store_open(o.data_dir, &store, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        return 1;
+    }
+    o.http.store = store;
     server *srv = NULL;
     char *cert = NULL, *key = NULL;
     if (o.tls_cert_path) {
         if (!(cert = read_pem(o.tls_cert_path, "certificate")) ||
             !(key = read_pem(o.tls_key_path, "key"))) {
             free(cert);
+            store_close(store);
             return 1;
         }
         o.http.tls_cert = cert;
@@ -278,6 +315,7 @@ int cmd_serve(int argc, char **argv) {
     }
     if (server_start(&o.http, &srv, &err) != BB_OK) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
+        store_close(store);
         free(cert);
         free(key);
         return 1;
@@ -294,6 +332,7 @@ int cmd_serve(int argc, char **argv) {
         server_free(srv, 0);
         free(cert);
         free(key);
+        store_close(store);
         return 1;
     }
     if (!o.alias && named && o.rt.model_path == mbuf) o.alias = named;
@@ -302,15 +341,29 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "beanbag serve: %s\n", err.message);
         server_stop_accepting(srv);
         server_free(srv, 0);
+        store_close(store);
+        free(cert);
+        free(key);
+        return 1;
+    }
+    const char *model_id = o.alias ? o.alias : rt.default_id;
+    bots *bts = NULL;
+    if (bots_open(o.bots_dir, store, model_id, &bts, &err) != BB_OK) {
+        fprintf(stderr, "beanbag serve: %s\n", err.message);
+        server_stop_accepting(srv);
+        server_free(srv, 0);
+        runtime_close(&rt);
+        store_close(store);
         free(cert);
         free(key);
         return 1;
     }
     server_model m = {.model = rt.model,
                       .engine = rt.engine,
-                      .model_id = o.alias ? o.alias : rt.default_id,
+                      .model_id = model_id,
                       .n_seq_ctx = rt.n_seq_ctx,
-                      .created = model_created(o.rt.model_path)};
+                      .created = model_created(o.rt.model_path),
+                      .bots = bts};
     server_set_model(srv, &m);
     engine_stats es;
     engine_get_stats(rt.engine, &es);
@@ -341,6 +394,8 @@ int cmd_serve(int argc, char **argv) {
     free(cert);
     free(key);
     runtime_close(&rt);
+    bots_free(bts);
+    store_close(store);
     printf("beanbag serve: stopped\n");
     return 0;
 }

@@ -12,6 +12,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_serve(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_train(int argc, char **argv);

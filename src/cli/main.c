@@ -15,6 +15,7 @@ static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"chat", cmd_chat, "interactive chat in the terminal"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server"},
+    {"keys", cmd_keys, "add, list or revoke the server's user API keys"},
     {"pull", cmd_pull, "download a model from Hugging Face or a URL into the store"},
     {"list", cmd_list, "the models in the store"},
     {"rm", cmd_rm, "remove a model from the store"},

@@ -18,10 +18,25 @@ static uint32_t ctx_free_tokens(void *self) {
     return bb_kv_free_tokens(self);
 }
 
+static int32_t ctx_seq_reuse(void *self, int32_t seq_id, const bb_token *tokens, int32_t n) {
+    return bb_kv_seq_reuse_prefix(self, seq_id, tokens, n);
+}
+
+static int32_t ctx_prefix_held(void *self, const bb_token *tokens, int32_t n) {
+    return bb_kv_prefix_held(self, tokens, n);
+}
+
+static void ctx_prefix_stats(void *self, bb_kv_prefix_info *out) {
+    bb_kv_prefix_stats(self, out);
+}
+
 engine_backend engine_backend_context(bb_context *ctx) {
     return (engine_backend){.self = ctx,
                             .decode = ctx_decode,
                             .logits = ctx_logits,
                             .seq_clear = ctx_seq_clear,
-                            .free_tokens = ctx_free_tokens};
+                            .free_tokens = ctx_free_tokens,
+                            .seq_reuse = ctx_seq_reuse,
+                            .prefix_held = ctx_prefix_held,
+                            .prefix_stats = ctx_prefix_stats};
 }

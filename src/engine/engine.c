@@ -151,6 +151,34 @@ static int32_t request_live(const engine_request *r) {
     return n;
 }
 
+/* Cache room a request's live choices need to finish their prompts: a prefix that other
+ * sequences hold already is shared, not allocated again. */
+static int64_t request_cost(engine *e, const engine_request *r) {
+    int64_t need = request_need(r);
+    if (!e->be.prefix_held) return need;
+    for (int32_t c = 0; c < r->n_choices; c++) {
+        const engine_seq *s = &r->seqs[c];
+        if (!s->finished) need -= e->be.prefix_held(e->be.self, s->tokens, s->n_tokens);
+    }
+    return need;
+}
+
+/* Gives a sequence that just got its slot whatever the prefix cache holds of its tokens (a
+ * preempted sequence finds its own blocks again if they were not evicted meanwhile). */
+static void seq_start(engine *e, engine_request *r, int32_t c) {
+    engine_seq *s = &r->seqs[c];
+    int32_t reused =
+        e->be.seq_reuse ? e->be.seq_reuse(e->be.self, s->seq_id, s->tokens, s->n_tokens) : 0;
+    s->n_past = reused;
+    e->stats.prefix_hit_tokens += (uint64_t)reused;
+    e->stats.prefix_miss_tokens += (uint64_t)(s->n_tokens - reused);
+    if (!r->started && c == 0) {
+        pthread_mutex_lock(&r->mu);
+        r->cached_tokens = reused < r->n_prompt ? reused : r->n_prompt;
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 /* Starts waiting requests, oldest first, while slots and cache room last. A request that does
  * not fit blocks the ones behind it, so a large request is not starved by small ones. */
 static void admit(engine *e) {
@@ -159,10 +187,13 @@ static void admit(engine *e) {
         if (request_live(r) > e->n_free_slots) return;
         int64_t budget = (int64_t)e->be.free_tokens(e->be.self) - active_pending(e);
         /* Alone, a request always starts: whatever does not fit ends with "length". */
-        if (e->active_head && request_need(r) > budget) return;
+        if (e->active_head && request_cost(e, r) > budget) return;
         waiting_pop(e);
         for (int32_t c = 0; c < r->n_choices; c++)
-            if (!r->seqs[c].finished) r->seqs[c].seq_id = e->free_slots[--e->n_free_slots];
+            if (!r->seqs[c].finished) {
+                r->seqs[c].seq_id = e->free_slots[--e->n_free_slots];
+                seq_start(e, r, c);
+            }
         if (!r->started) {
             r->started = true;
             e->stats.prompt_tokens += (uint64_t)r->n_prompt;
@@ -451,6 +482,14 @@ static void engine_step(engine *e) {
     e->stats.steps++;
     e->stats.running_seqs = (uint64_t)(e->p.n_seq_max - e->n_free_slots);
     e->stats.kv_used = (uint64_t)e->p.n_ctx - e->be.free_tokens(e->be.self);
+    if (e->be.prefix_stats) {
+        bb_kv_prefix_info pi;
+        e->be.prefix_stats(e->be.self, &pi);
+        e->stats.prefix_cached_blocks = pi.cached_blocks;
+        e->stats.prefix_evictable_blocks = pi.evictable_blocks;
+        e->stats.prefix_evictions = pi.evictions;
+        e->stats.prefix_block_tokens = pi.block_tokens;
+    }
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -10,6 +10,8 @@
  * much a long prompt can delay everyone else's next token. The KV cache is one pool:
  * a request starts only when its prompts fit; when the pool runs dry mid-generation the
  * youngest request is preempted (its cache dropped, to be recomputed from its tokens later).
+ * A sequence that starts takes whatever the prefix cache holds of its tokens (the backend's
+ * seq_reuse) and feeds only the rest; a prefix other sequences hold counts as free room.
  * Every sequence's tokens are computed and sampled the same way whatever else is in the batch,
  * so with the model's batch-invariant kernels greedy output does not depend on load.
  */
@@ -33,6 +35,12 @@ typedef struct engine_backend {
     /* Drops every cached position of a sequence. */
     void (*seq_clear)(void *self, int32_t seq_id);
     uint32_t (*free_tokens)(void *self);
+    /* Prefix cache (optional, NULL: none): fills an empty sequence with the cached prefix of
+     * its tokens and returns the positions filled; the positions of that prefix held by other
+     * sequences already (free to share, for admission); the table's gauges. */
+    int32_t (*seq_reuse)(void *self, int32_t seq_id, const bb_token *tokens, int32_t n);
+    int32_t (*prefix_held)(void *self, const bb_token *tokens, int32_t n);
+    void (*prefix_stats)(void *self, bb_kv_prefix_info *out);
 } engine_backend;
 
 engine_backend engine_backend_context(bb_context *ctx);
@@ -93,6 +101,7 @@ typedef struct engine_request engine_request;
  * reference. max_tokens is capped to what the sequence length leaves after the prompt. */
 bb_status engine_request_new(engine *e, const engine_gen_params *params, const bb_token *prompt,
                              size_t n_prompt, engine_request **out, bb_error *err);
+void engine_request_ref(engine_request *r); /* one more reference */
 void engine_request_unref(engine_request *r);
 /* Asks the engine to stop the request; it frees the request's cache within one step. */
 void engine_request_cancel(engine_request *r);
@@ -114,6 +123,9 @@ int32_t engine_request_n_choices(const engine_request *r);
 /* Message of an ENGINE_FINISH_ERROR (valid until unref), or NULL. */
 const char *engine_request_error(engine_request *r);
 void engine_request_usage(engine_request *r, int32_t *prompt_tokens, int32_t *completion_tokens);
+/* Prompt tokens found in the prefix cache when the request first started (OpenAI's
+ * usage.prompt_tokens_details.cached_tokens). */
+int32_t engine_request_cached_tokens(engine_request *r);
 
 /* Waits up to timeout_ms (< 0: forever) for new output. With watch_fd >= 0 (a connected socket)
  * it also returns when the peer hangs up. Returns 1 on output (or done), 0 on timeout,
@@ -149,6 +161,13 @@ typedef struct engine_stats {
     histogram step_time;     /* seconds per step: forward pass and sampling */
     uint64_t prefill_tokens; /* prompt (and recomputed) tokens fed, all steps */
     int32_t step_budget;     /* the step_tokens in effect */
+    /* prefix cache: tokens of started sequences found cached / computed, and the table */
+    uint64_t prefix_hit_tokens;
+    uint64_t prefix_miss_tokens;
+    uint64_t prefix_cached_blocks;
+    uint64_t prefix_evictable_blocks;
+    uint64_t prefix_evictions;
+    uint32_t prefix_block_tokens;
 } engine_stats;
 
 void engine_get_stats(engine *e, engine_stats *out);

@@ -116,6 +116,10 @@ void request_ref(engine_request *r) {
     atomic_fetch_add(&r->refs, 1);
 }
 
+void engine_request_ref(engine_request *r) {
+    request_ref(r);
+}
+
 void engine_request_unref(engine_request *r) {
     if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
     for (int32_t i = 0; r->seqs && i < r->n_choices; i++)
@@ -246,6 +250,13 @@ void engine_request_usage(engine_request *r, int32_t *prompt_tokens, int32_t *co
     *prompt_tokens = r->n_prompt;
     *completion_tokens = r->completion_tokens;
     pthread_mutex_unlock(&r->mu);
+}
+
+int32_t engine_request_cached_tokens(engine_request *r) {
+    pthread_mutex_lock(&r->mu);
+    int32_t n = r->cached_tokens;
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 int engine_request_wait(engine_request *r, int watch_fd, int timeout_ms) {

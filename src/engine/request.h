@@ -55,6 +55,7 @@ struct engine_request {
     choice_out *out;
     int32_t n_finished;
     int32_t completion_tokens;
+    int32_t cached_tokens;
     char error[256];
 
     /* engine */

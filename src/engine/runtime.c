@@ -50,6 +50,7 @@ bb_status runtime_open(const runtime_params *p, runtime *rt, bb_error *err) {
     cp.n_batch = (uint32_t)p->n_batch;
     cp.n_seq_max = (uint32_t)p->n_seq_max;
     cp.n_threads = p->n_threads;
+    cp.prefix_cache = !p->no_prefix_cache;
     st = bb_context_new(rt->model, &cp, &rt->ctx, err);
     if (st != BB_OK) {
         runtime_close(rt);

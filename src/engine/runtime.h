@@ -14,6 +14,7 @@ typedef struct runtime_params {
     int32_t n_seq_max;   /* sequences side by side */
     int32_t n_threads;   /* <= 0: all CPUs */
     int32_t max_queue;
+    bool no_prefix_cache; /* compute every prompt in full (--no-prefix-cache) */
 } runtime_params;
 
 typedef struct runtime {

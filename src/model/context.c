@@ -12,7 +12,8 @@
 #define MAX_SEQ 4096u
 
 bb_context_params bb_context_default_params(void) {
-    return (bb_context_params){.n_ctx = 4096, .n_batch = 512, .n_seq_max = 1, .n_threads = 0};
+    return (bb_context_params){
+        .n_ctx = 4096, .n_batch = 512, .n_seq_max = 1, .n_threads = 0, .prefix_cache = true};
 }
 
 static bb_status alloc_floats(float **p, size_t rows, size_t cols, bb_error *err) {
@@ -94,7 +95,8 @@ bb_status bb_context_new(bb_model *model, const bb_context_params *params, bb_co
     bb_status st = bb_pool_new(p.n_threads, &c->pool, err);
     if (st == BB_OK)
         st = bb_kv_init(&c->kv, (int)hp->n_layer, (int)(hp->n_head_kv * hp->head_dim_k),
-                        (int)(hp->n_head_kv * hp->head_dim_v), p.n_ctx, p.n_seq_max, err);
+                        (int)(hp->n_head_kv * hp->head_dim_v), p.n_ctx, p.n_seq_max, p.prefix_cache,
+                        err);
     if (st == BB_OK) st = alloc_scratch(c, err);
     if (st != BB_OK) {
         bb_context_free(c);
@@ -180,11 +182,11 @@ static bb_status validate_batch(const bb_context *c, const bb_batch *b, int32_t 
     uint32_t need = 0;
     for (uint32_t s = 0; s < c->params.n_seq_max; s++)
         need += bb_kv_blocks_needed(&c->kv, s, next_pos[s]);
-    if (need > c->kv.n_free)
+    if (need > bb_kv_available(&c->kv))
         return bb_fail(err, BB_ERR_NO_SPACE,
                        "the KV cache has %u free tokens, the batch needs "
                        "%u more",
-                       c->kv.n_free * BB_KV_BLOCK, need * BB_KV_BLOCK);
+                       bb_kv_available(&c->kv) * BB_KV_BLOCK, need * BB_KV_BLOCK);
     return BB_OK;
 }
 
@@ -197,11 +199,20 @@ bb_status bb_decode(bb_context *c, const bb_batch *b, bb_error *err) {
     if (st != BB_OK) return st;
     c->n_out_rows = b->n_tokens;
     int row = 0;
-    for (int32_t i = 0; i < b->n_tokens; i++)
+    for (int32_t i = 0; i < b->n_tokens; i++) {
         c->out_row[i] = b->logits[i] ? row++ : -1;
+        bb_kv_set_token(&c->kv, (uint32_t)b->seq_id[i], b->pos[i], b->token[i]);
+    }
     st = bb_forward(c, b, n_outputs, err);
-    if (st != BB_OK) c->n_out_rows = 0;
-    return st;
+    if (st != BB_OK) {
+        c->n_out_rows = 0;
+        return st;
+    }
+    /* Only now are the new rows written: blocks they fill may be shared from here on. */
+    for (int32_t i = 0; i < b->n_tokens; i++)
+        if (i + 1 == b->n_tokens || b->seq_id[i + 1] != b->seq_id[i])
+            bb_kv_seal(&c->kv, (uint32_t)b->seq_id[i]);
+    return BB_OK;
 }
 
 const float *bb_get_logits(const bb_context *c, int32_t i) {
@@ -219,8 +230,7 @@ bb_status bb_kv_seq_rm(bb_context *c, int32_t seq_id, int32_t p0, int32_t p1, bb
                        "removing positions [%d, %d) from the middle of "
                        "sequence %d (length %d) is not supported; truncate instead",
                        p0, p1, seq_id, len);
-    bb_kv_truncate(&c->kv, (uint32_t)seq_id, p0);
-    return BB_OK;
+    return bb_kv_truncate(&c->kv, (uint32_t)seq_id, p0, err);
 }
 
 int32_t bb_kv_seq_len(const bb_context *c, int32_t seq_id) {
@@ -229,5 +239,24 @@ int32_t bb_kv_seq_len(const bb_context *c, int32_t seq_id) {
 }
 
 uint32_t bb_kv_free_tokens(const bb_context *c) {
-    return c->kv.n_free * BB_KV_BLOCK;
+    return bb_kv_available(&c->kv) * BB_KV_BLOCK;
+}
+
+int32_t bb_kv_seq_reuse_prefix(bb_context *c, int32_t seq_id, const bb_token *tokens, int32_t n) {
+    if (seq_id < 0 || (uint32_t)seq_id >= c->params.n_seq_max || !tokens || n < 0) return 0;
+    if ((uint32_t)n > c->params.n_ctx) n = (int32_t)c->params.n_ctx;
+    return bb_kv_attach_prefix(&c->kv, (uint32_t)seq_id, tokens, n);
+}
+
+int32_t bb_kv_prefix_held(const bb_context *c, const bb_token *tokens, int32_t n) {
+    if (!tokens || n < 0) return 0;
+    if ((uint32_t)n > c->params.n_ctx) n = (int32_t)c->params.n_ctx;
+    return bb_kv_prefix_held_tokens(&c->kv, tokens, n);
+}
+
+void bb_kv_prefix_stats(const bb_context *c, bb_kv_prefix_info *out) {
+    out->cached_blocks = c->kv.n_cached;
+    out->evictable_blocks = c->kv.n_lru;
+    out->evictions = c->kv.evictions;
+    out->block_tokens = BB_KV_BLOCK;
 }

@@ -205,6 +205,7 @@ static void stream_fill(stream *st) {
     if (st->include_usage) {
         int32_t pt, ct;
         engine_request_usage(st->req, &pt, &ct);
+        st->ctx.cached_tokens = engine_request_cached_tokens(st->req);
         sse_event(st, oai_chunk_usage(&st->ctx, pt, ct));
     }
     bb_strbuf_printf(&st->out, "data: [DONE]\n\n");
@@ -371,7 +372,9 @@ static enum MHD_Result respond_whole(server *s, struct MHD_Connection *c, engine
     } else if (ok) {
         int32_t pt, ct;
         engine_request_usage(er, &pt, &ct);
-        ret = send_json(s, c, 200, oai_response_json(ctx, choices, n, pt, ct));
+        oai_ctx done = *ctx;
+        done.cached_tokens = engine_request_cached_tokens(er);
+        ret = send_json(s, c, 200, oai_response_json(&done, choices, n, pt, ct));
     }
     for (int32_t i = 0; col && i < n; i++) {
         bb_strbuf_release(&col[i].text);
@@ -406,7 +409,16 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     size_t n = 0;
     engine_request *er = NULL;
     chat_plan plan = {0};
-    bool ok = request_json(r, &root, &e) && oai_parse_request(root, chat, &lim, &req, &e);
+    bool ok = request_json(r, &root, &e), bot = false;
+    if (ok && chat && s->model.bots) { /* a bot's id as model: its messages and settings */
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
+        snprintf(r->model_name, sizeof r->model_name, "%s",
+                 cJSON_IsString(m) ? m->valuestring : "");
+        int applied = bots_apply(s->model.bots, root, &e);
+        ok = applied >= 0;
+        bot = applied > 0;
+    }
+    ok = ok && oai_parse_request(root, chat, &lim, &req, &e);
     if (ok && req.model && strcmp(req.model, s->model.model_id)) {
         ok = oai_fail(&e, 404, "model", "the model '%.200s' does not exist (this server has '%s')",
                       req.model, s->model.model_id);
@@ -425,10 +437,12 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
     } else if (ok) {
         ok = text_prompt(s, &req, &ids, &n, &e) && submit(s, &req, ids, n, false, NULL, &er, &e);
     }
+    if (ok) auth_track(s->auth, r->key_id, er);
     bb_free(ids);
     bool stream_it = req.stream, include_usage = req.include_usage;
     oai_ctx ctx;
-    oai_ctx_init(&ctx, chat, s->model.model_id, vocab);
+    /* a bot answers under its own name (r outlives the response, streamed or not) */
+    oai_ctx_init(&ctx, chat, bot ? r->model_name : s->model.model_id, vocab);
     ctx.logprobs = req.logprobs;
     ctx.usage_in_chunks = include_usage;
     oai_request_free(&req);
@@ -438,4 +452,25 @@ enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *
                                       : respond_whole(s, c, er, &ctx, &plan);
     chat_plan_free(&plan);
     return ret;
+}
+
+/* ---------------------------------------------------------------- for other endpoints */
+
+bool completion_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n, oai_error *e) {
+    chat_plan plan = {0};
+    bool ok = chat_plan_build(s->model.model, req, &plan, e);
+    *ids = ok ? plan.ids : NULL;
+    *n = ok ? plan.n : 0;
+    if (ok) plan.ids = NULL;
+    chat_plan_free(&plan);
+    return ok;
+}
+
+bool completion_submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
+                       engine_request **out, oai_error *e) {
+    return submit(s, req, ids, n, false, NULL, out, e);
+}
+
+int completion_conn_fd(struct MHD_Connection *c) {
+    return conn_fd(c);
 }

@@ -269,7 +269,21 @@ bool request_json(const http_req *r, cJSON **root, oai_error *e) {
 
 /* ---------------------------------------------------------------- routing */
 
-enum { R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_CHAT, R_TEXT, R_TOKENIZE, R_DETOKENIZE, R_WEB };
+enum {
+    R_HEALTH,
+    R_METRICS,
+    R_MODELS,
+    R_MODEL,
+    R_CHAT,
+    R_TEXT,
+    R_TOKENIZE,
+    R_DETOKENIZE,
+    R_BOTS,
+    R_BOT,
+    R_RESPONSES,
+    R_RESPONSE,
+    R_WEB
+};
 
 static const struct route {
     const char *path;
@@ -286,33 +300,41 @@ static const struct route {
     {"/v1/completions", false, "POST", true, R_TEXT},
     {"/tokenize", false, "POST", true, R_TOKENIZE},
     {"/detokenize", false, "POST", true, R_DETOKENIZE},
+    {"/v1/responses", false, "POST", true, R_RESPONSES},
+    {"/v1/responses/", true, "GET", true, R_RESPONSE},
+    {"/v1/responses/", true, "DELETE", true, R_RESPONSE},
+    {"/v1/bots", false, "GET", true, R_BOTS},
+    {"/v1/bots", false, "POST", true, R_BOTS},
+    {"/v1/bots/", true, "GET", true, R_BOT},
+    {"/v1/bots/", true, "PATCH", true, R_BOT},
+    {"/v1/bots/", true, "DELETE", true, R_BOT},
     /* The page loads without a key: it asks for one when the API answers 401. */
     {"/", false, "GET", false, R_WEB},
     {"/chat", false, "GET", false, R_WEB},
     {"/assets/", true, "GET", false, R_WEB},
 };
 
-static const struct route *route_find(const char *url) {
+/* The route of url for method; else the first for url (answered 405 with its method). */
+static const struct route *route_find(const char *url, const char *method) {
+    const struct route *first = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
         size_t n = strlen(r->path);
-        if (r->prefix ? !strncmp(url, r->path, n) && url[n] : !strcmp(url, r->path)) return r;
+        if (r->prefix ? !strncmp(url, r->path, n) && url[n] : !strcmp(url, r->path)) {
+            if (!strcmp(method, r->method)) return r;
+            if (!first) first = r;
+        }
     }
-    return NULL;
+    return first;
 }
 
-/* Compares the bearer token with the key in time that depends only on the key's length, so
- * response times do not reveal how much of a guess was right. */
-static bool auth_ok(const server *s, struct MHD_Connection *c) {
-    if (!s->api_key) return true;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7)) return false;
-    const char *tok = h + 7;
-    size_t n = strlen(tok);
-    volatile unsigned char diff = n != s->api_key_len;
-    for (size_t i = 0; i < s->api_key_len; i++)
-        diff |= (unsigned char)(s->api_key[i] ^ (i < n ? tok[i] : 0));
-    return diff == 0;
+/* Allow: every method of url's routes. */
+static void allow_header(const char *path, char *out, size_t cap) {
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (!strcmp(routes[i].path, path))
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? ", " : "",
+                     routes[i].method);
 }
 
 /* Every Content-Length of a request, to refuse ones that disagree. */
@@ -370,21 +392,43 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
                     : bad == 417 ? "expectation_failed"
                                  : "invalid_request",
                     "%s", what);
-    const struct route *rt = route_find(url);
+    const struct route *rt = route_find(url, method);
     if (!rt) return fail(s, c, 404, "not_found", "no such endpoint: %.200s", url);
-    if (rt->auth && !auth_ok(s, c))
-        return fail(s, c, 401, "invalid_api_key",
-                    "a valid API key is required (Authorization: Bearer KEY)");
+    if (rt->auth) {
+        const char *h =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        auth_result a;
+        /* the admin API takes the admin key only */
+        bool admin = rt->id == R_BOTS || rt->id == R_BOT;
+        auth_check(s->auth, h, admin, rt->id == R_CHAT || rt->id == R_TEXT || rt->id == R_RESPONSES,
+                   &a);
+        if (a.status && a.status != 429) return fail(s, c, a.status, a.code, "%s", a.message);
+        if (a.status == 429) {
+            oai_error e;
+            oai_fail(&e, 429, NULL, "%s", a.message);
+            e.type = "rate_limit_error";
+            e.code = a.code;
+            char *json = oai_error_json(&e), secs[16];
+            struct MHD_Response *resp =
+                body_response(json, json ? strlen(json) : 0, "application/json");
+            snprintf(secs, sizeof secs, "%d", a.retry_after);
+            if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+            r->rejected = true;
+            return send_counted(s, c, 429, resp);
+        }
+        snprintf(r->key_id, sizeof r->key_id, "%s", a.key_id);
+    }
     /* HEAD of a page or asset: libmicrohttpd sends the GET response's headers only. */
     bool head_ok = rt->id == R_WEB && !strcmp(method, "HEAD");
     if (strcmp(method, rt->method) && !head_ok) {
         oai_error e;
         oai_fail(&e, 405, NULL, "%s needs %s, not %.20s", rt->path, rt->method, method);
         e.code = "method_not_allowed";
-        char *json = oai_error_json(&e);
+        char *json = oai_error_json(&e), allow[64];
         struct MHD_Response *resp =
             body_response(json, json ? strlen(json) : 0, "application/json");
-        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rt->method);
+        allow_header(rt->path, allow, sizeof allow);
+        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
         return send_counted(s, c, 405, resp);
     }
     const char *cl =
@@ -403,8 +447,17 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, http_req 
     return MHD_YES;
 }
 
-static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r, const char *url) {
+static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, http_req *r, const char *url,
+                                const char *method) {
     switch (r->route) {
+    case R_BOTS:
+        return route_bots(s, c, r, method, NULL);
+    case R_BOT:
+        return route_bots(s, c, r, method, url + strlen("/v1/bots/"));
+    case R_RESPONSES:
+        return route_responses(s, c, r, method, NULL);
+    case R_RESPONSE:
+        return route_responses(s, c, r, method, url + strlen("/v1/responses/"));
     case R_HEALTH:
         return route_health(s, c);
     case R_METRICS:
@@ -520,7 +573,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return fail(s, c, 413, "request_too_large",
                     "the request body is over the limit of %zu bytes", s->p.max_body);
     conn_arm(s, r->conn, false);
-    return dispatch(s, c, r, url);
+    return dispatch(s, c, r, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -574,6 +627,7 @@ static void server_destroy(server *s) {
     pthread_mutex_destroy(&s->conns_mu);
     server_grammar_vocab_free(s); /* the engine was drained: no matcher reads it any more */
     free(s->api_key);
+    auth_free(s->auth);
     free(s);
 }
 
@@ -606,6 +660,11 @@ bb_status server_start(const server_params *params, server **out, bb_error *err)
             server_destroy(s);
             return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
         }
+    }
+    if (!(s->auth = auth_new(params->admin_key, params->api_key, params->store))) {
+        s->watchdog_quit = true;
+        server_destroy(s);
+        return bb_fail(err, BB_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
         s->watchdog_quit = true;

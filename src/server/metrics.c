@@ -59,6 +59,22 @@ void metrics_render(bb_strbuf *b, http_counters *c, const engine_stats *s) {
            (uint64_t)s->step_budget);
     scalar(b, "beanbag_engine_prefill_tokens_total", "counter",
            "Prompt tokens fed to the model, recomputed ones included.", s->prefill_tokens);
+    scalar(b, "beanbag_prefix_cache_hit_tokens_total", "counter",
+           "Tokens of started sequences whose KV rows came from the prefix cache.",
+           s->prefix_hit_tokens);
+    scalar(b, "beanbag_prefix_cache_miss_tokens_total", "counter",
+           "Tokens of started sequences the prefix cache did not hold (computed).",
+           s->prefix_miss_tokens);
+    scalar(b, "beanbag_prefix_cache_blocks", "gauge",
+           "Full KV blocks in the prefix table (each holds beanbag_prefix_cache_block_tokens).",
+           s->prefix_cached_blocks);
+    scalar(b, "beanbag_prefix_cache_evictable_blocks", "gauge",
+           "Cached blocks no sequence holds, evicted least recently used first.",
+           s->prefix_evictable_blocks);
+    scalar(b, "beanbag_prefix_cache_evictions_total", "counter",
+           "Cached blocks reclaimed for new content.", s->prefix_evictions);
+    scalar(b, "beanbag_prefix_cache_block_tokens", "gauge", "Token positions per KV block.",
+           s->prefix_block_tokens);
     hist_in(b, "beanbag_engine_step_tokens", "Tokens per forward step, decode and prompt.",
             &s->step_tokens, hist_token_bounds);
     hist(b, "beanbag_engine_step_seconds", "Time of one step: forward pass and sampling.",

@@ -171,11 +171,14 @@ static cJSON *envelope(const oai_ctx *c, const char *object) {
     return root;
 }
 
-static cJSON *usage_json(int32_t prompt_tokens, int32_t completion_tokens) {
+static cJSON *usage_json(const oai_ctx *c, int32_t prompt_tokens, int32_t completion_tokens) {
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "prompt_tokens", prompt_tokens);
     cJSON_AddNumberToObject(u, "completion_tokens", completion_tokens);
     cJSON_AddNumberToObject(u, "total_tokens", (double)prompt_tokens + completion_tokens);
+    /* OpenAI's prompt caching report: the prompt tokens whose computation was reused */
+    cJSON *details = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+    cJSON_AddNumberToObject(details, "cached_tokens", c->cached_tokens);
     return u;
 }
 
@@ -249,7 +252,7 @@ char *oai_response_json(const oai_ctx *c, const oai_choice *choices, int32_t n,
             add_finish(o, ch->finish);
         cJSON_AddItemToArray(arr, o);
     }
-    cJSON_AddItemToObject(root, "usage", usage_json(prompt_tokens, completion_tokens));
+    cJSON_AddItemToObject(root, "usage", usage_json(c, prompt_tokens, completion_tokens));
     return print_and_free(root);
 }
 
@@ -317,6 +320,6 @@ char *oai_chunk_parsed(const oai_ctx *c, int32_t index, const tc_delta *d,
 char *oai_chunk_usage(const oai_ctx *c, int32_t prompt_tokens, int32_t completion_tokens) {
     cJSON *root = envelope(c, c->chat ? "chat.completion.chunk" : "text_completion");
     cJSON_AddArrayToObject(root, "choices");
-    cJSON_AddItemToObject(root, "usage", usage_json(prompt_tokens, completion_tokens));
+    cJSON_AddItemToObject(root, "usage", usage_json(c, prompt_tokens, completion_tokens));
     return print_and_free(root);
 }

@@ -20,6 +20,7 @@ typedef struct oai_ctx {
     const bb_vocab *vocab; /* token text for logprobs */
     bool logprobs;
     bool usage_in_chunks; /* stream_options.include_usage: chunks carry "usage": null */
+    int32_t cached_tokens; /* usage.prompt_tokens_details.cached_tokens, set once known */
 } oai_ctx;
 
 /* One choice of a finished, non-streamed completion. */

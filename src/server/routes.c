@@ -44,9 +44,32 @@ static cJSON *model_object(const server *s) {
     return m;
 }
 
+/* A bot as /v1/models lists it: a model id, owned by the bot's maker, with where it runs. */
+static cJSON *bot_model_object(const server *s, const cJSON *bot) {
+    cJSON *m = cJSON_CreateObject();
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(bot, "created_at");
+    cJSON_AddStringToObject(m, "id", cJSON_GetObjectItemCaseSensitive(bot, "id")->valuestring);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(
+        m, "created", cJSON_IsNumber(created) ? created->valuedouble : (double)s->model.created);
+    cJSON_AddStringToObject(m, "owned_by", "beanbag-bot");
+    cJSON_AddStringToObject(m, "parent", s->model.model_id);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(bot, "name");
+    if (cJSON_IsString(name)) cJSON_AddStringToObject(m, "name", name->valuestring);
+    return m;
+}
+
 enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id) {
     if (!atomic_load(&s->ready)) return not_ready(s, c);
     if (id) {
+        cJSON *bot = s->model.bots ? bots_get(s->model.bots, id) : NULL;
+        if (bot) {
+            cJSON *m = bot_model_object(s, bot);
+            cJSON_Delete(bot);
+            char *json = cJSON_PrintUnformatted(m);
+            cJSON_Delete(m);
+            return send_json(s, c, 200, json);
+        }
         if (strcmp(id, s->model.model_id)) {
             oai_error e;
             oai_fail(&e, 404, "model", "the model '%.200s' does not exist", id);
@@ -62,6 +85,11 @@ enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id
     cJSON_AddStringToObject(o, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(o, "data");
     cJSON_AddItemToArray(data, model_object(s));
+    cJSON *all = s->model.bots ? bots_list(s->model.bots) : NULL, *bot;
+    cJSON_ArrayForEach(bot, all) {
+        cJSON_AddItemToArray(data, bot_model_object(s, bot));
+    }
+    cJSON_Delete(all);
     char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return send_json(s, c, 200, json);

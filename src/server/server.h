@@ -17,12 +17,15 @@
 
 #include "beanbag.h"
 #include "engine/engine.h"
+#include "store/store.h"
 
 typedef struct server_params {
-    const char *host;    /* numeric address or name to bind; default 127.0.0.1 */
-    int port;            /* 0: any free port (see server_port) */
-    const char *api_key; /* NULL or "": no authentication */
-    size_t max_body;     /* bytes */
+    const char *host;      /* numeric address or name to bind; default 127.0.0.1 */
+    int port;              /* 0: any free port (see server_port) */
+    const char *api_key;   /* NULL or "": no authentication */
+    const char *admin_key; /* NULL or "": no admin API (bots are changed with it) */
+    bb_store *store;       /* bots and user keys (--data-dir), or NULL */
+    size_t max_body;       /* bytes */
     int timeout_s;
     int max_connections;
     int max_client_connections; /* per client address; 0: no limit of its own */
@@ -42,6 +45,7 @@ typedef struct server_model {
     const char *model_id;
     int32_t n_seq_ctx; /* longest sequence (prompt + completion) */
     int64_t created;   /* for /v1/models */
+    struct bots *bots; /* the bots served beside the model, or NULL */
 } server_model;
 
 typedef struct server server;

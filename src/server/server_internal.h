@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "server/auth.h"
+#include "server/bots.h"
 #include "server/metrics.h"
 #include "server/oai_request.h"
 #include "server/server.h"
@@ -33,6 +35,7 @@ struct server {
     server_params p;
     char *api_key;
     size_t api_key_len;
+    auth *auth;
     struct MHD_Daemon *daemon;
     uint16_t port;
     http_counters counters;
@@ -60,6 +63,8 @@ typedef struct http_req {
     bool too_large; /* over max_body under TLS: the rest is read and dropped, 413 at the end */
     size_t dropped; /* bytes dropped so far */
     double t_start;
+    char key_id[STORE_KEY_ID_LEN + 1]; /* the user key it came with, "" for others */
+    char model_name[72];               /* the bot a chat request named (bot ids: <= 64) */
 } http_req;
 
 double mono_now(void);
@@ -84,6 +89,18 @@ enum MHD_Result route_models(server *s, struct MHD_Connection *c, const char *id
 enum MHD_Result route_tokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_detokenize(server *s, struct MHD_Connection *c, http_req *r);
 enum MHD_Result route_completion(server *s, struct MHD_Connection *c, http_req *r, bool chat);
+/* For endpoints built on chat (completion.c): a chat request's prompt tokens, its submission to
+ * the engine (errors as the chat endpoint gives them), a connection's socket. */
+bool completion_prompt(server *s, const oai_request *req, bb_token **ids, size_t *n, oai_error *e);
+bool completion_submit(server *s, const oai_request *req, const bb_token *ids, size_t n,
+                       engine_request **out, oai_error *e);
+int completion_conn_fd(struct MHD_Connection *c);
+/* The Responses API (responses.c): POST /v1/responses, GET/DELETE /v1/responses/ID. */
+enum MHD_Result route_responses(server *s, struct MHD_Connection *c, http_req *r,
+                                const char *method, const char *id);
+/* The admin API (bots_routes.c): /v1/bots, /v1/bots/ID (id NULL for the collection). */
+enum MHD_Result route_bots(server *s, struct MHD_Connection *c, http_req *r, const char *method,
+                           const char *id);
 /* The chat page and its assets (web.c); web_page_built says whether this build has them. */
 enum MHD_Result route_web(server *s, struct MHD_Connection *c, const char *url);
 bool web_page_built(void);
