@@ -264,8 +264,9 @@ static bb_status output_block(fwd *f, int T, int n_outputs, bb_error *err) {
     }
     bb_acts_set(&ctx->acts, ctx->xn, n_outputs, (int64_t)n);
     bb_status st = bb_matmul(ctx->pool, &f->m->output, &ctx->acts, ctx->logits, err);
-    if (st == BB_OK && f->hp->final_softcap > 0.0f)
-        bb_softcap(ctx->logits, n_outputs * (int)f->hp->n_vocab, f->hp->final_softcap);
+    for (int r = 0; st == BB_OK && f->hp->final_softcap > 0.0f && r < n_outputs; r++)
+        bb_softcap(ctx->logits + (size_t)r * f->hp->n_vocab, (int)f->hp->n_vocab,
+                   f->hp->final_softcap);
     return st;
 }
 

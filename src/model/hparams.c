@@ -92,7 +92,7 @@ static bb_status family_params(const gguf_file *f, const bb_arch *a, bb_hparams 
             (a->moe_shared &&
              (st = get_u32(f, a, "expert_shared_feed_forward_length", true, &hp->n_ff_shexp, err))))
             return st;
-        if ((st = check_range("expert_count", hp->n_expert, 1, 1024, err)) ||
+        if ((st = check_range("expert_count", hp->n_expert, 1, BB_MOE_MAX_EXPERTS, err)) ||
             (st = check_range("expert_used_count", hp->n_expert_used, 1, hp->n_expert, err)) ||
             (st = check_range("expert_feed_forward_length", hp->n_ff_exp, 1, MAX_FF, err)) ||
             (a->moe_shared && (st = check_range("expert_shared_feed_forward_length", hp->n_ff_shexp,

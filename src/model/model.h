@@ -17,6 +17,7 @@ enum bb_ffn_act { BB_ACT_SILU = 0, BB_ACT_GELU = 1 };
 /* How a mixture-of-experts layer weighs its top-k experts (moe.c): the softmax over all
  * experts' router logits, kept as they are (qwen2moe) or renormalized over the k chosen
  * (llama/Mixtral, qwen3moe). */
+#define BB_MOE_MAX_EXPERTS 1024 /* expert_count's bound (hparams.c) */
 enum bb_moe_gating { BB_MOE_SOFTMAX = 0, BB_MOE_SOFTMAX_NORM, BB_MOE_TOPK_SOFTMAX };
 /* BB_MOE_TOPK_SOFTMAX (gpt-oss): the top k of the router logits (+ bias), weighted by the
  * softmax over those k. */

@@ -47,14 +47,12 @@ static void route_task(void *arg, int t, int thread) {
     if (!topk_first) bb_softmax(p, E);
     int32_t *sel = ctx->moe_sel + (size_t)t * k;
     float *w = ctx->moe_w + (size_t)t * k, sum = 0.0f;
+    bool taken[BB_MOE_MAX_EXPERTS] = {0};
     for (int j = 0; j < k; j++) {
         int best = -1;
-        for (int e = 0; e < E; e++) {
-            bool taken = false;
-            for (int i = 0; i < j; i++)
-                taken |= sel[i] == e;
-            if (!taken && (best < 0 || p[e] > p[best])) best = e;
-        }
+        for (int e = 0; e < E; e++)
+            if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+        taken[best] = true;
         sel[j] = best;
         w[j] = p[best];
         sum += w[j];
